@@ -1,0 +1,424 @@
+//! MNIST-style idx data: parsing (raw or gzipped, detected by magic bytes), header
+//! checks, SHA-256 verification of the decompressed content, and loading a directory.
+//!
+//! Parsing works on bytes so that the browser (which fetches) and the desktop binary
+//! (which reads files) share it. Every problem is a [`DataError`] naming the file.
+
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Images are 28x28 single-channel u8.
+pub const IMAGE_SIDE: usize = 28;
+pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+pub const NUM_CLASSES: usize = 10;
+
+const IDX_IMAGES_MAGIC: u32 = 2051;
+const IDX_LABELS_MAGIC: u32 = 2049;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Standard file names (Fashion-MNIST uses the same ones), without `.gz`.
+pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
+pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
+pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+pub const FILE_NAMES: [&str; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
+
+/// SHA-256 of the decompressed content of the four MNIST files.
+pub const MNIST_SHA256: [(&str, &str); 4] = [
+    (TRAIN_IMAGES, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    (TRAIN_LABELS, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    (TEST_IMAGES, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    (TEST_LABELS, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+];
+
+/// Name of the optional checksum file in a data directory (`sha256sum` format).
+pub const SUMS_FILE: &str = "SHA256SUMS.decompressed";
+
+/// What went wrong with a data file. Each variant names the file and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{file}: cannot read it ({source}). Check that the data directory holds the four idx files (optionally .gz).")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: not found in {dir}. Expected `{file}` or `{file}.gz` there.")]
+    Missing { file: String, dir: String },
+    #[error("{file}: named .gz but it is not gzip data (first bytes {found:02x?}). Re-download or re-copy the file.")]
+    NotGzip { file: String, found: Vec<u8> },
+    #[error("{file}: corrupt gzip stream ({reason}). Re-download or re-copy the file.")]
+    CorruptGzip { file: String, reason: String },
+    #[error("{file}: wrong magic number {found:#010x}, expected {expected:#010x} ({what}). Is this the right file?")]
+    BadMagic {
+        file: String,
+        found: u32,
+        expected: u32,
+        what: &'static str,
+    },
+    #[error("{file}: truncated: header promises {expected} bytes, the file holds {actual}. Re-download or re-copy the file.")]
+    Truncated {
+        file: String,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("{file}: {actual} bytes of trailing data after the {expected} the header describes. Is this the right file?")]
+    TrailingData {
+        file: String,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("{file}: images are {rows}x{cols}, this engine needs 28x28.")]
+    WrongShape { file: String, rows: u32, cols: u32 },
+    #[error("{images_file} holds {images} images but {labels_file} holds {labels} labels; they must agree.")]
+    CountMismatch {
+        images_file: String,
+        images: usize,
+        labels_file: String,
+        labels: usize,
+    },
+    #[error("{file}: label {label} at index {index} is outside 0..=9.")]
+    BadLabel { file: String, index: usize, label: u8 },
+    #[error("{file}: SHA-256 of the decompressed content is {actual}, expected {expected}. The file is corrupt or not the published one; re-copy it.")]
+    ChecksumMismatch {
+        file: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{file}: no checksum listed for it in {sums}.")]
+    ChecksumMissing { file: String, sums: String },
+    #[error("{file}: holds no images.")]
+    Empty { file: String },
+}
+
+/// One split (train or test): `count` images of 784 u8 pixels, row-major, and their labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    /// The first `n` examples (or all, if there are fewer).
+    pub fn truncated(&self, n: usize) -> Split {
+        let n = n.min(self.len());
+        Split {
+            images: self.images[..n * IMAGE_PIXELS].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+    /// Examples `start..start+n`, as a new split.
+    pub fn slice(&self, start: usize, n: usize) -> Split {
+        let end = (start + n).min(self.len());
+        let start = start.min(end);
+        Split {
+            images: self.images[start * IMAGE_PIXELS..end * IMAGE_PIXELS].to_vec(),
+            labels: self.labels[start..end].to_vec(),
+        }
+    }
+    /// Pixels of example `i` scaled to [0, 1], as the model sees them.
+    pub fn image_f32(&self, i: usize) -> Vec<f32> {
+        self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
+            .iter()
+            .map(|&p| p as f32 / 255.0)
+            .collect()
+    }
+}
+
+/// Training and test splits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub train: Split,
+    pub test: Split,
+}
+
+/// How to verify the decompressed content of each file.
+#[derive(Clone, Debug)]
+pub enum Verification {
+    /// Header checks only (any idx dataset of the right shape).
+    HeaderOnly,
+    /// Header checks and SHA-256 against `(file name without .gz, hex digest)` pairs.
+    Sha256 {
+        source: String,
+        sums: Vec<(String, String)>,
+    },
+}
+
+impl Verification {
+    /// The published MNIST checksums, built into the engine.
+    pub fn mnist() -> Self {
+        Verification::Sha256 {
+            source: "the engine's built-in MNIST checksums".into(),
+            sums: MNIST_SHA256
+                .iter()
+                .map(|(f, h)| (f.to_string(), h.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Checksums from `dir/SHA256SUMS.decompressed` if that file exists, else header checks only.
+    pub fn from_dir(dir: &Path) -> Result<Self, DataError> {
+        let path = dir.join(SUMS_FILE);
+        if !path.exists() {
+            return Ok(Verification::HeaderOnly);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| DataError::Io {
+            file: path.display().to_string(),
+            source,
+        })?;
+        Ok(Verification::Sha256 {
+            source: path.display().to_string(),
+            sums: parse_sums(&text),
+        })
+    }
+
+    fn check(&self, file: &str, content: &[u8]) -> Result<(), DataError> {
+        let Verification::Sha256 { source, sums } = self else {
+            return Ok(());
+        };
+        let base = file.trim_end_matches(".gz");
+        let base = base.rsplit(['/', '\\']).next().unwrap_or(base);
+        let expected = sums
+            .iter()
+            .find(|(name, _)| name == base)
+            .map(|(_, h)| h.to_ascii_lowercase())
+            .ok_or_else(|| DataError::ChecksumMissing {
+                file: file.to_string(),
+                sums: source.clone(),
+            })?;
+        let actual = sha256_hex(content);
+        if actual != expected {
+            return Err(DataError::ChecksumMismatch {
+                file: file.to_string(),
+                expected,
+                actual,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Parses `sha256sum` output: `<hex>  <name>` per line.
+pub fn parse_sums(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let hash = parts.next()?;
+            let name = parts.next()?.trim_start_matches('*');
+            Some((name.to_string(), hash.to_string()))
+        })
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Returns the raw idx content: gunzips if the bytes start with the gzip magic.
+/// `file` is only used in error messages (and a `.gz` name that isn't gzip is an error).
+pub fn decompress(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::CorruptGzip {
+                file: file.to_string(),
+                reason: e.to_string(),
+            })?;
+        return Ok(out);
+    }
+    if file.ends_with(".gz") {
+        return Err(DataError::NotGzip {
+            file: file.to_string(),
+            found: bytes.iter().take(4).copied().collect(),
+        });
+    }
+    Ok(bytes.to_vec())
+}
+
+fn read_u32(file: &str, content: &[u8], at: usize) -> Result<u32, DataError> {
+    content
+        .get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or(DataError::Truncated {
+            file: file.to_string(),
+            expected: at + 4,
+            actual: content.len(),
+        })
+}
+
+fn check_magic(file: &str, content: &[u8], expected: u32, what: &'static str) -> Result<(), DataError> {
+    let found = read_u32(file, content, 0)?;
+    if found != expected {
+        return Err(DataError::BadMagic {
+            file: file.to_string(),
+            found,
+            expected,
+            what,
+        });
+    }
+    Ok(())
+}
+
+fn check_length(file: &str, content: &[u8], expected: usize) -> Result<(), DataError> {
+    use std::cmp::Ordering::*;
+    match content.len().cmp(&expected) {
+        Less => Err(DataError::Truncated {
+            file: file.to_string(),
+            expected,
+            actual: content.len(),
+        }),
+        Greater => Err(DataError::TrailingData {
+            file: file.to_string(),
+            expected,
+            actual: content.len() - expected,
+        }),
+        Equal => Ok(()),
+    }
+}
+
+/// Parses an idx3 image file (raw content, already decompressed) into u8 pixels.
+pub fn parse_images(file: &str, content: &[u8]) -> Result<Vec<u8>, DataError> {
+    check_magic(file, content, IDX_IMAGES_MAGIC, "idx3 u8 images")?;
+    let count = read_u32(file, content, 4)? as usize;
+    let rows = read_u32(file, content, 8)?;
+    let cols = read_u32(file, content, 12)?;
+    if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
+        return Err(DataError::WrongShape {
+            file: file.to_string(),
+            rows,
+            cols,
+        });
+    }
+    if count == 0 {
+        return Err(DataError::Empty { file: file.to_string() });
+    }
+    check_length(file, content, 16 + count * IMAGE_PIXELS)?;
+    Ok(content[16..].to_vec())
+}
+
+/// Parses an idx1 label file (raw content) into labels 0..=9.
+pub fn parse_labels(file: &str, content: &[u8]) -> Result<Vec<u8>, DataError> {
+    check_magic(file, content, IDX_LABELS_MAGIC, "idx1 u8 labels")?;
+    let count = read_u32(file, content, 4)? as usize;
+    if count == 0 {
+        return Err(DataError::Empty { file: file.to_string() });
+    }
+    check_length(file, content, 8 + count)?;
+    let labels = content[8..].to_vec();
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= NUM_CLASSES) {
+        return Err(DataError::BadLabel {
+            file: file.to_string(),
+            index,
+            label,
+        });
+    }
+    Ok(labels)
+}
+
+/// One file as fetched or read: its name (with `.gz` if it has one) and its bytes.
+pub struct NamedBytes<'a> {
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// Builds a split from an image file and a label file (raw or gzipped bytes).
+pub fn parse_split(images: NamedBytes, labels: NamedBytes, verify: &Verification) -> Result<Split, DataError> {
+    let image_content = decompress(images.name, images.bytes)?;
+    verify.check(images.name, &image_content)?;
+    let label_content = decompress(labels.name, labels.bytes)?;
+    verify.check(labels.name, &label_content)?;
+    let images_u8 = parse_images(images.name, &image_content)?;
+    let labels_u8 = parse_labels(labels.name, &label_content)?;
+    let image_count = images_u8.len() / IMAGE_PIXELS;
+    if image_count != labels_u8.len() {
+        return Err(DataError::CountMismatch {
+            images_file: images.name.to_string(),
+            images: image_count,
+            labels_file: labels.name.to_string(),
+            labels: labels_u8.len(),
+        });
+    }
+    Ok(Split {
+        images: images_u8,
+        labels: labels_u8,
+    })
+}
+
+/// Finds `name` or `name.gz` in `dir`, preferring the gzipped one.
+pub fn find_file(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
+    let gz = dir.join(format!("{name}.gz"));
+    if gz.is_file() {
+        return Ok(gz);
+    }
+    let raw = dir.join(name);
+    if raw.is_file() {
+        return Ok(raw);
+    }
+    Err(DataError::Missing {
+        file: name.to_string(),
+        dir: dir.display().to_string(),
+    })
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| DataError::Io {
+        file: path.display().to_string(),
+        source,
+    })
+}
+
+/// Loads the four standard files from `dir`, verifying them as `verify` says.
+pub fn load_dir(dir: &Path, verify: &Verification) -> Result<Dataset, DataError> {
+    let load_split = |images: &str, labels: &str| -> Result<Split, DataError> {
+        let image_path = find_file(dir, images)?;
+        let label_path = find_file(dir, labels)?;
+        let image_bytes = read_file(&image_path)?;
+        let label_bytes = read_file(&label_path)?;
+        parse_split(
+            NamedBytes {
+                name: &image_path.display().to_string(),
+                bytes: &image_bytes,
+            },
+            NamedBytes {
+                name: &label_path.display().to_string(),
+                bytes: &label_bytes,
+            },
+            verify,
+        )
+    };
+    Ok(Dataset {
+        train: load_split(TRAIN_IMAGES, TRAIN_LABELS)?,
+        test: load_split(TEST_IMAGES, TEST_LABELS)?,
+    })
+}
+
+/// Writes an idx3 image file's raw content (used by tests and tools that make small datasets).
+pub fn encode_images(images: &[u8]) -> Vec<u8> {
+    let count = (images.len() / IMAGE_PIXELS) as u32;
+    let mut out = Vec::with_capacity(16 + images.len());
+    for v in [IDX_IMAGES_MAGIC, count, IMAGE_SIDE as u32, IMAGE_SIDE as u32] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(images);
+    out
+}
+
+/// Writes an idx1 label file's raw content.
+pub fn encode_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + labels.len());
+    out.extend_from_slice(&IDX_LABELS_MAGIC.to_be_bytes());
+    out.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    out.extend_from_slice(labels);
+    out
+}

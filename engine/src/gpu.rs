@@ -1,0 +1,408 @@
+//! Device acquisition (kept apart from the GPU work so tests and the browser can inject a
+//! device), the WGSL sources, cached pipelines, and one constructor per kernel that binds
+//! buffers into a ready-to-encode [`Dispatch`].
+
+use crate::model::{Adam, ConvGeom, Shape, BN_EPS, BN_MOMENTUM};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// Every WGSL file, by name. The build embeds them; tests validate each with naga.
+pub const SHADERS: &[(&str, &str)] = &[
+    ("gather", include_str!("../../shaders/gather.wgsl")),
+    ("conv_forward", include_str!("../../shaders/conv_forward.wgsl")),
+    ("conv_backward_input", include_str!("../../shaders/conv_backward_input.wgsl")),
+    ("conv_backward_params", include_str!("../../shaders/conv_backward_params.wgsl")),
+    ("bn_stats", include_str!("../../shaders/bn_stats.wgsl")),
+    ("bn_eval_stats", include_str!("../../shaders/bn_eval_stats.wgsl")),
+    ("bn_apply", include_str!("../../shaders/bn_apply.wgsl")),
+    ("bn_backward_params", include_str!("../../shaders/bn_backward_params.wgsl")),
+    ("bn_backward_input", include_str!("../../shaders/bn_backward_input.wgsl")),
+    ("relu", include_str!("../../shaders/relu.wgsl")),
+    ("relu_backward", include_str!("../../shaders/relu_backward.wgsl")),
+    ("dense_forward", include_str!("../../shaders/dense_forward.wgsl")),
+    ("dense_backward_input", include_str!("../../shaders/dense_backward_input.wgsl")),
+    ("dense_backward_params", include_str!("../../shaders/dense_backward_params.wgsl")),
+    ("softmax_loss", include_str!("../../shaders/softmax_loss.wgsl")),
+    ("adam", include_str!("../../shaders/adam.wgsl")),
+];
+
+/// Why no GPU could be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter found ({0}). Natively install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers); in a browser, use one with WebGPU enabled.")]
+    NoAdapter(String),
+    #[error("the adapter refused a device: {0}")]
+    NoDevice(String),
+    #[error("the GPU reported an error: {0}")]
+    Device(String),
+    #[error("the GPU device was lost ({0}). Restart training; the last downloaded weights are kept.")]
+    Lost(String),
+    #[error("reading back from the GPU failed: {0}")]
+    Readback(String),
+}
+
+/// A device and queue plus what we learned about the adapter.
+#[derive(Clone)]
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub timestamps: bool,
+    /// First uncaptured error or device loss, reported by wgpu's callbacks.
+    pub fault: Arc<Mutex<Option<GpuError>>>,
+}
+
+impl GpuContext {
+    /// Picks the default adapter and requests a device with the limits we need.
+    pub async fn acquire() -> Result<Self, GpuError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        Self::from_adapter(&adapter).await
+    }
+
+    /// Requests a device from a given adapter (tests and `info` pick adapters themselves).
+    pub async fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self, GpuError> {
+        let info = adapter.get_info();
+        let supported = adapter.limits();
+        // The dataset lives in one storage buffer: ask for as much as the adapter allows.
+        // Kernels bind up to 6 storage buffers; downlevel defaults allow only 4.
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: supported.max_storage_buffer_binding_size,
+            max_buffer_size: supported.max_buffer_size,
+            max_storage_buffers_per_shader_stage: supported.max_storage_buffers_per_shader_stage.min(8),
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let features = if timestamps { wgpu::Features::TIMESTAMP_QUERY } else { wgpu::Features::empty() };
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("engine"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoDevice(e.to_string()))?;
+        let fault = Arc::new(Mutex::new(None));
+        let on_error = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = on_error.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(GpuError::Device(e.to_string()));
+        }));
+        let on_lost = fault.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let mut slot = on_lost.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(GpuError::Lost(format!("{reason:?}: {message}")));
+        });
+        Ok(GpuContext { device, queue, info, limits, timestamps, fault })
+    }
+
+    /// Returns (and clears) the first error wgpu reported since the last check.
+    pub fn take_fault(&self) -> Option<GpuError> {
+        self.fault.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// One line naming the adapter and backend.
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+
+    pub fn storage_buffer(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
+        // Zero-length bindings are invalid: keep at least one word.
+        let padded;
+        let contents = if contents.len() < 4 {
+            padded = [0u8; 4];
+            &padded[..]
+        } else {
+            contents
+        };
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
+    pub fn zeroed_buffer(&self, label: &str, floats: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (floats.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Copies `buffer` to a staging buffer and waits for it (setup and tests only,
+    /// never in the training loop).
+    pub async fn read_f32(&self, buffer: &wgpu::Buffer) -> Result<Vec<f32>, GpuError> {
+        let bytes = self.read_bytes(buffer).await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    pub async fn read_bytes(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>, GpuError> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("read-back"),
+            size: buffer.size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
+        self.queue.submit([encoder.finish()]);
+        map_read(self, &staging).await?;
+        let bytes = staging
+            .get_mapped_range(..)
+            .map_err(|e| GpuError::Readback(e.to_string()))?
+            .to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+}
+
+/// Maps `buffer` for reading and waits: natively by polling the device, in the browser
+/// by letting the event loop run the callback.
+pub async fn map_read(ctx: &GpuContext, buffer: &wgpu::Buffer) -> Result<(), GpuError> {
+    let (sender, receiver) = futures_channel::oneshot::channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = sender.send(r);
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    let result = receiver.await.map_err(|_| GpuError::Readback("the map callback was dropped".into()))?;
+    if let Some(fault) = ctx.take_fault() {
+        return Err(fault);
+    }
+    result.map_err(|e| GpuError::Readback(e.to_string()))
+}
+
+/// Per-step values every step-aware kernel reads from one small uniform buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct StepUniform {
+    /// First permutation index of this batch.
+    pub start: u32,
+    /// Examples of the batch that count in the metrics (a short last batch has fewer).
+    pub valid: u32,
+    /// Metrics slot the loss kernel writes.
+    pub slot: u32,
+    /// 0: overwrite the slot, 1: add to it.
+    pub accumulate: u32,
+    pub lr: f32,
+    /// Adam's bias corrections 1 - beta1^t and 1 - beta2^t.
+    pub bc1: f32,
+    pub bc2: f32,
+    pub _pad: f32,
+}
+
+/// A bound kernel invocation, built once and encoded every step.
+#[derive(Clone)]
+pub struct Dispatch {
+    pub kernel: &'static str,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: (u32, u32),
+}
+
+impl Dispatch {
+    pub fn encode(&self, pass: &mut wgpu::ComputePass) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups.0, self.groups.1, 1);
+    }
+}
+
+/// Splits `count` workgroups over x and y so neither exceeds the 65,535 limit.
+fn grid(count: usize) -> (u32, u32) {
+    let count = count.max(1) as u32;
+    let x = count.min(32_768);
+    (x, count.div_ceil(x))
+}
+
+fn elementwise(count: usize) -> (u32, u32) {
+    grid(count.div_ceil(256))
+}
+
+/// Compiled pipelines, created on first use and cached by kernel name.
+pub struct Kernels {
+    pub ctx: GpuContext,
+    pipelines: RefCell<HashMap<&'static str, wgpu::ComputePipeline>>,
+}
+
+impl Kernels {
+    pub fn new(ctx: GpuContext) -> Self {
+        Kernels { ctx, pipelines: RefCell::new(HashMap::new()) }
+    }
+
+    fn pipeline(&self, name: &'static str) -> wgpu::ComputePipeline {
+        if let Some(p) = self.pipelines.borrow().get(name) {
+            return p.clone();
+        }
+        let source = SHADERS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+            .unwrap_or_else(|| panic!("kernel {name} is listed in SHADERS"));
+        let device = &self.ctx.device;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(name),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        self.pipelines.borrow_mut().insert(name, pipeline.clone());
+        pipeline
+    }
+
+    /// Binds `uniform words` at binding 0 and `buffers` at bindings 1.. in order.
+    fn dispatch(&self, kernel: &'static str, words: &[u32], buffers: &[&wgpu::Buffer], groups: (u32, u32)) -> Dispatch {
+        let pipeline = self.pipeline(kernel);
+        let mut padded = words.to_vec();
+        padded.resize(words.len().div_ceil(4).max(1) * 4, 0);
+        let uniform = self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(kernel),
+            contents: bytemuck::cast_slice(&padded),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        entries.extend(buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32 + 1,
+            resource: b.as_entire_binding(),
+        }));
+        let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        Dispatch { kernel, pipeline, bind_group, groups }
+    }
+
+    /// Gathers `n` images (f32 in [0,1]) and labels from packed u8 data through `perm`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gather(&self, n: usize, perm_len: usize, step: &wgpu::Buffer, pixels: &wgpu::Buffer, labels: &wgpu::Buffer, perm: &wgpu::Buffer, out_images: &wgpu::Buffer, out_labels: &wgpu::Buffer) -> Dispatch {
+        let px = crate::data::IMAGE_PIXELS;
+        self.dispatch(
+            "gather",
+            &[n as u32, px as u32, perm_len as u32],
+            &[step, pixels, labels, perm, out_images, out_labels],
+            elementwise(n * px),
+        )
+    }
+
+    fn conv_words(g: &ConvGeom, n: usize) -> Vec<u32> {
+        [n, g.input.c, g.input.h, g.input.w, g.output.c, g.output.h, g.output.w, g.kernel, g.stride, g.pad_top, g.pad_left]
+            .iter()
+            .map(|&v| v as u32)
+            .collect()
+    }
+
+    /// y = conv(x, W) + b (then ReLU if `relu`); W and b live at offsets in `params`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_forward(&self, g: &ConvGeom, n: usize, relu: bool, x: &wgpu::Buffer, params: &wgpu::Buffer, w_off: usize, b_off: usize, y: &wgpu::Buffer) -> Dispatch {
+        let mut words = Self::conv_words(g, n);
+        words.extend([w_off as u32, b_off as u32, relu as u32]);
+        self.dispatch("conv_forward", &words, &[x, params, y], elementwise(n * g.output.len()))
+    }
+
+    pub fn conv_backward_input(&self, g: &ConvGeom, n: usize, dy: &wgpu::Buffer, params: &wgpu::Buffer, w_off: usize, dx: &wgpu::Buffer) -> Dispatch {
+        let mut words = Self::conv_words(g, n);
+        words.push(w_off as u32);
+        self.dispatch("conv_backward_input", &words, &[dy, params, dx], elementwise(n * g.input.len()))
+    }
+
+    /// Writes dW and db into `grads` at the given offsets.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_backward_params(&self, g: &ConvGeom, n: usize, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer, w_off: usize, b_off: usize) -> Dispatch {
+        let mut words = Self::conv_words(g, n);
+        words.extend([w_off as u32, b_off as u32]);
+        self.dispatch("conv_backward_params", &words, &[x, dy, grads], grid(g.weight_len() + g.output.c))
+    }
+
+    /// Batch statistics into `save` ([mean C, invstd C]); updates running stats if asked.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bn_stats(&self, shape: Shape, n: usize, update_running: bool, x: &wgpu::Buffer, save: &wgpu::Buffer, stats: &wgpu::Buffer, stats_off: usize) -> Dispatch {
+        let words = [n as u32, shape.c as u32, shape.spatial() as u32, stats_off as u32, BN_EPS.to_bits(), BN_MOMENTUM.to_bits(), update_running as u32];
+        self.dispatch("bn_stats", &words, &[x, save, stats], (shape.c as u32, 1))
+    }
+
+    pub fn bn_eval_stats(&self, shape: Shape, stats: &wgpu::Buffer, stats_off: usize, save: &wgpu::Buffer) -> Dispatch {
+        let words = [shape.c as u32, stats_off as u32, BN_EPS.to_bits()];
+        self.dispatch("bn_eval_stats", &words, &[stats, save], ((shape.c as u32).div_ceil(64), 1))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn bn_apply(&self, shape: Shape, n: usize, relu: bool, x: &wgpu::Buffer, save: &wgpu::Buffer, params: &wgpu::Buffer, gamma_off: usize, beta_off: usize, y: &wgpu::Buffer) -> Dispatch {
+        let words = [n as u32, shape.c as u32, shape.spatial() as u32, relu as u32, gamma_off as u32, beta_off as u32];
+        self.dispatch("bn_apply", &words, &[x, save, params, y], elementwise(n * shape.len()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn bn_backward_params(&self, shape: Shape, n: usize, x: &wgpu::Buffer, dy: &wgpu::Buffer, save: &wgpu::Buffer, grads: &wgpu::Buffer, gamma_off: usize, beta_off: usize) -> Dispatch {
+        let words = [n as u32, shape.c as u32, shape.spatial() as u32, 0, gamma_off as u32, beta_off as u32];
+        self.dispatch("bn_backward_params", &words, &[x, dy, save, grads], (shape.c as u32, 1))
+    }
+
+    /// Needs bn_backward_params' dgamma and dbeta already in `grads`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bn_backward_input(&self, shape: Shape, n: usize, x: &wgpu::Buffer, dy: &wgpu::Buffer, save: &wgpu::Buffer, params: &wgpu::Buffer, grads: &wgpu::Buffer, gamma_off: usize, beta_off: usize, dx: &wgpu::Buffer) -> Dispatch {
+        let words = [n as u32, shape.c as u32, shape.spatial() as u32, 0, gamma_off as u32, beta_off as u32];
+        self.dispatch("bn_backward_input", &words, &[x, dy, save, params, grads, dx], elementwise(n * shape.len()))
+    }
+
+    pub fn relu(&self, count: usize, x: &wgpu::Buffer, y: &wgpu::Buffer) -> Dispatch {
+        self.dispatch("relu", &[count as u32], &[x, y], elementwise(count))
+    }
+
+    /// Zeroes `grad` in place where `y` (the ReLU's output) is not positive.
+    pub fn relu_backward(&self, count: usize, y: &wgpu::Buffer, grad: &wgpu::Buffer) -> Dispatch {
+        self.dispatch("relu_backward", &[count as u32], &[y, grad], elementwise(count))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn dense_forward(&self, n: usize, inputs: usize, outputs: usize, x: &wgpu::Buffer, params: &wgpu::Buffer, w_off: usize, b_off: usize, y: &wgpu::Buffer) -> Dispatch {
+        let words = [n, inputs, outputs, w_off, b_off].map(|v| v as u32);
+        self.dispatch("dense_forward", &words, &[x, params, y], elementwise(n * outputs))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn dense_backward_input(&self, n: usize, inputs: usize, outputs: usize, dy: &wgpu::Buffer, params: &wgpu::Buffer, w_off: usize, dx: &wgpu::Buffer) -> Dispatch {
+        let words = [n, inputs, outputs, w_off].map(|v| v as u32);
+        self.dispatch("dense_backward_input", &words, &[dy, params, dx], elementwise(n * inputs))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn dense_backward_params(&self, n: usize, inputs: usize, outputs: usize, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer, w_off: usize, b_off: usize) -> Dispatch {
+        let words = [n, inputs, outputs, w_off, b_off].map(|v| v as u32);
+        self.dispatch("dense_backward_params", &words, &[x, dy, grads], elementwise(inputs * outputs + outputs))
+    }
+
+    /// Log-softmax, loss and accuracy into a metrics slot; with `train`, also dlogits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn softmax_loss(&self, n: usize, classes: usize, train: bool, step: &wgpu::Buffer, logits: &wgpu::Buffer, labels: &wgpu::Buffer, logprobs: &wgpu::Buffer, dlogits: &wgpu::Buffer, metrics: &wgpu::Buffer) -> Dispatch {
+        let words = [n as u32, classes as u32, train as u32];
+        self.dispatch("softmax_loss", &words, &[step, logits, labels, logprobs, dlogits, metrics], (1, 1))
+    }
+
+    /// Adam over `count` parameters; lr and bias corrections come from `step`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn adam(&self, count: usize, hp: &Adam, step: &wgpu::Buffer, grads: &wgpu::Buffer, params: &wgpu::Buffer, m: &wgpu::Buffer, v: &wgpu::Buffer) -> Dispatch {
+        let words = [count as u32, hp.beta1.to_bits(), hp.beta2.to_bits(), hp.eps.to_bits()];
+        self.dispatch("adam", &words, &[step, grads, params, m, v], elementwise(count))
+    }
+}

@@ -1,0 +1,19 @@
+//! The engine: trains the classic JAX tutorial CNN on MNIST with our own WGSL kernels.
+//!
+//! - [`data`]: idx parsing, gzip, SHA-256 verification.
+//! - [`model`]: the architecture as a list of layer specs and the flat parameter layout.
+//! - [`gpu`]: device acquisition, WGSL sources, cached pipelines, one constructor per kernel.
+//! - [`trainer`]: the training loop on the GPU, asynchronous metrics, evaluation.
+//! - [`reference`]: f64 CPU reference of every layer and of Adam, the oracle for the kernels.
+//! - [`weights`]: safetensors files of trained weights.
+
+pub mod data;
+pub mod gpu;
+pub mod model;
+pub mod reference;
+pub mod trainer;
+
+pub use data::{Dataset, Split};
+pub use gpu::{GpuContext, GpuError};
+pub use model::{Adam, Model};
+pub use trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer, Weights};

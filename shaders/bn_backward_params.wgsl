@@ -1,0 +1,44 @@
+// BatchNorm backward, reduction part: one workgroup per channel computes
+// dbeta = sum(dy) and dgamma = sum(dy * xhat) into the flat gradient buffer.
+struct Params {
+    n: u32, c: u32, hw: u32, _pad0: u32,
+    gamma_off: u32, beta_off: u32, _pad1: u32, _pad2: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> save: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grads: array<f32>;
+
+const WG: u32 = 256u;
+var<workgroup> partial_dy: array<f32, 256>;
+var<workgroup> partial_dyx: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let m = p.n * p.hw;
+    let mean = save[ch];
+    let invstd = save[p.c + ch];
+    var sum_dy = 0.0;
+    var sum_dyx = 0.0;
+    for (var j = lid; j < m; j += WG) {
+        let i = ((j / p.hw) * p.c + ch) * p.hw + j % p.hw;
+        sum_dy += dy[i];
+        sum_dyx += dy[i] * (x[i] - mean) * invstd;
+    }
+    partial_dy[lid] = sum_dy;
+    partial_dyx[lid] = sum_dyx;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if (lid < stride) {
+            partial_dy[lid] += partial_dy[lid + stride];
+            partial_dyx[lid] += partial_dyx[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        grads[p.gamma_off + ch] = partial_dyx[0];
+        grads[p.beta_off + ch] = partial_dy[0];
+    }
+}

@@ -1,0 +1,54 @@
+// BatchNorm training statistics: one workgroup per channel computes the batch mean and the
+// biased variance over (N, H, W) in two passes (stable), saves mean and 1/sqrt(var + eps)
+// for the apply and backward kernels, and updates the running statistics.
+struct Params {
+    n: u32, c: u32, hw: u32, stats_off: u32,
+    eps: f32, momentum: f32, update_running: u32, _pad: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> save: array<f32>;   // [mean C, invstd C]
+@group(0) @binding(3) var<storage, read_write> stats: array<f32>;  // running [mean C, var C] at stats_off
+
+const WG: u32 = 256u;
+var<workgroup> partial: array<f32, 256>;
+
+fn reduce(lid: u32, value: f32) -> f32 {
+    partial[lid] = value;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if (lid < stride) { partial[lid] += partial[lid + stride]; }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let m = p.n * p.hw;
+    var sum = 0.0;
+    for (var j = lid; j < m; j += WG) {
+        sum += x[((j / p.hw) * p.c + ch) * p.hw + j % p.hw];
+    }
+    let mean = reduce(lid, sum) / f32(m);
+    var sq = 0.0;
+    for (var j = lid; j < m; j += WG) {
+        let d = x[((j / p.hw) * p.c + ch) * p.hw + j % p.hw] - mean;
+        sq += d * d;
+    }
+    let var_biased = reduce(lid, sq) / f32(m);
+    if (lid == 0u) {
+        save[ch] = mean;
+        save[p.c + ch] = inverseSqrt(var_biased + p.eps);
+        if (p.update_running != 0u) {
+            let unbiased = select(var_biased, var_biased * f32(m) / f32(m - 1u), m > 1u);
+            let mi = p.stats_off + ch;
+            let vi = p.stats_off + p.c + ch;
+            stats[mi] = (1.0 - p.momentum) * stats[mi] + p.momentum * mean;
+            stats[vi] = (1.0 - p.momentum) * stats[vi] + p.momentum * unbiased;
+        }
+    }
+}
