@@ -1,0 +1,302 @@
+//! Every WGSL kernel against the f64 CPU reference: random inputs, odd batch sizes
+//! (1, 3, 127), parameters at non-zero offsets, outputs poisoned with NaN beforehand.
+//! Tolerance: 1e-5 relative (per-tensor norm) for forward kernels, 1e-4 for reductions
+//! and gradients, which sum thousands of f32 products.
+
+mod common;
+use common::*;
+use engine::gpu::{Kernels, StepUniform};
+use engine::model::{Adam, ConvGeom, Shape};
+use engine::reference as r;
+
+const BATCHES: [usize; 3] = [1, 3, 127];
+const FWD_TOL: f64 = 1e-5;
+const GRAD_TOL: f64 = 1e-4;
+
+/// The tutorial's four convolutions plus a non-square, stride-1 and a stride-3 case.
+fn geometries() -> Vec<ConvGeom> {
+    vec![
+        ConvGeom::same(Shape { c: 1, h: 28, w: 28 }, 32, 5, 2),
+        ConvGeom::same(Shape { c: 32, h: 14, w: 14 }, 32, 5, 2),
+        ConvGeom::same(Shape { c: 32, h: 7, w: 7 }, 10, 3, 2),
+        ConvGeom::same(Shape { c: 10, h: 4, w: 4 }, 10, 3, 2),
+        ConvGeom::same(Shape { c: 3, h: 9, w: 6 }, 5, 3, 1),
+        ConvGeom::same(Shape { c: 2, h: 11, w: 8 }, 4, 4, 3),
+    ]
+}
+
+fn step_buffer(ctx: &engine::GpuContext, s: StepUniform) -> wgpu::Buffer {
+    ctx.device.create_buffer_init_uniform(bytemuck::bytes_of(&s))
+}
+
+trait UniformInit {
+    fn create_buffer_init_uniform(&self, bytes: &[u8]) -> wgpu::Buffer;
+}
+impl UniformInit for wgpu::Device {
+    fn create_buffer_init_uniform(&self, bytes: &[u8]) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some("step"), contents: bytes, usage: wgpu::BufferUsages::UNIFORM })
+    }
+}
+
+#[test]
+fn same_padding_matches_the_golden_conventions() {
+    let pads: Vec<(usize, usize, usize)> = geometries()[..4].iter().map(|g| (g.output.h, g.pad_top, g.output.w)).collect();
+    // 28→14→7→4→2, with 1,1,1,0 on top (the extra row goes to the bottom).
+    assert_eq!(pads, vec![(14, 1, 14), (7, 1, 7), (4, 1, 4), (2, 0, 2)]);
+}
+
+#[test]
+fn conv_kernels_match_reference() {
+    let ctx = gpu();
+    let k = Kernels::new(ctx.clone());
+    let mut rng = Rng::new(1);
+    for g in geometries() {
+        for n in BATCHES {
+            if n == 127 && g.input.c * g.output.c > 320 {
+                continue; // conv2 at batch 127 is covered by the training-step tests; keep CI fast.
+            }
+            let x = rng.vec(n * g.input.len(), -1.0, 1.0);
+            let w = rng.vec(g.weight_len(), -0.5, 0.5);
+            let b = rng.vec(g.output.c, -0.5, 0.5);
+            let dy = rng.vec(n * g.output.len(), -1.0, 1.0);
+            // Parameters sit after 7 other values, as inside the flat buffer.
+            let (w_off, b_off) = (7, 7 + w.len() + 3);
+            let mut flat = rng.vec(b_off + b.len() + 2, -1.0, 1.0);
+            flat[w_off..w_off + w.len()].copy_from_slice(&w);
+            flat[b_off..b_off + b.len()].copy_from_slice(&b);
+            let grads_len = flat.len();
+
+            let (xb, pb, dyb) = (buffer(&ctx, &x), buffer(&ctx, &flat), buffer(&ctx, &dy));
+            let y = poisoned(&ctx, n * g.output.len());
+            let y_relu = poisoned(&ctx, n * g.output.len());
+            let dx = poisoned(&ctx, n * g.input.len());
+            let grads = poisoned(&ctx, grads_len);
+            run(&ctx, &[
+                k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
+                k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
+                k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
+                k.conv_backward_params(&g, n, &xb, &dyb, &grads, w_off, b_off),
+            ]);
+            let what = format!("conv {g:?} batch {n}");
+            let y_ref = r::conv_forward(&g, n, &x, &w, &b);
+            assert_close(&format!("{what} forward"), &read(&ctx, &y), &y_ref, FWD_TOL);
+            assert_close(&format!("{what} forward+relu"), &read(&ctx, &y_relu), &r::relu(&y_ref), FWD_TOL);
+            let (dx_ref, dw_ref, db_ref) = r::conv_backward(&g, n, &x, &w, &dy);
+            assert_close(&format!("{what} dx"), &read(&ctx, &dx), &dx_ref, GRAD_TOL);
+            let got = read(&ctx, &grads);
+            assert_close(&format!("{what} dw"), &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
+            assert_close(&format!("{what} db"), &got[b_off..b_off + b.len()], &db_ref, GRAD_TOL);
+            // Only the parameter ranges are written.
+            assert!(got[..w_off].iter().all(|v| v.is_nan()), "{what}: wrote before the weights");
+        }
+    }
+}
+
+#[test]
+fn batchnorm_kernels_match_reference() {
+    let ctx = gpu();
+    let k = Kernels::new(ctx.clone());
+    let mut rng = Rng::new(2);
+    for shape in [Shape { c: 32, h: 14, w: 14 }, Shape { c: 10, h: 4, w: 4 }, Shape { c: 3, h: 5, w: 3 }] {
+        for n in BATCHES {
+            let len = n * shape.len();
+            // Shifted, scaled inputs so mean and variance are far from 0 and 1.
+            let x: Vec<f64> = rng.vec(len, -1.0, 3.0);
+            let gamma = rng.vec(shape.c, 0.5, 1.5);
+            let beta = rng.vec(shape.c, -0.5, 0.5);
+            let dy = rng.vec(len, -1.0, 1.0);
+            let (g_off, b_off) = (3, 3 + shape.c + 1);
+            let mut flat = rng.vec(b_off + shape.c, -1.0, 1.0);
+            flat[g_off..g_off + shape.c].copy_from_slice(&gamma);
+            flat[b_off..b_off + shape.c].copy_from_slice(&beta);
+            let stats_off = 2;
+            let mut stats = rng.vec(stats_off + 2 * shape.c, 0.5, 1.5);
+            let (xb, pb, dyb, sb) = (buffer(&ctx, &x), buffer(&ctx, &flat), buffer(&ctx, &dy), buffer(&ctx, &stats));
+            let save = poisoned(&ctx, 2 * shape.c);
+            let y = poisoned(&ctx, len);
+            let y_relu = poisoned(&ctx, len);
+            let grads = poisoned(&ctx, flat.len());
+            let dx = poisoned(&ctx, len);
+            run(&ctx, &[
+                k.bn_stats(shape, n, true, &xb, &save, &sb, stats_off),
+                k.bn_apply(shape, n, false, &xb, &save, &pb, g_off, b_off, &y),
+                k.bn_apply(shape, n, true, &xb, &save, &pb, g_off, b_off, &y_relu),
+                k.bn_backward_params(shape, n, &xb, &dyb, &save, &grads, g_off, b_off),
+                k.bn_backward_input(shape, n, &xb, &dyb, &save, &pb, &grads, g_off, b_off, &dx),
+            ]);
+            let what = format!("batchnorm {shape:?} batch {n}");
+            let (y_ref, cache) = r::bn_forward_train(shape, n, &x, &gamma, &beta);
+            assert_close(&format!("{what} forward"), &read(&ctx, &y), &y_ref, FWD_TOL);
+            assert_close(&format!("{what} forward+relu"), &read(&ctx, &y_relu), &r::relu(&y_ref), FWD_TOL);
+            let (dx_ref, dg_ref, db_ref) = r::bn_backward(shape, n, &dy, &cache, &gamma);
+            let got = read(&ctx, &grads);
+            assert_close(&format!("{what} dgamma"), &got[g_off..g_off + shape.c], &dg_ref, GRAD_TOL);
+            assert_close(&format!("{what} dbeta"), &got[b_off..b_off + shape.c], &db_ref, GRAD_TOL);
+            assert_close(&format!("{what} dx"), &read(&ctx, &dx), &dx_ref, GRAD_TOL);
+
+            // Running statistics, then evaluation mode from them.
+            let (means, vars) = stats[stats_off..].split_at_mut(shape.c);
+            r::bn_update_running(n, shape, &cache, means, vars);
+            let got_stats = read(&ctx, &sb);
+            assert_close(&format!("{what} running stats"), &got_stats[stats_off..], &stats[stats_off..], FWD_TOL);
+            let eval_save = poisoned(&ctx, 2 * shape.c);
+            let y_eval = poisoned(&ctx, len);
+            run(&ctx, &[k.bn_eval_stats(shape, &sb, stats_off, &eval_save), k.bn_apply(shape, n, false, &xb, &eval_save, &pb, g_off, b_off, &y_eval)]);
+            let (means, vars) = stats[stats_off..].split_at(shape.c);
+            let eval_ref = r::bn_forward_eval(shape, &x, &gamma, &beta, means, vars);
+            assert_close(&format!("{what} eval forward"), &read(&ctx, &y_eval), &eval_ref, FWD_TOL);
+        }
+    }
+}
+
+#[test]
+fn relu_kernels_match_reference() {
+    let ctx = gpu();
+    let k = Kernels::new(ctx.clone());
+    let mut rng = Rng::new(3);
+    for count in [1, 3, 127 * 40, 70_001] {
+        let x = rng.vec(count, -1.0, 1.0);
+        let dy = rng.vec(count, -1.0, 1.0);
+        let (xb, y) = (buffer(&ctx, &x), poisoned(&ctx, count));
+        let g = buffer(&ctx, &dy);
+        run(&ctx, &[k.relu(count, &xb, &y), k.relu_backward(count, &y, &g)]);
+        let y_ref = r::relu(&x);
+        assert_close("relu", &read(&ctx, &y), &y_ref, FWD_TOL);
+        assert_close("relu backward", &read(&ctx, &g), &r::relu_backward(&y_ref, &dy), FWD_TOL);
+    }
+}
+
+#[test]
+fn dense_kernels_match_reference() {
+    let ctx = gpu();
+    let k = Kernels::new(ctx.clone());
+    let mut rng = Rng::new(4);
+    for (inputs, outputs) in [(40, 10), (7, 13)] {
+        for n in BATCHES {
+            let x = rng.vec(n * inputs, -1.0, 1.0);
+            let w = rng.vec(inputs * outputs, -0.5, 0.5);
+            let b = rng.vec(outputs, -0.5, 0.5);
+            let dy = rng.vec(n * outputs, -1.0, 1.0);
+            let (w_off, b_off) = (5, 5 + w.len());
+            let mut flat = rng.vec(b_off + outputs + 1, -1.0, 1.0);
+            flat[w_off..w_off + w.len()].copy_from_slice(&w);
+            flat[b_off..b_off + outputs].copy_from_slice(&b);
+            let (xb, pb, dyb) = (buffer(&ctx, &x), buffer(&ctx, &flat), buffer(&ctx, &dy));
+            let (y, dx, grads) = (poisoned(&ctx, n * outputs), poisoned(&ctx, n * inputs), poisoned(&ctx, flat.len()));
+            run(&ctx, &[
+                k.dense_forward(n, inputs, outputs, &xb, &pb, w_off, b_off, &y),
+                k.dense_backward_input(n, inputs, outputs, &dyb, &pb, w_off, &dx),
+                k.dense_backward_params(n, inputs, outputs, &xb, &dyb, &grads, w_off, b_off),
+            ]);
+            let what = format!("dense {inputs}->{outputs} batch {n}");
+            assert_close(&format!("{what} forward"), &read(&ctx, &y), &r::dense_forward(n, inputs, outputs, &x, &w, &b), FWD_TOL);
+            let (dx_ref, dw_ref, db_ref) = r::dense_backward(n, inputs, outputs, &x, &w, &dy);
+            assert_close(&format!("{what} dx"), &read(&ctx, &dx), &dx_ref, GRAD_TOL);
+            let got = read(&ctx, &grads);
+            assert_close(&format!("{what} dw"), &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
+            assert_close(&format!("{what} db"), &got[b_off..b_off + outputs], &db_ref, GRAD_TOL);
+        }
+    }
+}
+
+#[test]
+fn softmax_loss_matches_reference() {
+    let ctx = gpu();
+    let k = Kernels::new(ctx.clone());
+    let mut rng = Rng::new(5);
+    let classes = 10;
+    for n in [1, 3, 127, 300] {
+        let logits = rng.vec(n * classes, -4.0, 4.0);
+        let labels: Vec<u8> = (0..n).map(|_| rng.below(classes as u64) as u8).collect();
+        let label_words: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let lb = buffer(&ctx, &logits);
+        let labb = ctx.storage_buffer("labels", bytemuck::cast_slice(&label_words));
+        let (lp, dl) = (poisoned(&ctx, n * classes), poisoned(&ctx, n * classes));
+        let metrics = poisoned(&ctx, 8);
+        let step = step_buffer(&ctx, StepUniform { slot: 1, valid: n as u32, ..Default::default() });
+        run(&ctx, &[k.softmax_loss(n, classes, true, &step, &lb, &labb, &lp, &dl, &metrics)]);
+        let lp_ref = r::log_softmax(classes, &logits);
+        let (loss_ref, dl_ref) = r::nll_loss(classes, &lp_ref, &labels);
+        let what = format!("softmax loss batch {n}");
+        assert_close(&format!("{what} logprobs"), &read(&ctx, &lp), &lp_ref, FWD_TOL);
+        assert_close(&format!("{what} dlogits"), &read(&ctx, &dl), &dl_ref, GRAD_TOL);
+        let m = read(&ctx, &metrics);
+        assert!(m[..4].iter().all(|v| v.is_nan()), "{what}: only slot 1 is written");
+        assert_close(&format!("{what} loss"), &[m[4] / m[6]], &[loss_ref], FWD_TOL);
+        assert_eq!(m[5] as usize, r::correct_count(classes, &logits, &labels), "{what}: correct count");
+        assert_eq!(m[6] as usize, n);
+
+        // Evaluation: accumulate over two launches, counting only `valid` examples.
+        let valid = n.div_ceil(2);
+        let acc = ctx.storage_buffer("acc", bytemuck::cast_slice(&[0f32; 4]));
+        let step = step_buffer(&ctx, StepUniform { slot: 0, valid: valid as u32, accumulate: 1, ..Default::default() });
+        let d = k.softmax_loss(n, classes, false, &step, &lb, &labb, &lp, &dl, &acc);
+        run(&ctx, &[d.clone(), d]);
+        let (loss_v, _) = r::nll_loss(classes, &lp_ref[..valid * classes], &labels[..valid]);
+        let m = read(&ctx, &acc);
+        assert_eq!(m[2] as usize, 2 * valid);
+        assert_close(&format!("{what} accumulated loss"), &[m[0] / m[2]], &[loss_v], FWD_TOL);
+    }
+}
+
+#[test]
+fn gather_matches_reference() {
+    let ctx = gpu();
+    let k = Kernels::new(ctx.clone());
+    let mut rng = Rng::new(6);
+    let count = 301;
+    let pixels: Vec<u8> = (0..count * 784).map(|_| rng.below(256) as u8).collect();
+    let labels: Vec<u8> = (0..count).map(|_| rng.below(10) as u8).collect();
+    let perm = engine::model::permutation(count, 9);
+    let pad = |b: &[u8]| {
+        let mut v = b.to_vec();
+        v.resize(b.len().div_ceil(4) * 4, 0);
+        v
+    };
+    let pb = ctx.storage_buffer("pixels", &pad(&pixels));
+    let lb = ctx.storage_buffer("labels", &pad(&labels));
+    let permb = ctx.storage_buffer("perm", bytemuck::cast_slice(&perm));
+    for (n, start) in [(1, 0), (3, 5), (127, 173)] {
+        let (imgs, labs) = (poisoned(&ctx, n * 784), poisoned(&ctx, n));
+        let step = step_buffer(&ctx, StepUniform { start: start as u32, valid: n as u32, ..Default::default() });
+        run(&ctx, &[k.gather(n, count, &step, &pb, &lb, &permb, &imgs, &labs)]);
+        let got = read(&ctx, &imgs);
+        let got_labels: Vec<u32> = bytemuck::cast_slice(&engine::trainer::block_on(ctx.read_bytes(&labs)).unwrap()).to_vec();
+        for s in 0..n {
+            // Past the end of the permutation the last example repeats.
+            let ex = perm[(start + s).min(count - 1)] as usize;
+            let want: Vec<f64> = pixels[ex * 784..(ex + 1) * 784].iter().map(|&p| p as f32 as f64 / 255.0).collect();
+            assert_close(&format!("gather batch {n} sample {s}"), &got[s * 784..(s + 1) * 784], &want, 1e-7);
+            assert_eq!(got_labels[s], labels[ex] as u32, "label of sample {s}");
+        }
+    }
+}
+
+#[test]
+fn adam_matches_reference() {
+    let ctx = gpu();
+    let k = Kernels::new(ctx.clone());
+    let mut rng = Rng::new(7);
+    let hp = Adam::default();
+    for count in [1, 3, 30_822] {
+        let mut params = rng.vec(count, -1.0, 1.0);
+        let (mut m, mut v) = (vec![0.0; count], vec![0.0; count]);
+        let (pb, mb, vb) = (buffer(&ctx, &params), buffer(&ctx, &m), buffer(&ctx, &v));
+        for t in 1..=3u32 {
+            let grads = rng.vec(count, -0.1, 0.1);
+            let gb = buffer(&ctx, &grads);
+            let step = step_buffer(&ctx, StepUniform {
+                lr: hp.lr,
+                bc1: (1.0 - 0.9f64.powi(t as i32)) as f32,
+                bc2: (1.0 - 0.999f64.powi(t as i32)) as f32,
+                ..Default::default()
+            });
+            run(&ctx, &[k.adam(count, &hp, &step, &gb, &pb, &mb, &vb)]);
+            r::adam_step(&hp, t, &mut params, &grads, &mut m, &mut v);
+            assert_close(&format!("adam {count} params step {t}"), &read(&ctx, &pb), &params, 1e-6);
+            assert_close(&format!("adam {count} m step {t}"), &read(&ctx, &mb), &m, 1e-5);
+            assert_close(&format!("adam {count} v step {t}"), &read(&ctx, &vb), &v, 1e-5);
+        }
+    }
+}
