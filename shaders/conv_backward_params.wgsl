@@ -1,10 +1,12 @@
 // Convolution backward w.r.t. weights and bias. One workgroup per weight element (then one
 // per bias), reducing over batch and output positions in workgroup memory.
+// `bias_feeds_bn`: a BatchNorm follows, so the bias gradient is exactly zero; write 0 rather
+// than f32 cancellation noise, which Adam would blow up into real updates.
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
     o: u32, oh: u32, ow: u32, k: u32,
     stride: u32, pad_top: u32, pad_left: u32, w_off: u32,
-    b_off: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+    b_off: u32, bias_feeds_bn: u32, _pad1: u32, _pad2: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -38,7 +40,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             acc += dy[(s * p.o + oc) * per_sample + oy * p.ow + ox]
                  * x[((s * p.c + ic) * p.h + u32(iy)) * p.w + u32(ix)];
         }
-    } else {
+    } else if (p.bias_feeds_bn == 0u) {
         let oc = g - weights;
         for (var j = lid; j < total; j += WG) {
             let s = j / per_sample;

@@ -326,11 +326,12 @@ impl Kernels {
         self.dispatch("conv_backward_input", &words, &[dy, params, dx], elementwise(n * g.input.len()))
     }
 
-    /// Writes dW and db into `grads` at the given offsets.
+    /// Writes dW and db into `grads` at the given offsets. With `bias_feeds_bn` the bias
+    /// gradient is written as exactly zero (a following BatchNorm cancels any bias).
     #[allow(clippy::too_many_arguments)]
-    pub fn conv_backward_params(&self, g: &ConvGeom, n: usize, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer, w_off: usize, b_off: usize) -> Dispatch {
+    pub fn conv_backward_params(&self, g: &ConvGeom, n: usize, bias_feeds_bn: bool, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer, w_off: usize, b_off: usize) -> Dispatch {
         let mut words = Self::conv_words(g, n);
-        words.extend([w_off as u32, b_off as u32]);
+        words.extend([w_off as u32, b_off as u32, bias_feeds_bn as u32]);
         self.dispatch("conv_backward_params", &words, &[x, dy, grads], grid(g.weight_len() + g.output.c))
     }
 

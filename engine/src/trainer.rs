@@ -736,7 +736,8 @@ fn build_plan(k: &Kernels, model: &Model, adam: &Adam, shared: &Shared, data: &G
             }
             match *op {
                 Op::Conv { geom, weight, bias } => {
-                    backward.push(k.conv_backward_params(&geom, n, x, dy, &shared.grads, weight, bias));
+                    let bias_feeds_bn = matches!(ops.get(i + 1), Some(Op::BatchNorm { .. }));
+                    backward.push(k.conv_backward_params(&geom, n, bias_feeds_bn, x, dy, &shared.grads, weight, bias));
                     if i > 0 {
                         backward.push(k.conv_backward_input(&geom, n, dy, &shared.params, weight, dx));
                     }

@@ -76,7 +76,7 @@ fn conv_kernels_match_reference() {
                 k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
                 k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
                 k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
-                k.conv_backward_params(&g, n, &xb, &dyb, &grads, w_off, b_off),
+                k.conv_backward_params(&g, n, false, &xb, &dyb, &grads, w_off, b_off),
             ]);
             let what = format!("conv {g:?} batch {n}");
             let y_ref = r::conv_forward(&g, n, &x, &w, &b);
