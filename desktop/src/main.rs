@@ -1,1 +1,346 @@
-fn main() {}
+//! Native desktop binary: a thin CLI over the engine (train, eval, info, bench).
+
+mod chart;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use engine::data::{self, Dataset, Verification};
+use engine::model::{Adam, Model};
+use engine::trainer::{block_on, EvalSet, StepMetrics, TrainConfig, Trainer};
+use engine::weights::{self, WeightsMeta};
+use engine::wgpu;
+use engine::GpuContext;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "desktop", version, about = "Train the JAX tutorial CNN on MNIST with our own WGSL kernels")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train, print the per-epoch table, write metrics.csv, epochs.csv and training.png.
+    Train(TrainArgs),
+    /// Evaluate saved weights on the test set.
+    Eval {
+        #[command(flatten)]
+        data: DataArgs,
+        /// A .safetensors file written by `train --save`.
+        #[arg(long)]
+        weights: PathBuf,
+    },
+    /// List GPU adapters and their limits.
+    Info,
+    /// Measure training images/s and per-kernel GPU time.
+    Bench {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Timed steps (after 2 warm-up steps).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// Directory with the four idx files (raw or .gz). Checked against SHA256SUMS.decompressed
+    /// when the directory has one (MNIST does), header checks only otherwise.
+    #[arg(long, default_value = "public/data/mnist")]
+    data: PathBuf,
+    /// Evaluate on the first N test images only (default: all).
+    #[arg(long)]
+    test_limit: Option<usize>,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Where metrics.csv, epochs.csv and training.png go.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Also save the trained weights (.safetensors).
+    #[arg(long)]
+    save: Option<PathBuf>,
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval { data, weights } => eval(data, &weights),
+        Command::Info => info(),
+        Command::Bench { data, batch, steps, json } => bench(data, batch, steps, json),
+    }
+}
+
+fn load_data(args: &DataArgs) -> Result<Dataset> {
+    let verify = Verification::from_dir(&args.data)?;
+    let mut dataset = data::load_dir(&args.data, &verify)?;
+    if let Some(n) = args.test_limit {
+        dataset.test = dataset.test.truncated(n);
+    }
+    Ok(dataset)
+}
+
+fn acquire() -> Result<GpuContext> {
+    let ctx = block_on(GpuContext::acquire())?;
+    eprintln!("adapter: {}", ctx.describe());
+    Ok(ctx)
+}
+
+/// Per-epoch summary, as the tutorial prints it.
+struct EpochRow {
+    epoch: usize,
+    train_loss: f32,
+    train_acc: f32,
+    test_loss: f32,
+    test_acc: f32,
+    seconds: f64,
+}
+
+fn mean(values: impl Iterator<Item = f32>) -> f32 {
+    let (sum, n) = values.fold((0.0f64, 0usize), |(s, n), v| (s + v as f64, n + 1));
+    (sum / n.max(1) as f64) as f32
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let mut dataset = load_data(&args.data)?;
+    if let Some(n) = args.limit {
+        if n == 0 {
+            bail!("--limit must be at least 1");
+        }
+        dataset.train = dataset.train.truncated(n);
+    }
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let config = TrainConfig { batch: args.batch, adam: Adam { lr: args.lr, ..Adam::default() }, seed: args.seed, ..Default::default() };
+    config.validate(dataset.train.len())?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let ctx = acquire()?;
+    let mut trainer = Trainer::new(&ctx, Model::tutorial(), &dataset, config)?;
+    let steps_per_epoch = trainer.steps_per_epoch();
+    eprintln!(
+        "training on {} images ({} steps of {} per epoch), testing on {}; GPU memory {:.1} MB",
+        dataset.train.len(),
+        steps_per_epoch,
+        args.batch,
+        dataset.test.len(),
+        trainer.gpu_memory_bytes() as f64 / 1e6
+    );
+
+    let mut steps: Vec<StepMetrics> = Vec::new();
+    let mut rows: Vec<EpochRow> = Vec::new();
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    for epoch in 1..=args.epochs {
+        let bar = ProgressBar::new(steps_per_epoch as u64).with_style(style.clone()).with_prefix(epoch.to_string());
+        let started = Instant::now();
+        let first_step = steps.len();
+        for i in 0..steps_per_epoch {
+            trainer.step()?;
+            let new = trainer.poll_metrics()?;
+            steps.extend(new);
+            bar.set_position(i as u64 + 1);
+            if let Some(last) = steps.last() {
+                let recent = &steps[steps.len().saturating_sub(20)..];
+                bar.set_message(format!(
+                    "loss {:.4} acc {:.1}% {:.0} img/s",
+                    mean(recent.iter().map(|m| m.loss)),
+                    100.0 * mean(recent.iter().map(|m| m.accuracy)),
+                    (i + 1) as f64 * args.batch as f64 / started.elapsed().as_secs_f64()
+                ));
+                let _ = last;
+            }
+        }
+        steps.extend(block_on(trainer.flush_metrics())?);
+        let seconds = started.elapsed().as_secs_f64();
+        bar.finish();
+        let this_epoch = &steps[first_step..];
+        let test = block_on(trainer.evaluate(EvalSet::Test))?;
+        rows.push(EpochRow {
+            epoch,
+            train_loss: mean(this_epoch.iter().map(|m| m.loss)),
+            train_acc: mean(this_epoch.iter().map(|m| m.accuracy)),
+            test_loss: test.loss,
+            test_acc: test.accuracy,
+            seconds,
+        });
+        print_table(&rows);
+    }
+    write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
+    let png = args.out.join("training.png");
+    chart::draw(&png, &steps, &rows.iter().map(|r| (r.epoch, r.train_loss, r.test_loss, r.train_acc, r.test_acc)).collect::<Vec<_>>(), steps_per_epoch)?;
+    eprintln!("wrote {}, {} and {}", args.out.join("metrics.csv").display(), args.out.join("epochs.csv").display(), png.display());
+    if let Some(path) = args.save {
+        let w = block_on(trainer.weights())?;
+        let meta = WeightsMeta { epoch: args.epochs, test_accuracy: rows.last().map(|r| r.test_acc), seed: args.seed, ..Default::default() };
+        let bytes = weights::save(&trainer.model, &w, &meta)?;
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("saved weights to {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_table(rows: &[EpochRow]) {
+    let r = rows.last().expect("one row at least");
+    if rows.len() == 1 {
+        println!("| Epoch | Time (s) | Train loss | Train acc | Test loss | Test acc |");
+        println!("|------:|---------:|-----------:|----------:|----------:|---------:|");
+    }
+    println!(
+        "| {:>5} | {:>8.1} | {:>10.4} | {:>8.2}% | {:>9.4} | {:>7.2}% |",
+        r.epoch,
+        r.seconds,
+        r.train_loss,
+        100.0 * r.train_acc,
+        r.test_loss,
+        100.0 * r.test_acc
+    );
+    let _ = std::io::stdout().flush();
+}
+
+fn write_csvs(out: &Path, steps: &[StepMetrics], rows: &[EpochRow], steps_per_epoch: usize) -> Result<()> {
+    let mut csv = String::from("step,epoch,loss,accuracy\n");
+    for m in steps {
+        csv += &format!("{},{},{},{}\n", m.step, m.step as usize / steps_per_epoch.max(1) + 1, m.loss, m.accuracy);
+    }
+    std::fs::write(out.join("metrics.csv"), csv)?;
+    let mut csv = String::from("epoch,seconds,train_loss,train_accuracy,test_loss,test_accuracy\n");
+    for r in rows {
+        csv += &format!("{},{:.3},{},{},{},{}\n", r.epoch, r.seconds, r.train_loss, r.train_acc, r.test_loss, r.test_acc);
+    }
+    std::fs::write(out.join("epochs.csv"), csv)?;
+    Ok(())
+}
+
+fn eval(data_args: DataArgs, path: &Path) -> Result<()> {
+    let dataset = load_data(&data_args)?;
+    let model = Model::tutorial();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (w, meta) = weights::load(&model, &bytes).with_context(|| format!("{} is not a weight file for this model", path.display()))?;
+    let ctx = acquire()?;
+    // Evaluation needs no training batch: a batch of one keeps the setup small.
+    let config = TrainConfig { batch: 1, ..Default::default() };
+    let mut trainer = Trainer::new(&ctx, model, &dataset, config)?;
+    trainer.set_weights(&w)?;
+    let r = block_on(trainer.evaluate(EvalSet::Test))?;
+    println!("test loss {:.4}, test accuracy {:.2}% on {} images (weights: epoch {}, seed {})", r.loss, 100.0 * r.accuracy, r.count, meta.epoch, meta.seed);
+    Ok(())
+}
+
+fn info() -> Result<()> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapters = block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    if adapters.is_empty() {
+        bail!("no GPU adapter found. Install a Vulkan driver (on Debian: mesa-vulkan-drivers gives the lavapipe CPU device).");
+    }
+    for (i, a) in adapters.iter().enumerate() {
+        let info = a.get_info();
+        let l = a.limits();
+        println!("[{i}] {} — {:?}, {:?}, driver {} {}", info.name, info.backend, info.device_type, info.driver, info.driver_info);
+        println!("    max storage buffer binding {} MB, max buffer {} MB, storage buffers/stage {}", l.max_storage_buffer_binding_size >> 20, l.max_buffer_size >> 20, l.max_storage_buffers_per_shader_stage);
+        println!(
+            "    workgroup: {} invocations, size {}x{}x{}, {} KB shared; {} workgroups/dimension",
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroup_size_x,
+            l.max_compute_workgroup_size_y,
+            l.max_compute_workgroup_size_z,
+            l.max_compute_workgroup_storage_size >> 10,
+            l.max_compute_workgroups_per_dimension
+        );
+        println!("    timestamp queries: {}", a.features().contains(wgpu::Features::TIMESTAMP_QUERY));
+    }
+    Ok(())
+}
+
+fn bench(data_args: DataArgs, batch: usize, steps: usize, json: bool) -> Result<()> {
+    if steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    let dataset = load_data(&data_args)?;
+    let ctx = acquire()?;
+    let config = TrainConfig { batch, ..Default::default() };
+    let mut trainer = Trainer::new(&ctx, Model::tutorial(), &dataset, config)?;
+    for _ in 0..2 {
+        trainer.step()?;
+    }
+    block_on(trainer.gpu_idle())?;
+    let started = Instant::now();
+    for _ in 0..steps {
+        trainer.step()?;
+        trainer.poll_metrics()?;
+    }
+    block_on(trainer.gpu_idle())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let images_per_s = (steps * batch) as f64 / seconds;
+    let profile = block_on(trainer.profile_step())?;
+    let memory = trainer.gpu_memory_bytes();
+    // Sum the dispatches of each kernel.
+    let mut per_kernel: Vec<(&str, f64, usize)> = Vec::new();
+    for k in profile.iter().flatten() {
+        match per_kernel.iter_mut().find(|(n, _, _)| *n == k.kernel) {
+            Some(e) => {
+                e.1 += k.nanos;
+                e.2 += 1;
+            }
+            None => per_kernel.push((k.kernel, k.nanos, 1)),
+        }
+    }
+    per_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = per_kernel.iter().map(|k| k.1).sum();
+    let adapter = ctx.describe();
+    if json {
+        let kernels: Vec<String> = per_kernel.iter().map(|(n, ns, c)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3},\"dispatches\":{c}}}", ns / 1e6)).collect();
+        println!(
+            "{{\"backend\":\"wgsl\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{images_per_s:.2},\"ms_per_step\":{:.3},\"gpu_memory_bytes\":{memory},\"kernels\":[{}]}}",
+            adapter.replace('"', "'"),
+            seconds * 1e3 / steps as f64,
+            kernels.join(",")
+        );
+        return Ok(());
+    }
+    println!("adapter: {adapter}");
+    println!("training: {images_per_s:.1} images/s ({:.1} ms per step of {batch}, {steps} steps after 2 warm-up)", seconds * 1e3 / steps as f64);
+    println!("GPU memory allocated: {:.1} MB", memory as f64 / 1e6);
+    if per_kernel.is_empty() {
+        println!("per-kernel times: this adapter has no timestamp queries");
+    } else {
+        println!("per-kernel GPU time in one profiled step (one pass per dispatch):");
+        println!("  {:<24} {:>10} {:>7} {:>10}", "kernel", "ms", "share", "dispatches");
+        for (name, ns, count) in &per_kernel {
+            println!("  {:<24} {:>10.3} {:>6.1}% {:>10}", name, ns / 1e6, 100.0 * ns / total, count);
+        }
+        println!("  {:<24} {:>10.3}", "total", total / 1e6);
+    }
+    Ok(())
+}

@@ -12,8 +12,10 @@ pub mod gpu;
 pub mod model;
 pub mod reference;
 pub mod trainer;
+pub mod weights;
 
 pub use data::{Dataset, Split};
+pub use wgpu;
 pub use gpu::{GpuContext, GpuError};
 pub use model::{Adam, Model};
 pub use trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
