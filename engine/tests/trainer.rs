@@ -1,0 +1,201 @@
+//! The trainer as the app and the CLI use it: whole steps against the CPU reference,
+//! asynchronous metrics, evaluation, reproducibility, bad settings and weights, divergence,
+//! and the end-to-end accuracy check on real MNIST.
+
+mod common;
+use common::*;
+use engine::data::{self, Dataset, Verification};
+use engine::model::{Adam, Model};
+use engine::reference::{self as r, Mode, RefTrainer};
+use engine::trainer::{block_on, EvalSet, TrainConfig, TrainError, Trainer, Weights};
+use std::path::Path;
+
+fn mnist() -> Dataset {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/data/mnist");
+    data::load_dir(&dir, &Verification::mnist()).unwrap()
+}
+
+fn subset(d: &Dataset, train: usize, test: usize) -> Dataset {
+    Dataset { train: d.train.truncated(train), test: d.test.truncated(test) }
+}
+
+fn images_f64(split: &data::Split, start: usize, n: usize) -> Vec<f64> {
+    (start..start + n).flat_map(|i| split.image_f32(i)).map(|v| v as f64).collect()
+}
+
+#[test]
+fn training_steps_and_evaluation_match_the_reference() {
+    let ctx = gpu();
+    let data = subset(&mnist(), 9, 37);
+    let model = Model::tutorial();
+    // Batch 3, no shuffle: three steps cover the 9 images in order.
+    let config = TrainConfig { batch: 3, shuffle: false, eval_batch: 16, ..Default::default() };
+    let mut trainer = Trainer::new(&ctx, model.clone(), &data, config).unwrap();
+    let start = block_on(trainer.weights()).unwrap();
+    let mut reference = RefTrainer::new(model.clone(), f64s(&start.params), Adam::default());
+    for s in 0..3 {
+        trainer.step().unwrap();
+        reference.step(&images_f64(&data.train, 3 * s, 3), &data.train.labels[3 * s..3 * s + 3]);
+    }
+    let w = block_on(trainer.weights()).unwrap();
+    assert_close("parameters after 3 steps", &f64s(&w.params), &reference.params, 1e-4);
+    assert_close("running statistics after 3 steps", &f64s(&w.stats), &reference.stats, 1e-4);
+
+    // Evaluation in batches of 16 over 37 images (a short last batch), BatchNorm in eval mode.
+    let eval = block_on(trainer.evaluate(EvalSet::Test)).unwrap();
+    let fwd = r::forward(&model, &f64s(&w.params), &f64s(&w.stats), &images_f64(&data.test, 0, 37), Mode::Eval);
+    let (loss, _) = r::nll_loss(10, fwd.logprobs(), &data.test.labels);
+    assert_eq!(eval.count, 37);
+    assert_close("evaluation loss", &[eval.loss as f64], &[loss], 1e-4);
+    let correct = r::correct_count(10, fwd.logprobs(), &data.test.labels);
+    assert!((eval.accuracy * 37.0 - correct as f32).abs() < 0.5, "accuracy {} vs {correct}/37", eval.accuracy);
+}
+
+#[test]
+fn metrics_arrive_for_every_step_in_order() {
+    let ctx = gpu();
+    let data = subset(&mnist(), 40, 10);
+    let config = TrainConfig { batch: 4, metrics_every: 3, ..Default::default() };
+    let mut trainer = Trainer::new(&ctx, Model::tutorial(), &data, config).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..25 {
+        trainer.step().unwrap();
+        got.extend(trainer.poll_metrics().unwrap());
+    }
+    got.extend(block_on(trainer.flush_metrics()).unwrap());
+    let steps: Vec<u64> = got.iter().map(|m| m.step).collect();
+    assert_eq!(steps, (0..25).collect::<Vec<_>>());
+    assert!(got.iter().all(|m| m.loss.is_finite() && m.loss > 0.0 && (0.0..=1.0).contains(&m.accuracy)));
+    // 40 images in batches of 4: 10 steps per epoch.
+    assert_eq!((trainer.epoch(), trainer.step_in_epoch()), (2, 5));
+}
+
+#[test]
+fn same_seed_same_run_and_weights_are_platform_stable() {
+    let model = Model::tutorial();
+    assert_eq!(model.param_count, 30_822);
+    // The initialiser uses only exact IEEE operations: pin its output bit for bit.
+    let bytes: Vec<u8> = model.init_params(0).iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(data::sha256_hex(&bytes), include_str!("data/init_seed0.sha256").trim());
+    assert_ne!(model.init_params(0), model.init_params(1));
+
+    let ctx = gpu();
+    let data = subset(&mnist(), 64, 8);
+    let run = |seed: u64| {
+        let config = TrainConfig { batch: 16, seed, ..Default::default() };
+        let mut t = Trainer::new(&ctx, Model::tutorial(), &data, config).unwrap();
+        for _ in 0..5 {
+            t.step().unwrap();
+        }
+        block_on(t.weights()).unwrap()
+    };
+    assert_eq!(run(7), run(7), "same seed, same weights after 5 shuffled steps");
+    assert_ne!(run(7), run(8));
+}
+
+#[test]
+fn impossible_settings_are_refused_with_a_reason() {
+    let ctx = gpu();
+    let data = subset(&mnist(), 10, 5);
+    let cases: Vec<(TrainConfig, &str)> = vec![
+        (TrainConfig { batch: 0, ..Default::default() }, "batch size 0"),
+        (TrainConfig { batch: 11, ..Default::default() }, "larger than the 10 training examples"),
+        (TrainConfig { batch: 2, adam: Adam { lr: 0.0, ..Adam::default() }, ..Default::default() }, "learning rate 0"),
+        (TrainConfig { batch: 2, adam: Adam { lr: f32::NAN, ..Adam::default() }, ..Default::default() }, "learning rate NaN"),
+        (TrainConfig { batch: 2, adam: Adam { beta1: 1.0, ..Adam::default() }, ..Default::default() }, "beta1"),
+    ];
+    for (config, expected) in cases {
+        let err = Trainer::new(&ctx, Model::tutorial(), &data, config).err().expect("refused");
+        assert!(matches!(err, TrainError::Config(_)), "{err:?}");
+        assert!(err.to_string().contains(expected), "{err} should mention {expected:?}");
+    }
+    let mut t = Trainer::new(&ctx, Model::tutorial(), &data, TrainConfig { batch: 2, ..Default::default() }).unwrap();
+    assert!(t.set_learning_rate(-1.0).is_err());
+    assert_eq!(t.config.adam.lr, 1e-3, "a refused change leaves the setting as it was");
+}
+
+#[test]
+fn wrong_weights_are_refused_and_the_model_is_untouched() {
+    let ctx = gpu();
+    let data = subset(&mnist(), 8, 4);
+    let mut t = Trainer::new(&ctx, Model::tutorial(), &data, TrainConfig { batch: 4, ..Default::default() }).unwrap();
+    let before = block_on(t.weights()).unwrap();
+    let short = Weights { params: vec![0.1; 100], stats: before.stats.clone() };
+    assert!(matches!(t.set_weights(&short), Err(TrainError::Weights(_))));
+    let mut nan = before.clone();
+    nan.params[5] = f32::NAN;
+    assert!(t.set_weights(&nan).unwrap_err().to_string().contains("not a finite number"));
+    assert_eq!(block_on(t.weights()).unwrap(), before);
+}
+
+#[test]
+fn a_diverging_loss_stops_training_with_a_clear_error() {
+    let ctx = gpu();
+    let data = subset(&mnist(), 8, 4);
+    let mut t = Trainer::new(&ctx, Model::tutorial(), &data, TrainConfig { batch: 4, metrics_every: 1, ..Default::default() }).unwrap();
+    let mut w = block_on(t.weights()).unwrap();
+    // Finite but absurd weights overflow f32 in the forward pass.
+    w.params.iter_mut().for_each(|v| *v = 3e37);
+    t.set_weights(&w).unwrap();
+    t.step().unwrap();
+    let err = loop {
+        match t.poll_metrics() {
+            Err(e) => break e,
+            Ok(_) => {
+                if let Err(e) = block_on(t.flush_metrics()) {
+                    break e;
+                }
+            }
+        }
+    };
+    assert!(matches!(err, TrainError::NonFiniteLoss { step: 0, .. }), "{err:?}");
+    assert!(err.to_string().contains("Lower the learning rate"));
+}
+
+#[test]
+fn weights_round_trip_through_safetensors() {
+    use engine::weights::{self, WeightsMeta};
+    let model = Model::tutorial();
+    let w = Weights { params: model.init_params(3), stats: (0..model.stats_count).map(|i| i as f32 * 0.5 + 0.25).collect() };
+    let meta = WeightsMeta { epoch: 2, test_accuracy: Some(0.975), seed: 3, ..Default::default() };
+    let bytes = weights::save(&model, &w, &meta).unwrap();
+    let (back, back_meta) = weights::load(&model, &bytes).unwrap();
+    assert_eq!(back, w);
+    assert_eq!((back_meta.epoch, back_meta.test_accuracy, back_meta.seed), (2, Some(0.975), 3));
+    // Corrupt, truncated and foreign files are refused.
+    assert!(weights::load(&model, &bytes[..bytes.len() / 2]).is_err());
+    assert!(weights::load(&model, b"not a safetensors file").is_err());
+    let other = Model::new(engine::model::ModelSpec {
+        layers: vec![engine::model::LayerSpec::Flatten, engine::model::LayerSpec::Dense { out: 10 }, engine::model::LayerSpec::LogSoftmax],
+        ..model.spec.clone()
+    })
+    .unwrap();
+    let foreign = weights::save(&other, &Weights { params: other.init_params(0), stats: vec![] }, &WeightsMeta::default()).unwrap();
+    let err = weights::load(&model, &foreign).unwrap_err();
+    assert!(err.to_string().contains("architecture"), "{err}");
+}
+
+/// The correctness check of the whole engine: a 2,000-image subset, 300 steps of 32,
+/// then more than 90% on 1,000 held-out test images. Not a timing.
+#[test]
+fn end_to_end_training_reaches_90_percent_on_held_out_images() {
+    let ctx = gpu();
+    let all = mnist();
+    let data = Dataset { train: all.train.truncated(2000), test: all.test.truncated(1000) };
+    let config = TrainConfig { batch: 32, seed: 1, ..Default::default() };
+    let mut t = Trainer::new(&ctx, Model::tutorial(), &data, config).unwrap();
+    let mut metrics = Vec::new();
+    for _ in 0..300 {
+        t.step().unwrap();
+        metrics.extend(t.poll_metrics().unwrap());
+    }
+    metrics.extend(block_on(t.flush_metrics()).unwrap());
+    assert_eq!(metrics.len(), 300);
+    let first: f32 = metrics[..10].iter().map(|m| m.loss).sum::<f32>() / 10.0;
+    let last: f32 = metrics[290..].iter().map(|m| m.loss).sum::<f32>() / 10.0;
+    assert!(last < first / 3.0, "training loss fell from {first} to {last}");
+    let eval = block_on(t.evaluate(EvalSet::Test)).unwrap();
+    eprintln!("end-to-end: loss {first:.3} -> {last:.3}, test accuracy {:.2}% on {}", 100.0 * eval.accuracy, eval.count);
+    assert_eq!(eval.count, 1000);
+    assert!(eval.accuracy > 0.90, "test accuracy {} should exceed 90%", eval.accuracy);
+}
