@@ -11,7 +11,7 @@ use engine::weights::{self, WeightsMeta};
 use engine::wgpu;
 use engine::GpuContext;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -164,28 +164,25 @@ fn train(args: TrainArgs) -> Result<()> {
         .progress_chars("=> ");
     for epoch in 1..=args.epochs {
         let bar = ProgressBar::new(steps_per_epoch as u64).with_style(style.clone()).with_prefix(epoch.to_string());
+        // Without a terminal (logs, CI) indicatif draws nothing: print a line every 10% instead.
+        let plain = !std::io::stderr().is_terminal();
         let started = Instant::now();
-        let first_step = steps.len();
-        for i in 0..steps_per_epoch {
-            trainer.step()?;
-            let new = trainer.poll_metrics()?;
-            steps.extend(new);
-            bar.set_position(i as u64 + 1);
-            if let Some(last) = steps.last() {
-                let recent = &steps[steps.len().saturating_sub(20)..];
-                bar.set_message(format!(
-                    "loss {:.4} acc {:.1}% {:.0} img/s",
-                    mean(recent.iter().map(|m| m.loss)),
-                    100.0 * mean(recent.iter().map(|m| m.accuracy)),
-                    (i + 1) as f64 * args.batch as f64 / started.elapsed().as_secs_f64()
-                ));
-                let _ = last;
+        let this_epoch = trainer.run_epoch(|p| {
+            let recent = &p.metrics[p.metrics.len().saturating_sub(20)..];
+            let message = format!(
+                "loss {:.4} acc {:.1}% {:.0} img/s",
+                mean(recent.iter().map(|m| m.loss)),
+                100.0 * mean(recent.iter().map(|m| m.accuracy)),
+                p.step as f64 * args.batch as f64 / started.elapsed().as_secs_f64()
+            );
+            bar.set_position(p.step as u64);
+            bar.set_message(message.clone());
+            if plain && (p.step * 10 / p.steps != (p.step - 1) * 10 / p.steps) {
+                eprintln!("epoch {epoch}: step {}/{} {message}", p.step, p.steps);
             }
-        }
-        steps.extend(block_on(trainer.flush_metrics())?);
+        })?;
         let seconds = started.elapsed().as_secs_f64();
         bar.finish();
-        let this_epoch = &steps[first_step..];
         let test = block_on(trainer.evaluate(EvalSet::Test))?;
         rows.push(EpochRow {
             epoch,
@@ -195,6 +192,7 @@ fn train(args: TrainArgs) -> Result<()> {
             test_acc: test.accuracy,
             seconds,
         });
+        steps.extend(this_epoch);
         print_table(&rows);
     }
     write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;

@@ -99,6 +99,17 @@ pub struct StepMetrics {
     pub accuracy: f32,
 }
 
+/// Where [`Trainer::run_epoch`] stands, for progress displays.
+pub struct EpochProgress<'a> {
+    /// Completed epochs (the epoch in progress is `epoch + 1` until the last step).
+    pub epoch: usize,
+    /// Steps submitted in this epoch, of `steps`.
+    pub step: usize,
+    pub steps: usize,
+    /// Metrics received so far in this epoch.
+    pub metrics: &'a [StepMetrics],
+}
+
 /// Mean loss and accuracy over a whole split.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EvalResult {
@@ -504,6 +515,26 @@ impl Trainer {
             self.gpu_idle().await?;
             out.extend(self.poll_metrics()?);
         }
+    }
+
+    /// Native convenience: trains the rest of the current epoch, calling `on_progress` after
+    /// every step with the metrics that have arrived so far (a few steps behind the GPU).
+    /// Returns every step's metrics of the epoch once the GPU has finished.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn run_epoch(&mut self, mut on_progress: impl FnMut(&EpochProgress)) -> Result<Vec<StepMetrics>, TrainError> {
+        let total = self.steps_per_epoch();
+        let mut metrics = Vec::with_capacity(total);
+        loop {
+            self.step()?;
+            metrics.extend(self.poll_metrics()?);
+            let done = if self.step_in_epoch == 0 { total } else { self.step_in_epoch };
+            on_progress(&EpochProgress { epoch: self.epoch, step: done, steps: total, metrics: &metrics });
+            if self.step_in_epoch == 0 {
+                break;
+            }
+        }
+        metrics.extend(block_on(self.flush_metrics())?);
+        Ok(metrics)
     }
 
     /// Loss and accuracy over a split (BatchNorm in evaluation mode). Waits for the GPU.

@@ -1,0 +1,74 @@
+//! The desktop binary as a user runs it: a short training run writes its table, CSVs, chart
+//! and weights; `eval` reads the weights back; bad input fails with a clear message.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn desktop(args: &[&str]) -> Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let xdg = std::env::temp_dir().join("desktop-cli-xdg");
+    std::fs::create_dir_all(&xdg).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_desktop"))
+        .args(args)
+        .current_dir(root)
+        .env("XDG_RUNTIME_DIR", xdg)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn train_then_eval_a_small_run() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let weights = out.path().join("w.safetensors");
+    let o = desktop(&["train", "--limit", "256", "--batch", "32", "--epochs", "2", "--test-limit", "100", "--out", dir, "--save", weights.to_str().unwrap()]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("| Epoch |") && log.contains("|     2 |"), "per-epoch table: {log}");
+    let metrics = std::fs::read_to_string(out.path().join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 1 + 2 * 8, "a row per step: {metrics}");
+    let epochs = std::fs::read_to_string(out.path().join("epochs.csv")).unwrap();
+    assert_eq!(epochs.lines().count(), 3);
+    let png = std::fs::read(out.path().join("training.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+
+    let o = desktop(&["eval", "--weights", weights.to_str().unwrap(), "--test-limit", "100"]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("on 100 images") && log.contains("epoch 2"), "{log}");
+}
+
+#[test]
+fn bad_input_fails_with_a_clear_message() {
+    let o = desktop(&["train", "--lr", "0", "--limit", "256"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("learning rate 0"), "{}", text(&o));
+
+    let o = desktop(&["train", "--data", "/nonexistent/dir"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("train-images-idx3-ubyte") && text(&o).contains("not found"), "{}", text(&o));
+
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), b"junk").unwrap();
+    let o = desktop(&["eval", "--weights", junk.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not a weight file"), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"));
+}
+
+#[test]
+fn info_lists_adapters_and_bench_reports_json() {
+    let o = desktop(&["info"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("storage buffer binding"));
+    let o = desktop(&["bench", "--batch", "16", "--steps", "2", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let line = String::from_utf8_lossy(&o.stdout);
+    for key in ["\"images_per_s\":", "\"backend\":\"wgsl\"", "\"adapter\":", "\"gpu_memory_bytes\":", "\"kernels\":"] {
+        assert!(line.contains(key), "{key} in {line}");
+    }
+}
