@@ -79,7 +79,13 @@ pub fn draw(path: &Path, steps: &[StepMetrics], epochs: &[(usize, f32, f32, f32,
         .draw_series(LineSeries::new(epochs.iter().map(|e| (e.0 as f32, e.4)), RED.stroke_width(2)).point_size(4))?
         .label("test (per epoch)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-    chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.9)).border_style(BLACK).label_font(("sans-serif", 14)).draw()?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
     root.present()?;
     Ok(())
 }
@@ -99,7 +105,8 @@ mod tests {
         let dir = std::env::temp_dir().join("desktop-chart-test");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.png");
-        let steps: Vec<StepMetrics> = (0..50).map(|i| StepMetrics { step: i, loss: 2.0 / (1.0 + i as f32), accuracy: i as f32 / 60.0 }).collect();
+        let steps: Vec<StepMetrics> =
+            (0..50).map(|i| StepMetrics { step: i, loss: 2.0 / (1.0 + i as f32), accuracy: i as f32 / 60.0 }).collect();
         draw(&path, &steps, &[(1, 0.5, 0.4, 0.8, 0.85), (2, 0.3, 0.35, 0.9, 0.88)], 25).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");

@@ -159,9 +159,7 @@ fn train(args: TrainArgs) -> Result<()> {
 
     let mut steps: Vec<StepMetrics> = Vec::new();
     let mut rows: Vec<EpochRow> = Vec::new();
-    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
-        .expect("valid template")
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> ");
     for epoch in 1..=args.epochs {
         let bar = ProgressBar::new(steps_per_epoch as u64).with_style(style.clone()).with_prefix(epoch.to_string());
         // Without a terminal (logs, CI) indicatif draws nothing: print a line every 10% instead.
@@ -197,11 +195,17 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
     let png = args.out.join("training.png");
-    chart::draw(&png, &steps, &rows.iter().map(|r| (r.epoch, r.train_loss, r.test_loss, r.train_acc, r.test_acc)).collect::<Vec<_>>(), steps_per_epoch)?;
+    chart::draw(
+        &png,
+        &steps,
+        &rows.iter().map(|r| (r.epoch, r.train_loss, r.test_loss, r.train_acc, r.test_acc)).collect::<Vec<_>>(),
+        steps_per_epoch,
+    )?;
     eprintln!("wrote {}, {} and {}", args.out.join("metrics.csv").display(), args.out.join("epochs.csv").display(), png.display());
     if let Some(path) = args.save {
         let w = block_on(trainer.weights())?;
-        let meta = WeightsMeta { epoch: args.epochs, test_accuracy: rows.last().map(|r| r.test_acc), seed: args.seed, ..Default::default() };
+        let meta =
+            WeightsMeta { epoch: args.epochs, test_accuracy: rows.last().map(|r| r.test_acc), seed: args.seed, ..Default::default() };
         let bytes = weights::save(&trainer.model, &w, &meta)?;
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("saved weights to {}", path.display());
@@ -252,7 +256,14 @@ fn eval(data_args: DataArgs, path: &Path) -> Result<()> {
     let mut trainer = Trainer::new(&ctx, model, &dataset, config)?;
     trainer.set_weights(&w)?;
     let r = block_on(trainer.evaluate(EvalSet::Test))?;
-    println!("test loss {:.4}, test accuracy {:.2}% on {} images (weights: epoch {}, seed {})", r.loss, 100.0 * r.accuracy, r.count, meta.epoch, meta.seed);
+    println!(
+        "test loss {:.4}, test accuracy {:.2}% on {} images (weights: epoch {}, seed {})",
+        r.loss,
+        100.0 * r.accuracy,
+        r.count,
+        meta.epoch,
+        meta.seed
+    );
     Ok(())
 }
 
@@ -266,7 +277,12 @@ fn info() -> Result<()> {
         let info = a.get_info();
         let l = a.limits();
         println!("[{i}] {} — {:?}, {:?}, driver {} {}", info.name, info.backend, info.device_type, info.driver, info.driver_info);
-        println!("    max storage buffer binding {} MB, max buffer {} MB, storage buffers/stage {}", l.max_storage_buffer_binding_size >> 20, l.max_buffer_size >> 20, l.max_storage_buffers_per_shader_stage);
+        println!(
+            "    max storage buffer binding {} MB, max buffer {} MB, storage buffers/stage {}",
+            l.max_storage_buffer_binding_size >> 20,
+            l.max_buffer_size >> 20,
+            l.max_storage_buffers_per_shader_stage
+        );
         println!(
             "    workgroup: {} invocations, size {}x{}x{}, {} KB shared; {} workgroups/dimension",
             l.max_compute_invocations_per_workgroup,
@@ -318,7 +334,8 @@ fn bench(data_args: DataArgs, batch: usize, steps: usize, json: bool) -> Result<
     let total: f64 = per_kernel.iter().map(|k| k.1).sum();
     let adapter = ctx.describe();
     if json {
-        let kernels: Vec<String> = per_kernel.iter().map(|(n, ns, c)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3},\"dispatches\":{c}}}", ns / 1e6)).collect();
+        let kernels: Vec<String> =
+            per_kernel.iter().map(|(n, ns, c)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3},\"dispatches\":{c}}}", ns / 1e6)).collect();
         println!(
             "{{\"backend\":\"wgsl\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{images_per_s:.2},\"ms_per_step\":{:.3},\"gpu_memory_bytes\":{memory},\"kernels\":[{}]}}",
             adapter.replace('"', "'"),
@@ -328,7 +345,10 @@ fn bench(data_args: DataArgs, batch: usize, steps: usize, json: bool) -> Result<
         return Ok(());
     }
     println!("adapter: {adapter}");
-    println!("training: {images_per_s:.1} images/s ({:.1} ms per step of {batch}, {steps} steps after 2 warm-up)", seconds * 1e3 / steps as f64);
+    println!(
+        "training: {images_per_s:.1} images/s ({:.1} ms per step of {batch}, {steps} steps after 2 warm-up)",
+        seconds * 1e3 / steps as f64
+    );
     println!("GPU memory allocated: {:.1} MB", memory as f64 / 1e6);
     if per_kernel.is_empty() {
         println!("per-kernel times: this adapter has no timestamp queries");

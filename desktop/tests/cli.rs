@@ -8,12 +8,7 @@ fn desktop(args: &[&str]) -> Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let xdg = std::env::temp_dir().join("desktop-cli-xdg");
     std::fs::create_dir_all(&xdg).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_desktop"))
-        .args(args)
-        .current_dir(root)
-        .env("XDG_RUNTIME_DIR", xdg)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_desktop")).args(args).current_dir(root).env("XDG_RUNTIME_DIR", xdg).output().unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -25,7 +20,21 @@ fn train_then_eval_a_small_run() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let weights = out.path().join("w.safetensors");
-    let o = desktop(&["train", "--limit", "256", "--batch", "32", "--epochs", "2", "--test-limit", "100", "--out", dir, "--save", weights.to_str().unwrap()]);
+    let o = desktop(&[
+        "train",
+        "--limit",
+        "256",
+        "--batch",
+        "32",
+        "--epochs",
+        "2",
+        "--test-limit",
+        "100",
+        "--out",
+        dir,
+        "--save",
+        weights.to_str().unwrap(),
+    ]);
     let log = text(&o);
     assert!(o.status.success(), "{log}");
     assert!(log.contains("| Epoch |") && log.contains("|     2 |"), "per-epoch table: {log}");

@@ -51,41 +51,19 @@ pub enum DataError {
     #[error("{file}: corrupt gzip stream ({reason}). Re-download or re-copy the file.")]
     CorruptGzip { file: String, reason: String },
     #[error("{file}: wrong magic number {found:#010x}, expected {expected:#010x} ({what}). Is this the right file?")]
-    BadMagic {
-        file: String,
-        found: u32,
-        expected: u32,
-        what: &'static str,
-    },
+    BadMagic { file: String, found: u32, expected: u32, what: &'static str },
     #[error("{file}: truncated: header promises {expected} bytes, the file holds {actual}. Re-download or re-copy the file.")]
-    Truncated {
-        file: String,
-        expected: usize,
-        actual: usize,
-    },
+    Truncated { file: String, expected: usize, actual: usize },
     #[error("{file}: {actual} bytes of trailing data after the {expected} the header describes. Is this the right file?")]
-    TrailingData {
-        file: String,
-        expected: usize,
-        actual: usize,
-    },
+    TrailingData { file: String, expected: usize, actual: usize },
     #[error("{file}: images are {rows}x{cols}, this engine needs 28x28.")]
     WrongShape { file: String, rows: u32, cols: u32 },
     #[error("{images_file} holds {images} images but {labels_file} holds {labels} labels; they must agree.")]
-    CountMismatch {
-        images_file: String,
-        images: usize,
-        labels_file: String,
-        labels: usize,
-    },
+    CountMismatch { images_file: String, images: usize, labels_file: String, labels: usize },
     #[error("{file}: label {label} at index {index} is outside 0..=9.")]
     BadLabel { file: String, index: usize, label: u8 },
     #[error("{file}: SHA-256 of the decompressed content is {actual}, expected {expected}. The file is corrupt or not the published one; re-copy it.")]
-    ChecksumMismatch {
-        file: String,
-        expected: String,
-        actual: String,
-    },
+    ChecksumMismatch { file: String, expected: String, actual: String },
     #[error("{file}: no checksum listed for it in {sums}.")]
     ChecksumMissing { file: String, sums: String },
     #[error("{file}: holds no images.")]
@@ -109,26 +87,17 @@ impl Split {
     /// The first `n` examples (or all, if there are fewer).
     pub fn truncated(&self, n: usize) -> Split {
         let n = n.min(self.len());
-        Split {
-            images: self.images[..n * IMAGE_PIXELS].to_vec(),
-            labels: self.labels[..n].to_vec(),
-        }
+        Split { images: self.images[..n * IMAGE_PIXELS].to_vec(), labels: self.labels[..n].to_vec() }
     }
     /// Examples `start..start+n`, as a new split.
     pub fn slice(&self, start: usize, n: usize) -> Split {
         let end = (start + n).min(self.len());
         let start = start.min(end);
-        Split {
-            images: self.images[start * IMAGE_PIXELS..end * IMAGE_PIXELS].to_vec(),
-            labels: self.labels[start..end].to_vec(),
-        }
+        Split { images: self.images[start * IMAGE_PIXELS..end * IMAGE_PIXELS].to_vec(), labels: self.labels[start..end].to_vec() }
     }
     /// Pixels of example `i` scaled to [0, 1], as the model sees them.
     pub fn image_f32(&self, i: usize) -> Vec<f32> {
-        self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS]
-            .iter()
-            .map(|&p| p as f32 / 255.0)
-            .collect()
+        self.images[i * IMAGE_PIXELS..(i + 1) * IMAGE_PIXELS].iter().map(|&p| p as f32 / 255.0).collect()
     }
 }
 
@@ -145,10 +114,7 @@ pub enum Verification {
     /// Header checks only (any idx dataset of the right shape).
     HeaderOnly,
     /// Header checks and SHA-256 against `(file name without .gz, hex digest)` pairs.
-    Sha256 {
-        source: String,
-        sums: Vec<(String, String)>,
-    },
+    Sha256 { source: String, sums: Vec<(String, String)> },
 }
 
 impl Verification {
@@ -156,10 +122,7 @@ impl Verification {
     pub fn mnist() -> Self {
         Verification::Sha256 {
             source: "the engine's built-in MNIST checksums".into(),
-            sums: MNIST_SHA256
-                .iter()
-                .map(|(f, h)| (f.to_string(), h.to_string()))
-                .collect(),
+            sums: MNIST_SHA256.iter().map(|(f, h)| (f.to_string(), h.to_string())).collect(),
         }
     }
 
@@ -169,14 +132,8 @@ impl Verification {
         if !path.exists() {
             return Ok(Verification::HeaderOnly);
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| DataError::Io {
-            file: path.display().to_string(),
-            source,
-        })?;
-        Ok(Verification::Sha256 {
-            source: path.display().to_string(),
-            sums: parse_sums(&text),
-        })
+        let text = std::fs::read_to_string(&path).map_err(|source| DataError::Io { file: path.display().to_string(), source })?;
+        Ok(Verification::Sha256 { source: path.display().to_string(), sums: parse_sums(&text) })
     }
 
     fn check(&self, file: &str, content: &[u8]) -> Result<(), DataError> {
@@ -189,17 +146,10 @@ impl Verification {
             .iter()
             .find(|(name, _)| name == base)
             .map(|(_, h)| h.to_ascii_lowercase())
-            .ok_or_else(|| DataError::ChecksumMissing {
-                file: file.to_string(),
-                sums: source.clone(),
-            })?;
+            .ok_or_else(|| DataError::ChecksumMissing { file: file.to_string(), sums: source.clone() })?;
         let actual = sha256_hex(content);
         if actual != expected {
-            return Err(DataError::ChecksumMismatch {
-                file: file.to_string(),
-                expected,
-                actual,
-            });
+            return Err(DataError::ChecksumMismatch { file: file.to_string(), expected, actual });
         }
         Ok(())
     }
@@ -218,10 +168,7 @@ pub fn parse_sums(text: &str) -> Vec<(String, String)> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Returns the raw idx content: gunzips if the bytes start with the gzip magic.
@@ -231,41 +178,27 @@ pub fn decompress(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
         let mut out = Vec::with_capacity(bytes.len() * 4);
         flate2::read::GzDecoder::new(bytes)
             .read_to_end(&mut out)
-            .map_err(|e| DataError::CorruptGzip {
-                file: file.to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| DataError::CorruptGzip { file: file.to_string(), reason: e.to_string() })?;
         return Ok(out);
     }
     if file.ends_with(".gz") {
-        return Err(DataError::NotGzip {
-            file: file.to_string(),
-            found: bytes.iter().take(4).copied().collect(),
-        });
+        return Err(DataError::NotGzip { file: file.to_string(), found: bytes.iter().take(4).copied().collect() });
     }
     Ok(bytes.to_vec())
 }
 
 fn read_u32(file: &str, content: &[u8], at: usize) -> Result<u32, DataError> {
-    content
-        .get(at..at + 4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or(DataError::Truncated {
-            file: file.to_string(),
-            expected: at + 4,
-            actual: content.len(),
-        })
+    content.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok_or(DataError::Truncated {
+        file: file.to_string(),
+        expected: at + 4,
+        actual: content.len(),
+    })
 }
 
 fn check_magic(file: &str, content: &[u8], expected: u32, what: &'static str) -> Result<(), DataError> {
     let found = read_u32(file, content, 0)?;
     if found != expected {
-        return Err(DataError::BadMagic {
-            file: file.to_string(),
-            found,
-            expected,
-            what,
-        });
+        return Err(DataError::BadMagic { file: file.to_string(), found, expected, what });
     }
     Ok(())
 }
@@ -273,16 +206,8 @@ fn check_magic(file: &str, content: &[u8], expected: u32, what: &'static str) ->
 fn check_length(file: &str, content: &[u8], expected: usize) -> Result<(), DataError> {
     use std::cmp::Ordering::*;
     match content.len().cmp(&expected) {
-        Less => Err(DataError::Truncated {
-            file: file.to_string(),
-            expected,
-            actual: content.len(),
-        }),
-        Greater => Err(DataError::TrailingData {
-            file: file.to_string(),
-            expected,
-            actual: content.len() - expected,
-        }),
+        Less => Err(DataError::Truncated { file: file.to_string(), expected, actual: content.len() }),
+        Greater => Err(DataError::TrailingData { file: file.to_string(), expected, actual: content.len() - expected }),
         Equal => Ok(()),
     }
 }
@@ -294,11 +219,7 @@ pub fn parse_images(file: &str, content: &[u8]) -> Result<Vec<u8>, DataError> {
     let rows = read_u32(file, content, 8)?;
     let cols = read_u32(file, content, 12)?;
     if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
-        return Err(DataError::WrongShape {
-            file: file.to_string(),
-            rows,
-            cols,
-        });
+        return Err(DataError::WrongShape { file: file.to_string(), rows, cols });
     }
     if count == 0 {
         return Err(DataError::Empty { file: file.to_string() });
@@ -317,11 +238,7 @@ pub fn parse_labels(file: &str, content: &[u8]) -> Result<Vec<u8>, DataError> {
     check_length(file, content, 8 + count)?;
     let labels = content[8..].to_vec();
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= NUM_CLASSES) {
-        return Err(DataError::BadLabel {
-            file: file.to_string(),
-            index,
-            label,
-        });
+        return Err(DataError::BadLabel { file: file.to_string(), index, label });
     }
     Ok(labels)
 }
@@ -349,10 +266,7 @@ pub fn parse_split(images: NamedBytes, labels: NamedBytes, verify: &Verification
             labels: labels_u8.len(),
         });
     }
-    Ok(Split {
-        images: images_u8,
-        labels: labels_u8,
-    })
+    Ok(Split { images: images_u8, labels: labels_u8 })
 }
 
 /// Finds `name` or `name.gz` in `dir`, preferring the gzipped one.
@@ -365,17 +279,11 @@ pub fn find_file(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
     if raw.is_file() {
         return Ok(raw);
     }
-    Err(DataError::Missing {
-        file: name.to_string(),
-        dir: dir.display().to_string(),
-    })
+    Err(DataError::Missing { file: name.to_string(), dir: dir.display().to_string() })
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    std::fs::read(path).map_err(|source| DataError::Io {
-        file: path.display().to_string(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| DataError::Io { file: path.display().to_string(), source })
 }
 
 /// Loads the four standard files from `dir`, verifying them as `verify` says.
@@ -386,21 +294,12 @@ pub fn load_dir(dir: &Path, verify: &Verification) -> Result<Dataset, DataError>
         let image_bytes = read_file(&image_path)?;
         let label_bytes = read_file(&label_path)?;
         parse_split(
-            NamedBytes {
-                name: &image_path.display().to_string(),
-                bytes: &image_bytes,
-            },
-            NamedBytes {
-                name: &label_path.display().to_string(),
-                bytes: &label_bytes,
-            },
+            NamedBytes { name: &image_path.display().to_string(), bytes: &image_bytes },
+            NamedBytes { name: &label_path.display().to_string(), bytes: &label_bytes },
             verify,
         )
     };
-    Ok(Dataset {
-        train: load_split(TRAIN_IMAGES, TRAIN_LABELS)?,
-        test: load_split(TEST_IMAGES, TEST_LABELS)?,
-    })
+    Ok(Dataset { train: load_split(TRAIN_IMAGES, TRAIN_LABELS)?, test: load_split(TEST_IMAGES, TEST_LABELS)? })
 }
 
 /// Writes an idx3 image file's raw content (used by tests and tools that make small datasets).

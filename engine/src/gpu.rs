@@ -159,10 +159,7 @@ impl GpuContext {
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
         self.queue.submit([encoder.finish()]);
         map_read(self, &staging).await?;
-        let bytes = staging
-            .get_mapped_range(..)
-            .map_err(|e| GpuError::Readback(e.to_string()))?
-            .to_vec();
+        let bytes = staging.get_mapped_range(..).map_err(|e| GpuError::Readback(e.to_string()))?.to_vec();
         staging.unmap();
         Ok(bytes)
     }
@@ -176,9 +173,7 @@ pub async fn map_read(ctx: &GpuContext, buffer: &wgpu::Buffer) -> Result<(), Gpu
         let _ = sender.send(r);
     });
     #[cfg(not(target_arch = "wasm32"))]
-    ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Readback(e.to_string()))?;
     let result = receiver.await.map_err(|_| GpuError::Readback("the map callback was dropped".into()))?;
     if let Some(fault) = ctx.take_fault() {
         return Err(fault);
@@ -248,16 +243,11 @@ impl Kernels {
         if let Some(p) = self.pipelines.borrow().get(name) {
             return p.clone();
         }
-        let source = SHADERS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, s)| *s)
-            .unwrap_or_else(|| panic!("kernel {name} is listed in SHADERS"));
+        let source =
+            SHADERS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s).unwrap_or_else(|| panic!("kernel {name} is listed in SHADERS"));
         let device = &self.ctx.device;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(name),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
+        let module = device
+            .create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(name), source: wgpu::ShaderSource::Wgsl(source.into()) });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(name),
             layout: None,
@@ -281,10 +271,9 @@ impl Kernels {
             usage: wgpu::BufferUsages::UNIFORM,
         });
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        entries.extend(buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry {
-            binding: i as u32 + 1,
-            resource: b.as_entire_binding(),
-        }));
+        entries.extend(
+            buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() }),
+        );
         let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(kernel),
             layout: &pipeline.get_bind_group_layout(0),
@@ -295,7 +284,17 @@ impl Kernels {
 
     /// Gathers `n` images (f32 in [0,1]) and labels from packed u8 data through `perm`.
     #[allow(clippy::too_many_arguments)]
-    pub fn gather(&self, n: usize, perm_len: usize, step: &wgpu::Buffer, pixels: &wgpu::Buffer, labels: &wgpu::Buffer, perm: &wgpu::Buffer, out_images: &wgpu::Buffer, out_labels: &wgpu::Buffer) -> Dispatch {
+    pub fn gather(
+        &self,
+        n: usize,
+        perm_len: usize,
+        step: &wgpu::Buffer,
+        pixels: &wgpu::Buffer,
+        labels: &wgpu::Buffer,
+        perm: &wgpu::Buffer,
+        out_images: &wgpu::Buffer,
+        out_labels: &wgpu::Buffer,
+    ) -> Dispatch {
         let px = crate::data::IMAGE_PIXELS;
         self.dispatch(
             "gather",
@@ -314,13 +313,31 @@ impl Kernels {
 
     /// y = conv(x, W) + b (then ReLU if `relu`); W and b live at offsets in `params`.
     #[allow(clippy::too_many_arguments)]
-    pub fn conv_forward(&self, g: &ConvGeom, n: usize, relu: bool, x: &wgpu::Buffer, params: &wgpu::Buffer, w_off: usize, b_off: usize, y: &wgpu::Buffer) -> Dispatch {
+    pub fn conv_forward(
+        &self,
+        g: &ConvGeom,
+        n: usize,
+        relu: bool,
+        x: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+        w_off: usize,
+        b_off: usize,
+        y: &wgpu::Buffer,
+    ) -> Dispatch {
         let mut words = Self::conv_words(g, n);
         words.extend([w_off as u32, b_off as u32, relu as u32]);
         self.dispatch("conv_forward", &words, &[x, params, y], elementwise(n * g.output.len()))
     }
 
-    pub fn conv_backward_input(&self, g: &ConvGeom, n: usize, dy: &wgpu::Buffer, params: &wgpu::Buffer, w_off: usize, dx: &wgpu::Buffer) -> Dispatch {
+    pub fn conv_backward_input(
+        &self,
+        g: &ConvGeom,
+        n: usize,
+        dy: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+        w_off: usize,
+        dx: &wgpu::Buffer,
+    ) -> Dispatch {
         let mut words = Self::conv_words(g, n);
         words.push(w_off as u32);
         self.dispatch("conv_backward_input", &words, &[dy, params, dx], elementwise(n * g.input.len()))
@@ -329,7 +346,17 @@ impl Kernels {
     /// Writes dW and db into `grads` at the given offsets. With `bias_feeds_bn` the bias
     /// gradient is written as exactly zero (a following BatchNorm cancels any bias).
     #[allow(clippy::too_many_arguments)]
-    pub fn conv_backward_params(&self, g: &ConvGeom, n: usize, bias_feeds_bn: bool, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer, w_off: usize, b_off: usize) -> Dispatch {
+    pub fn conv_backward_params(
+        &self,
+        g: &ConvGeom,
+        n: usize,
+        bias_feeds_bn: bool,
+        x: &wgpu::Buffer,
+        dy: &wgpu::Buffer,
+        grads: &wgpu::Buffer,
+        w_off: usize,
+        b_off: usize,
+    ) -> Dispatch {
         let mut words = Self::conv_words(g, n);
         words.extend([w_off as u32, b_off as u32, bias_feeds_bn as u32]);
         self.dispatch("conv_backward_params", &words, &[x, dy, grads], grid(g.weight_len() + g.output.c))
@@ -337,8 +364,25 @@ impl Kernels {
 
     /// Batch statistics into `save` ([mean C, invstd C]); updates running stats if asked.
     #[allow(clippy::too_many_arguments)]
-    pub fn bn_stats(&self, shape: Shape, n: usize, update_running: bool, x: &wgpu::Buffer, save: &wgpu::Buffer, stats: &wgpu::Buffer, stats_off: usize) -> Dispatch {
-        let words = [n as u32, shape.c as u32, shape.spatial() as u32, stats_off as u32, BN_EPS.to_bits(), BN_MOMENTUM.to_bits(), update_running as u32];
+    pub fn bn_stats(
+        &self,
+        shape: Shape,
+        n: usize,
+        update_running: bool,
+        x: &wgpu::Buffer,
+        save: &wgpu::Buffer,
+        stats: &wgpu::Buffer,
+        stats_off: usize,
+    ) -> Dispatch {
+        let words = [
+            n as u32,
+            shape.c as u32,
+            shape.spatial() as u32,
+            stats_off as u32,
+            BN_EPS.to_bits(),
+            BN_MOMENTUM.to_bits(),
+            update_running as u32,
+        ];
         self.dispatch("bn_stats", &words, &[x, save, stats], (shape.c as u32, 1))
     }
 
@@ -348,20 +392,53 @@ impl Kernels {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn bn_apply(&self, shape: Shape, n: usize, relu: bool, x: &wgpu::Buffer, save: &wgpu::Buffer, params: &wgpu::Buffer, gamma_off: usize, beta_off: usize, y: &wgpu::Buffer) -> Dispatch {
+    pub fn bn_apply(
+        &self,
+        shape: Shape,
+        n: usize,
+        relu: bool,
+        x: &wgpu::Buffer,
+        save: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+        gamma_off: usize,
+        beta_off: usize,
+        y: &wgpu::Buffer,
+    ) -> Dispatch {
         let words = [n as u32, shape.c as u32, shape.spatial() as u32, relu as u32, gamma_off as u32, beta_off as u32];
         self.dispatch("bn_apply", &words, &[x, save, params, y], elementwise(n * shape.len()))
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn bn_backward_params(&self, shape: Shape, n: usize, x: &wgpu::Buffer, dy: &wgpu::Buffer, save: &wgpu::Buffer, grads: &wgpu::Buffer, gamma_off: usize, beta_off: usize) -> Dispatch {
+    pub fn bn_backward_params(
+        &self,
+        shape: Shape,
+        n: usize,
+        x: &wgpu::Buffer,
+        dy: &wgpu::Buffer,
+        save: &wgpu::Buffer,
+        grads: &wgpu::Buffer,
+        gamma_off: usize,
+        beta_off: usize,
+    ) -> Dispatch {
         let words = [n as u32, shape.c as u32, shape.spatial() as u32, 0, gamma_off as u32, beta_off as u32];
         self.dispatch("bn_backward_params", &words, &[x, dy, save, grads], (shape.c as u32, 1))
     }
 
     /// Needs bn_backward_params' dgamma and dbeta already in `grads`.
     #[allow(clippy::too_many_arguments)]
-    pub fn bn_backward_input(&self, shape: Shape, n: usize, x: &wgpu::Buffer, dy: &wgpu::Buffer, save: &wgpu::Buffer, params: &wgpu::Buffer, grads: &wgpu::Buffer, gamma_off: usize, beta_off: usize, dx: &wgpu::Buffer) -> Dispatch {
+    pub fn bn_backward_input(
+        &self,
+        shape: Shape,
+        n: usize,
+        x: &wgpu::Buffer,
+        dy: &wgpu::Buffer,
+        save: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+        grads: &wgpu::Buffer,
+        gamma_off: usize,
+        beta_off: usize,
+        dx: &wgpu::Buffer,
+    ) -> Dispatch {
         let words = [n as u32, shape.c as u32, shape.spatial() as u32, 0, gamma_off as u32, beta_off as u32];
         self.dispatch("bn_backward_input", &words, &[x, dy, save, params, grads, dx], elementwise(n * shape.len()))
     }
@@ -376,33 +453,82 @@ impl Kernels {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn dense_forward(&self, n: usize, inputs: usize, outputs: usize, x: &wgpu::Buffer, params: &wgpu::Buffer, w_off: usize, b_off: usize, y: &wgpu::Buffer) -> Dispatch {
+    pub fn dense_forward(
+        &self,
+        n: usize,
+        inputs: usize,
+        outputs: usize,
+        x: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+        w_off: usize,
+        b_off: usize,
+        y: &wgpu::Buffer,
+    ) -> Dispatch {
         let words = [n, inputs, outputs, w_off, b_off].map(|v| v as u32);
         self.dispatch("dense_forward", &words, &[x, params, y], elementwise(n * outputs))
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn dense_backward_input(&self, n: usize, inputs: usize, outputs: usize, dy: &wgpu::Buffer, params: &wgpu::Buffer, w_off: usize, dx: &wgpu::Buffer) -> Dispatch {
+    pub fn dense_backward_input(
+        &self,
+        n: usize,
+        inputs: usize,
+        outputs: usize,
+        dy: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+        w_off: usize,
+        dx: &wgpu::Buffer,
+    ) -> Dispatch {
         let words = [n, inputs, outputs, w_off].map(|v| v as u32);
         self.dispatch("dense_backward_input", &words, &[dy, params, dx], elementwise(n * inputs))
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn dense_backward_params(&self, n: usize, inputs: usize, outputs: usize, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer, w_off: usize, b_off: usize) -> Dispatch {
+    pub fn dense_backward_params(
+        &self,
+        n: usize,
+        inputs: usize,
+        outputs: usize,
+        x: &wgpu::Buffer,
+        dy: &wgpu::Buffer,
+        grads: &wgpu::Buffer,
+        w_off: usize,
+        b_off: usize,
+    ) -> Dispatch {
         let words = [n, inputs, outputs, w_off, b_off].map(|v| v as u32);
         self.dispatch("dense_backward_params", &words, &[x, dy, grads], elementwise(inputs * outputs + outputs))
     }
 
     /// Log-softmax, loss and accuracy into a metrics slot; with `train`, also dlogits.
     #[allow(clippy::too_many_arguments)]
-    pub fn softmax_loss(&self, n: usize, classes: usize, train: bool, step: &wgpu::Buffer, logits: &wgpu::Buffer, labels: &wgpu::Buffer, logprobs: &wgpu::Buffer, dlogits: &wgpu::Buffer, metrics: &wgpu::Buffer) -> Dispatch {
+    pub fn softmax_loss(
+        &self,
+        n: usize,
+        classes: usize,
+        train: bool,
+        step: &wgpu::Buffer,
+        logits: &wgpu::Buffer,
+        labels: &wgpu::Buffer,
+        logprobs: &wgpu::Buffer,
+        dlogits: &wgpu::Buffer,
+        metrics: &wgpu::Buffer,
+    ) -> Dispatch {
         let words = [n as u32, classes as u32, train as u32];
         self.dispatch("softmax_loss", &words, &[step, logits, labels, logprobs, dlogits, metrics], (1, 1))
     }
 
     /// Adam over `count` parameters; lr and bias corrections come from `step`.
     #[allow(clippy::too_many_arguments)]
-    pub fn adam(&self, count: usize, hp: &Adam, step: &wgpu::Buffer, grads: &wgpu::Buffer, params: &wgpu::Buffer, m: &wgpu::Buffer, v: &wgpu::Buffer) -> Dispatch {
+    pub fn adam(
+        &self,
+        count: usize,
+        hp: &Adam,
+        step: &wgpu::Buffer,
+        grads: &wgpu::Buffer,
+        params: &wgpu::Buffer,
+        m: &wgpu::Buffer,
+        v: &wgpu::Buffer,
+    ) -> Dispatch {
         let words = [count as u32, hp.beta1.to_bits(), hp.beta2.to_bits(), hp.eps.to_bits()];
         self.dispatch("adam", &words, &[step, grads, params, m, v], elementwise(count))
     }

@@ -15,7 +15,7 @@ pub mod trainer;
 pub mod weights;
 
 pub use data::{Dataset, Split};
-pub use wgpu;
 pub use gpu::{GpuContext, GpuError};
 pub use model::{Adam, Model};
 pub use trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
+pub use wgpu;

@@ -9,14 +9,20 @@ use rand_core::{RngCore, SeedableRng};
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerSpec {
     /// 2-D convolution with SAME padding (extra padding bottom/right, as TF/JAX).
-    Conv { out_channels: usize, kernel: usize, stride: usize },
+    Conv {
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+    },
     /// BatchNorm over (N, H, W): batch statistics in training, running ones in evaluation.
     BatchNorm,
     Relu,
     /// NCHW flatten: index = c*H*W + y*W + x.
     Flatten,
     /// `y = x @ W + b` with W stored [in, out].
-    Dense { out: usize },
+    Dense {
+        out: usize,
+    },
     /// Must be last: log-softmax, trained with mean cross-entropy.
     LogSoftmax,
 }
@@ -140,7 +146,10 @@ pub struct ParamTensor {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// Uniform in ±sqrt(6 / (fan_in + fan_out)) (Glorot uniform).
-    Glorot { fan_in: usize, fan_out: usize },
+    Glorot {
+        fan_in: usize,
+        fan_out: usize,
+    },
     Zeros,
     Ones,
 }
@@ -187,11 +196,7 @@ impl Model {
         };
         let n_layers = spec.layers.len();
         for (index, layer) in spec.layers.iter().enumerate() {
-            let bad = |reason: &str| ModelError::BadLayer {
-                index,
-                layer: format!("{layer:?}"),
-                reason: reason.to_string(),
-            };
+            let bad = |reason: &str| ModelError::BadLayer { index, layer: format!("{layer:?}"), reason: reason.to_string() };
             match *layer {
                 LayerSpec::Conv { out_channels, kernel, stride } => {
                     if out_channels == 0 || kernel == 0 || stride == 0 {
@@ -232,12 +237,8 @@ impl Model {
                     }
                     denses += 1;
                     let name = if denses == 1 { "dense".to_string() } else { format!("dense{denses}") };
-                    let weight = add(
-                        format!("{name}.weight"),
-                        vec![shape.c, out],
-                        Init::Glorot { fan_in: shape.c, fan_out: out },
-                        &mut params,
-                    );
+                    let weight =
+                        add(format!("{name}.weight"), vec![shape.c, out], Init::Glorot { fan_in: shape.c, fan_out: out }, &mut params);
                     let bias = add(format!("{name}.bias"), vec![out], Init::Zeros, &mut params);
                     ops.push(Op::Dense { inputs: shape.c, outputs: out, weight, bias });
                     shape = Shape { c: out, h: 1, w: 1 };
@@ -253,14 +254,7 @@ impl Model {
         if !matches!(ops.last(), Some(Op::LogSoftmax { .. })) {
             return Err(ModelError::NoLogSoftmax);
         }
-        Ok(Model {
-            classes: shape.c,
-            spec,
-            ops,
-            params,
-            param_count: offset,
-            stats_count,
-        })
+        Ok(Model { classes: shape.c, spec, ops, params, param_count: offset, stats_count })
     }
 
     /// The tutorial CNN, resolved.

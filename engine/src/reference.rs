@@ -270,13 +270,9 @@ pub fn forward(model: &Model, params: &[f64], stats: &[f64], images: &[f64], mod
         let x = activations.last().expect("input is there");
         let mut cache = None;
         let y = match *op {
-            Op::Conv { geom, weight, bias } => conv_forward(
-                &geom,
-                n,
-                x,
-                &params[weight..weight + geom.weight_len()],
-                &params[bias..bias + geom.output.c],
-            ),
+            Op::Conv { geom, weight, bias } => {
+                conv_forward(&geom, n, x, &params[weight..weight + geom.weight_len()], &params[bias..bias + geom.output.c])
+            }
             Op::BatchNorm { shape, gamma, beta, stats: at } => {
                 let (g, b) = (&params[gamma..gamma + shape.c], &params[beta..beta + shape.c]);
                 match mode {
@@ -290,14 +286,9 @@ pub fn forward(model: &Model, params: &[f64], stats: &[f64], images: &[f64], mod
             }
             Op::Relu { .. } => relu(x),
             Op::Flatten { .. } => x.clone(),
-            Op::Dense { inputs, outputs, weight, bias } => dense_forward(
-                n,
-                inputs,
-                outputs,
-                x,
-                &params[weight..weight + inputs * outputs],
-                &params[bias..bias + outputs],
-            ),
+            Op::Dense { inputs, outputs, weight, bias } => {
+                dense_forward(n, inputs, outputs, x, &params[weight..weight + inputs * outputs], &params[bias..bias + outputs])
+            }
             Op::LogSoftmax { classes } => log_softmax(classes, x),
         };
         bn.push(cache);

@@ -27,15 +27,7 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig {
-            batch: 128,
-            adam: Adam::default(),
-            seed: 0,
-            shuffle: true,
-            eval_batch: 500,
-            metrics_every: 8,
-            max_in_flight: 4,
-        }
+        TrainConfig { batch: 128, adam: Adam::default(), seed: 0, shuffle: true, eval_batch: 500, metrics_every: 8, max_in_flight: 4 }
     }
 }
 
@@ -320,10 +312,8 @@ impl Trainer {
     /// GPU memory this trainer allocated, in bytes (data, parameters, optimizer, activations).
     pub fn gpu_memory_bytes(&self) -> u64 {
         let s = &self.shared;
-        let shared = [&s.params, &s.grads, &s.stats, &s.m, &s.v, &s.step, &s.metrics, &s.eval_metrics]
-            .iter()
-            .map(|b| b.size())
-            .sum::<u64>();
+        let shared =
+            [&s.params, &s.grads, &s.stats, &s.m, &s.v, &s.step, &s.metrics, &s.eval_metrics].iter().map(|b| b.size()).sum::<u64>();
         let staging = self.readbacks.iter().map(|r| r.buffer.size()).sum::<u64>();
         shared
             + staging
@@ -442,11 +432,7 @@ impl Trainer {
             let _ = sender.send(());
         });
         #[cfg(not(target_arch = "wasm32"))]
-        self.kernels
-            .ctx
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Device(e.to_string()))?;
+        self.kernels.ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device(e.to_string()))?;
         receiver.await.map_err(|_| GpuError::Lost("work-done callback dropped".into()))?;
         self.in_flight.clear();
         self.check_fault()
@@ -456,11 +442,7 @@ impl Trainer {
     /// A non-finite loss is an error.
     pub fn poll_metrics(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
         #[cfg(not(target_arch = "wasm32"))]
-        self.kernels
-            .ctx
-            .device
-            .poll(wgpu::PollType::Poll)
-            .map_err(|e| GpuError::Device(e.to_string()))?;
+        self.kernels.ctx.device.poll(wgpu::PollType::Poll).map_err(|e| GpuError::Device(e.to_string()))?;
         self.check_fault()?;
         let mut out = Vec::new();
         let mut order: Vec<usize> = (0..self.readbacks.len()).filter(|&i| self.readbacks[i].busy).collect();
@@ -477,11 +459,7 @@ impl Trainer {
                 let words: &[f32] = bytemuck::cast_slice(&view);
                 for k in 0..r.count {
                     let slot = &words[k * 4..k * 4 + 4];
-                    out.push(StepMetrics {
-                        step: r.first_step + k as u64,
-                        loss: slot[0] / slot[2],
-                        accuracy: slot[1] / slot[2],
-                    });
+                    out.push(StepMetrics { step: r.first_step + k as u64, loss: slot[0] / slot[2], accuracy: slot[1] / slot[2] });
                 }
             }
             r.buffer.unmap();
@@ -645,7 +623,11 @@ impl Trainer {
         }
         let dispatches: Vec<Dispatch> = self.train_plan.forward.iter().chain(&self.train_plan.backward).cloned().collect();
         let queries = (dispatches.len() * 2) as u32;
-        let set = ctx.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("profile"), ty: wgpu::QueryType::Timestamp, count: queries });
+        let set = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count: queries,
+        });
         let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("profile resolve"),
             size: queries as u64 * 8,
@@ -691,7 +673,16 @@ impl Trainer {
 /// Builds the bound dispatches of one batch size: gather, every op forward (ReLU fused into
 /// a preceding convolution or BatchNorm), the loss, and in training the backward pass and Adam.
 #[allow(clippy::too_many_arguments)]
-fn build_plan(k: &Kernels, model: &Model, adam: &Adam, shared: &Shared, data: &GpuSplit, metrics: &wgpu::Buffer, n: usize, train: bool) -> Plan {
+fn build_plan(
+    k: &Kernels,
+    model: &Model,
+    adam: &Adam,
+    shared: &Shared,
+    data: &GpuSplit,
+    metrics: &wgpu::Buffer,
+    n: usize,
+    train: bool,
+) -> Plan {
     let ctx = &k.ctx;
     let ops = &model.ops;
     let mut bytes = 0u64;
@@ -700,9 +691,8 @@ fn build_plan(k: &Kernels, model: &Model, adam: &Adam, shared: &Shared, data: &G
         ctx.zeroed_buffer(label, floats)
     };
     // ops[i] is fused into ops[i - 1] when it is a ReLU after a convolution or BatchNorm.
-    let fused_relu = |i: usize| -> bool {
-        i > 0 && matches!(ops[i], Op::Relu { .. }) && matches!(ops[i - 1], Op::Conv { .. } | Op::BatchNorm { .. })
-    };
+    let fused_relu =
+        |i: usize| -> bool { i > 0 && matches!(ops[i], Op::Relu { .. }) && matches!(ops[i - 1], Op::Conv { .. } | Op::BatchNorm { .. }) };
 
     let mut acts = vec![alloc("input", n * IMAGE_PIXELS)];
     for (i, op) in ops.iter().enumerate() {
@@ -751,7 +741,9 @@ fn build_plan(k: &Kernels, model: &Model, adam: &Adam, shared: &Shared, data: &G
                 }
             }
             Op::Flatten { .. } => {}
-            Op::Dense { inputs, outputs, weight, bias } => forward.push(k.dense_forward(n, inputs, outputs, x, &shared.params, weight, bias, y)),
+            Op::Dense { inputs, outputs, weight, bias } => {
+                forward.push(k.dense_forward(n, inputs, outputs, x, &shared.params, weight, bias, y))
+            }
             Op::LogSoftmax { classes } => forward.push(k.softmax_loss(n, classes, train, &shared.step, x, &labels, y, &grads[i], metrics)),
         }
     }

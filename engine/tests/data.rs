@@ -21,12 +21,9 @@ fn small_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let images = |n: usize| data::encode_images(&(0..n * IMAGE_PIXELS).map(|i| (i * 7 % 256) as u8).collect::<Vec<_>>());
     let labels = |n: usize| data::encode_labels(&(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>());
-    for (name, content) in [
-        (data::TRAIN_IMAGES, images(5)),
-        (data::TRAIN_LABELS, labels(5)),
-        (data::TEST_IMAGES, images(3)),
-        (data::TEST_LABELS, labels(3)),
-    ] {
+    for (name, content) in
+        [(data::TRAIN_IMAGES, images(5)), (data::TRAIN_LABELS, labels(5)), (data::TEST_IMAGES, images(3)), (data::TEST_LABELS, labels(3))]
+    {
         std::fs::write(dir.path().join(format!("{name}.gz")), gzip(&content)).unwrap();
     }
     dir

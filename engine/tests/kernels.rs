@@ -35,7 +35,11 @@ trait UniformInit {
 impl UniformInit for wgpu::Device {
     fn create_buffer_init_uniform(&self, bytes: &[u8]) -> wgpu::Buffer {
         use wgpu::util::DeviceExt;
-        self.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some("step"), contents: bytes, usage: wgpu::BufferUsages::UNIFORM })
+        self.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("step"),
+            contents: bytes,
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
     }
 }
 
@@ -72,12 +76,15 @@ fn conv_kernels_match_reference() {
             let y_relu = poisoned(&ctx, n * g.output.len());
             let dx = poisoned(&ctx, n * g.input.len());
             let grads = poisoned(&ctx, grads_len);
-            run(&ctx, &[
-                k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
-                k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
-                k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
-                k.conv_backward_params(&g, n, false, &xb, &dyb, &grads, w_off, b_off),
-            ]);
+            run(
+                &ctx,
+                &[
+                    k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
+                    k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
+                    k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
+                    k.conv_backward_params(&g, n, false, &xb, &dyb, &grads, w_off, b_off),
+                ],
+            );
             let what = format!("conv {g:?} batch {n}");
             let y_ref = r::conv_forward(&g, n, &x, &w, &b);
             assert_close(&format!("{what} forward"), &read(&ctx, &y), &y_ref, FWD_TOL);
@@ -118,13 +125,16 @@ fn batchnorm_kernels_match_reference() {
             let y_relu = poisoned(&ctx, len);
             let grads = poisoned(&ctx, flat.len());
             let dx = poisoned(&ctx, len);
-            run(&ctx, &[
-                k.bn_stats(shape, n, true, &xb, &save, &sb, stats_off),
-                k.bn_apply(shape, n, false, &xb, &save, &pb, g_off, b_off, &y),
-                k.bn_apply(shape, n, true, &xb, &save, &pb, g_off, b_off, &y_relu),
-                k.bn_backward_params(shape, n, &xb, &dyb, &save, &grads, g_off, b_off),
-                k.bn_backward_input(shape, n, &xb, &dyb, &save, &pb, &grads, g_off, b_off, &dx),
-            ]);
+            run(
+                &ctx,
+                &[
+                    k.bn_stats(shape, n, true, &xb, &save, &sb, stats_off),
+                    k.bn_apply(shape, n, false, &xb, &save, &pb, g_off, b_off, &y),
+                    k.bn_apply(shape, n, true, &xb, &save, &pb, g_off, b_off, &y_relu),
+                    k.bn_backward_params(shape, n, &xb, &dyb, &save, &grads, g_off, b_off),
+                    k.bn_backward_input(shape, n, &xb, &dyb, &save, &pb, &grads, g_off, b_off, &dx),
+                ],
+            );
             let what = format!("batchnorm {shape:?} batch {n}");
             let (y_ref, cache) = r::bn_forward_train(shape, n, &x, &gamma, &beta);
             assert_close(&format!("{what} forward"), &read(&ctx, &y), &y_ref, FWD_TOL);
@@ -142,7 +152,13 @@ fn batchnorm_kernels_match_reference() {
             assert_close(&format!("{what} running stats"), &got_stats[stats_off..], &stats[stats_off..], FWD_TOL);
             let eval_save = poisoned(&ctx, 2 * shape.c);
             let y_eval = poisoned(&ctx, len);
-            run(&ctx, &[k.bn_eval_stats(shape, &sb, stats_off, &eval_save), k.bn_apply(shape, n, false, &xb, &eval_save, &pb, g_off, b_off, &y_eval)]);
+            run(
+                &ctx,
+                &[
+                    k.bn_eval_stats(shape, &sb, stats_off, &eval_save),
+                    k.bn_apply(shape, n, false, &xb, &eval_save, &pb, g_off, b_off, &y_eval),
+                ],
+            );
             let (means, vars) = stats[stats_off..].split_at(shape.c);
             let eval_ref = r::bn_forward_eval(shape, &x, &gamma, &beta, means, vars);
             assert_close(&format!("{what} eval forward"), &read(&ctx, &y_eval), &eval_ref, FWD_TOL);
@@ -184,11 +200,14 @@ fn dense_kernels_match_reference() {
             flat[b_off..b_off + outputs].copy_from_slice(&b);
             let (xb, pb, dyb) = (buffer(&ctx, &x), buffer(&ctx, &flat), buffer(&ctx, &dy));
             let (y, dx, grads) = (poisoned(&ctx, n * outputs), poisoned(&ctx, n * inputs), poisoned(&ctx, flat.len()));
-            run(&ctx, &[
-                k.dense_forward(n, inputs, outputs, &xb, &pb, w_off, b_off, &y),
-                k.dense_backward_input(n, inputs, outputs, &dyb, &pb, w_off, &dx),
-                k.dense_backward_params(n, inputs, outputs, &xb, &dyb, &grads, w_off, b_off),
-            ]);
+            run(
+                &ctx,
+                &[
+                    k.dense_forward(n, inputs, outputs, &xb, &pb, w_off, b_off, &y),
+                    k.dense_backward_input(n, inputs, outputs, &dyb, &pb, w_off, &dx),
+                    k.dense_backward_params(n, inputs, outputs, &xb, &dyb, &grads, w_off, b_off),
+                ],
+            );
             let what = format!("dense {inputs}->{outputs} batch {n}");
             assert_close(&format!("{what} forward"), &read(&ctx, &y), &r::dense_forward(n, inputs, outputs, &x, &w, &b), FWD_TOL);
             let (dx_ref, dw_ref, db_ref) = r::dense_backward(n, inputs, outputs, &x, &w, &dy);
@@ -286,12 +305,15 @@ fn adam_matches_reference() {
         for t in 1..=3u32 {
             let grads = rng.vec(count, -0.1, 0.1);
             let gb = buffer(&ctx, &grads);
-            let step = step_buffer(&ctx, StepUniform {
-                lr: hp.lr,
-                bc1: (1.0 - 0.9f64.powi(t as i32)) as f32,
-                bc2: (1.0 - 0.999f64.powi(t as i32)) as f32,
-                ..Default::default()
-            });
+            let step = step_buffer(
+                &ctx,
+                StepUniform {
+                    lr: hp.lr,
+                    bc1: (1.0 - 0.9f64.powi(t as i32)) as f32,
+                    bc2: (1.0 - 0.999f64.powi(t as i32)) as f32,
+                    ..Default::default()
+                },
+            );
             run(&ctx, &[k.adam(count, &hp, &step, &gb, &pb, &mb, &vb)]);
             r::adam_step(&hp, t, &mut params, &grads, &mut m, &mut v);
             assert_close(&format!("adam {count} params step {t}"), &read(&ctx, &pb), &params, 1e-6);

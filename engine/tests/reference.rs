@@ -32,7 +32,11 @@ fn project(y: &[f64], proj: &[f64]) -> f64 {
 #[test]
 fn conv_backward_matches_finite_differences() {
     let mut rng = Rng::new(10);
-    for g in [ConvGeom::same(Shape { c: 2, h: 7, w: 6 }, 3, 5, 2), ConvGeom::same(Shape { c: 3, h: 4, w: 4 }, 2, 3, 2), ConvGeom::same(Shape { c: 1, h: 5, w: 5 }, 2, 3, 1)] {
+    for g in [
+        ConvGeom::same(Shape { c: 2, h: 7, w: 6 }, 3, 5, 2),
+        ConvGeom::same(Shape { c: 3, h: 4, w: 4 }, 2, 3, 2),
+        ConvGeom::same(Shape { c: 1, h: 5, w: 5 }, 2, 3, 1),
+    ] {
         let n = 3;
         let x = rng.vec(n * g.input.len(), -1.0, 1.0);
         let w = rng.vec(g.weight_len(), -1.0, 1.0);

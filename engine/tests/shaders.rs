@@ -11,7 +11,10 @@ fn every_shader_validates_with_naga() {
         let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{name}.wgsl: {}", e.emit_to_string(source)));
         let mut validator = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty());
         validator.validate(&module).unwrap_or_else(|e| panic!("{name}.wgsl: {}", e.emit_to_string(source)));
-        assert!(module.entry_points.iter().any(|ep| ep.name == "main" && ep.stage == naga::ShaderStage::Compute), "{name}.wgsl has a compute entry point `main`");
+        assert!(
+            module.entry_points.iter().any(|ep| ep.name == "main" && ep.stage == naga::ShaderStage::Compute),
+            "{name}.wgsl has a compute entry point `main`"
+        );
     }
 }
 
