@@ -8,19 +8,15 @@ use std::path::Path;
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
-/// Exponential moving average, as the live charts smooth the per-step loss.
-fn smooth(values: &[f32], alpha: f32) -> Vec<f32> {
-    let mut out = Vec::with_capacity(values.len());
-    let mut acc = None;
-    for &v in values {
-        let next = match acc {
-            None => v,
-            Some(a) => a + alpha * (v - a),
-        };
-        acc = Some(next);
-        out.push(next);
-    }
-    out
+/// Centred moving average over `2 * half + 1` points (fewer at the ends): unlike a running
+/// average it does not lag behind the raw curve.
+fn smooth(values: &[f32], half: usize) -> Vec<f32> {
+    (0..values.len())
+        .map(|i| {
+            let window = &values[i.saturating_sub(half)..(i + half + 1).min(values.len())];
+            window.iter().sum::<f32>() / window.len() as f32
+        })
+        .collect()
 }
 
 /// `epochs`: (epoch, train loss, test loss, train accuracy, test accuracy).
@@ -34,7 +30,7 @@ pub fn draw(path: &Path, steps: &[StepMetrics], epochs: &[(usize, f32, f32, f32,
     let x_max = epochs.len().max(1) as f32;
 
     let losses: Vec<f32> = steps.iter().map(|m| m.loss).collect();
-    let smoothed = smooth(&losses, 0.05);
+    let smoothed = smooth(&losses, 10);
     let loss_max = losses.iter().cloned().fold(0.1f32, f32::max).min(5.0) * 1.05;
     let mut chart = ChartBuilder::on(&left)
         .caption("Loss", ("sans-serif", 22))
@@ -58,7 +54,7 @@ pub fn draw(path: &Path, steps: &[StepMetrics], epochs: &[(usize, f32, f32, f32,
     chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).label_font(("sans-serif", 14)).draw()?;
 
     let accs: Vec<f32> = steps.iter().map(|m| m.accuracy).collect();
-    let running = smooth(&accs, 0.05);
+    let running = smooth(&accs, 10);
     let acc_min = running.iter().chain(epochs.iter().map(|e| &e.4)).cloned().fold(1.0f32, f32::min).max(0.0) * 0.98;
     let mut chart = ChartBuilder::on(&right)
         .caption("Accuracy", ("sans-serif", 22))
@@ -95,9 +91,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn smoothing_starts_at_the_first_value_and_follows() {
-        let s = smooth(&[1.0, 0.0, 0.0], 0.5);
-        assert_eq!(s, vec![1.0, 0.5, 0.25]);
+    fn smoothing_averages_a_centred_window() {
+        let s = smooth(&[3.0, 0.0, 3.0, 0.0], 1);
+        assert_eq!(s, vec![1.5, 2.0, 1.0, 1.5]);
     }
 
     #[test]
