@@ -71,12 +71,10 @@ fn metrics_arrive_for_every_step_in_order() {
 }
 
 #[test]
-fn same_seed_same_run_and_weights_are_platform_stable() {
+fn same_seed_same_run() {
+    // Bit-for-bit init across platforms is pinned in tests/portable.rs (native and wasm32).
     let model = Model::tutorial();
     assert_eq!(model.param_count, 30_822);
-    // The initialiser uses only exact IEEE operations: pin its output bit for bit.
-    let bytes: Vec<u8> = model.init_params(0).iter().flat_map(|v| v.to_le_bytes()).collect();
-    assert_eq!(data::sha256_hex(&bytes), include_str!("data/init_seed0.sha256").trim());
     assert_ne!(model.init_params(0), model.init_params(1));
 
     let ctx = gpu();

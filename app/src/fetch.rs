@@ -1,0 +1,124 @@
+//! Downloads the four MNIST files with byte-level progress, keeps them in the Cache API so a
+//! reload does not download 11 MB again, and verifies and parses them with the engine.
+
+use engine::data::{self, Dataset, NamedBytes, Split, Verification};
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+const CACHE_NAME: &str = "mnist-v1";
+
+/// The shipped files and their sizes (for the progress total before headers arrive).
+pub const FILES: [(&str, u64); 4] = [
+    ("train-images-idx3-ubyte.gz", 9_719_438),
+    ("train-labels-idx1-ubyte.gz", 28_857),
+    ("t10k-images-idx3-ubyte.gz", 1_616_508),
+    ("t10k-labels-idx1-ubyte.gz", 4_517),
+];
+
+pub fn total_bytes() -> u64 {
+    FILES.iter().map(|f| f.1).sum()
+}
+
+fn js_err(what: &str, e: JsValue) -> String {
+    let detail = e.as_string().or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string())).unwrap_or_default();
+    format!("{what}: {detail}")
+}
+
+async fn open_cache() -> Option<web_sys::Cache> {
+    let caches = web_sys::window()?.caches().ok()?;
+    JsFuture::from(caches.open(CACHE_NAME)).await.ok()?.dyn_into().ok()
+}
+
+/// Drops cached copies (after a verification failure, so that Retry downloads afresh).
+pub async fn clear_cache() {
+    if let Some(caches) = web_sys::window().and_then(|w| w.caches().ok()) {
+        let _ = JsFuture::from(caches.delete(CACHE_NAME)).await;
+    }
+}
+
+/// Reads a response body chunk by chunk, reporting each chunk's size.
+async fn read_body(file: &str, response: &web_sys::Response, on_bytes: &mut dyn FnMut(u64)) -> Result<Vec<u8>, String> {
+    let Some(body) = response.body() else {
+        return Ok(Vec::new());
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|e| js_err(file, e.into()))?;
+    let mut out = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_err(&format!("{file}: download interrupted"), e))?;
+        if Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true) {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|e| js_err(file, e))?.unchecked_into();
+        let start = out.len();
+        out.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut out[start..]);
+        on_bytes(value.length() as u64);
+    }
+    Ok(out)
+}
+
+/// Fetches one file (from the cache when it is there) and returns its bytes and whether it
+/// came from the cache.
+async fn fetch_file(base: &str, file: &str, cache: Option<&web_sys::Cache>, on_bytes: &mut dyn FnMut(u64)) -> Result<(Vec<u8>, bool), String> {
+    let url = format!("{base}/{file}");
+    if let Some(cache) = cache {
+        if let Ok(hit) = JsFuture::from(cache.match_with_str(&url)).await {
+            if let Ok(response) = hit.dyn_into::<web_sys::Response>() {
+                return Ok((read_body(file, &response, on_bytes).await?, true));
+            }
+        }
+    }
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .map_err(|e| js_err(&format!("{file}: download failed (is the server running?)"), e))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!("{file}: the server answered HTTP {} {}", response.status(), response.status_text()));
+    }
+    if let Some(cache) = cache {
+        if let Ok(copy) = response.clone() {
+            let _ = JsFuture::from(cache.put_with_str(&url, &copy)).await;
+        }
+    }
+    Ok((read_body(file, &response, on_bytes).await?, false))
+}
+
+/// Progress of the download: bytes so far and bytes in all.
+pub struct Progress {
+    pub loaded: u64,
+    pub total: u64,
+}
+
+/// Downloads (or reads from the cache), verifies against the built-in MNIST checksums, and
+/// parses the dataset. Errors name the file and the problem; a failed verification also
+/// clears the cache so that a retry downloads afresh.
+pub async fn load_mnist(base: &str, use_cache: bool, on_progress: &mut dyn FnMut(Progress)) -> Result<(Dataset, bool), String> {
+    let cache = if use_cache { open_cache().await } else { None };
+    let total = total_bytes();
+    let mut loaded = 0u64;
+    let mut bytes = Vec::new();
+    let mut all_cached = true;
+    for (file, _) in FILES {
+        let (b, cached) = fetch_file(base, file, cache.as_ref(), &mut |n| {
+            loaded += n;
+            on_progress(Progress { loaded: loaded.min(total), total });
+        })
+        .await?;
+        all_cached &= cached;
+        bytes.push(b);
+    }
+    // Name files without ".gz": a server that already decompressed them is fine too.
+    let named = |i: usize| NamedBytes { name: FILES[i].0.trim_end_matches(".gz"), bytes: &bytes[i] };
+    let verify = Verification::mnist();
+    let parsed: Result<(Split, Split), data::DataError> =
+        data::parse_split(named(0), named(1), &verify).and_then(|train| Ok((train, data::parse_split(named(2), named(3), &verify)?)));
+    match parsed {
+        Ok((train, test)) => Ok((Dataset { train, test }, all_cached)),
+        Err(e) => {
+            clear_cache().await;
+            Err(e.to_string())
+        }
+    }
+}

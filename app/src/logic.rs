@@ -1,0 +1,205 @@
+//! The page's pure logic (no DOM): settings from the form or the query string, validation
+//! and formatting. Tested natively and, with wasm-bindgen-test, in the browser.
+
+use engine::trainer::{TrainConfig, MAX_BATCH};
+
+/// The form's fields as typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingsInput {
+    pub lr: String,
+    pub batch: String,
+    pub epochs: String,
+    pub seed: String,
+    /// Train on the first N images (empty: all).
+    pub limit: String,
+    /// Evaluate on the first N test images (empty: all).
+    pub test_limit: String,
+}
+
+impl Default for SettingsInput {
+    fn default() -> Self {
+        SettingsInput {
+            lr: "0.001".into(),
+            batch: "128".into(),
+            epochs: "1".into(),
+            seed: "0".into(),
+            limit: String::new(),
+            test_limit: String::new(),
+        }
+    }
+}
+
+/// Validated settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub lr: f32,
+    pub batch: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    pub limit: Option<usize>,
+    pub test_limit: Option<usize>,
+}
+
+impl Settings {
+    pub fn train_config(&self) -> TrainConfig {
+        let mut c = TrainConfig { batch: self.batch, seed: self.seed, ..Default::default() };
+        c.adam.lr = self.lr;
+        // Fewer, larger read-backs are cheap in the browser; keep the charts a few steps behind.
+        c.metrics_every = 4;
+        c
+    }
+}
+
+fn positive(name: &str, text: &str, max: usize) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(v) if (1..=max).contains(&v) => Ok(v),
+        _ => Err(format!("{name} must be a whole number from 1 to {max} (got \"{}\")", text.trim())),
+    }
+}
+
+fn optional(name: &str, text: &str, max: usize) -> Result<Option<usize>, String> {
+    if text.trim().is_empty() {
+        Ok(None)
+    } else {
+        positive(name, text, max).map(Some)
+    }
+}
+
+/// Checks the form against a training set of `train_len` images.
+pub fn parse_settings(input: &SettingsInput, train_len: usize, test_len: usize) -> Result<Settings, String> {
+    let lr = match input.lr.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1.0 => v,
+        _ => return Err(format!("learning rate must be a number above 0 and at most 1, e.g. 0.001 (got \"{}\")", input.lr.trim())),
+    };
+    let batch = positive("batch size", &input.batch, MAX_BATCH)?;
+    let epochs = positive("epochs", &input.epochs, 1000)?;
+    let seed = input.seed.trim().parse::<u64>().map_err(|_| format!("seed must be a whole number ≥ 0 (got \"{}\")", input.seed.trim()))?;
+    let limit = optional("training images", &input.limit, train_len)?;
+    let test_limit = optional("test images", &input.test_limit, test_len)?;
+    let images = limit.unwrap_or(train_len);
+    if batch > images {
+        return Err(format!("batch size {batch} is larger than the {images} training images"));
+    }
+    Ok(Settings { lr, batch, epochs, seed, limit, test_limit })
+}
+
+/// Settings and flags from a query string like `?batch=32&limit=512&autostart`.
+pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
+    let mut input = SettingsInput::default();
+    let mut flags = QueryFlags::default();
+    for pair in query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = value.to_string();
+        match key {
+            "lr" => input.lr = value,
+            "batch" => input.batch = value,
+            "epochs" => input.epochs = value,
+            "seed" => input.seed = value,
+            "limit" => input.limit = value,
+            "test_limit" => input.test_limit = value,
+            "autostart" => flags.autostart = value != "0",
+            "nocache" => flags.no_cache = value != "0",
+            "bench" => flags.bench_steps = Some(value.parse().unwrap_or(10).clamp(1, 10_000)),
+            _ => {}
+        }
+    }
+    (input, flags)
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct QueryFlags {
+    /// Press Train as soon as the data is ready.
+    pub autostart: bool,
+    /// Skip the Cache API (always download).
+    pub no_cache: bool,
+    /// `?bench=N`: time N training steps of batch 128 after warm-up and report in the title.
+    pub bench_steps: Option<usize>,
+}
+
+pub fn format_rate(images_per_s: f64) -> String {
+    if !images_per_s.is_finite() || images_per_s <= 0.0 {
+        "–".into()
+    } else if images_per_s >= 1000.0 {
+        format!("{:.1}k images/s", images_per_s / 1000.0)
+    } else {
+        format!("{images_per_s:.1} images/s")
+    }
+}
+
+pub fn format_duration(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return "–".into();
+    }
+    let s = seconds.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+pub fn format_bytes(bytes: u64) -> String {
+    match bytes {
+        0..=1023 => format!("{bytes} B"),
+        1024..=1_048_575 => format!("{:.1} KB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn defaults_are_the_tutorial_settings() {
+        let s = parse_settings(&SettingsInput::default(), 60_000, 10_000).unwrap();
+        assert_eq!(s, Settings { lr: 0.001, batch: 128, epochs: 1, seed: 0, limit: None, test_limit: None });
+        let c = s.train_config();
+        assert_eq!((c.batch, c.adam.lr, c.adam.beta1, c.adam.beta2), (128, 0.001, 0.9, 0.999));
+    }
+
+    #[test]
+    fn invalid_settings_say_what_is_wrong() {
+        let cases = [
+            (SettingsInput { lr: "-1".into(), ..Default::default() }, "learning rate"),
+            (SettingsInput { lr: "abc".into(), ..Default::default() }, "learning rate"),
+            (SettingsInput { lr: "NaN".into(), ..Default::default() }, "learning rate"),
+            (SettingsInput { batch: "0".into(), ..Default::default() }, "batch size must be"),
+            (SettingsInput { batch: "12.5".into(), ..Default::default() }, "batch size must be"),
+            (SettingsInput { epochs: "".into(), ..Default::default() }, "epochs"),
+            (SettingsInput { seed: "-3".into(), ..Default::default() }, "seed"),
+            (SettingsInput { limit: "70000".into(), ..Default::default() }, "training images"),
+            (SettingsInput { limit: "100".into(), ..Default::default() }, "larger than the 100 training images"),
+        ];
+        for (input, expected) in cases {
+            let err = parse_settings(&input, 60_000, 10_000).unwrap_err();
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+    }
+
+    #[test]
+    fn query_string_sets_fields_and_flags() {
+        let (input, flags) = from_query("?limit=512&batch=32&epochs=2&autostart&test_limit=200");
+        assert_eq!((input.limit.as_str(), input.batch.as_str(), input.epochs.as_str(), input.test_limit.as_str()), ("512", "32", "2", "200"));
+        assert!(flags.autostart && !flags.no_cache);
+        let s = parse_settings(&input, 60_000, 10_000).unwrap();
+        assert_eq!((s.limit, s.batch, s.test_limit), (Some(512), 32, Some(200)));
+        assert_eq!(from_query("").0, SettingsInput::default());
+        assert_eq!(from_query("?bench=25").1.bench_steps, Some(25));
+        assert_eq!(from_query("?bench").1.bench_steps, Some(10));
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(format_rate(83.25), "83.2 images/s");
+        assert_eq!(format_rate(125_000.0), "125.0k images/s");
+        assert_eq!(format_rate(0.0), "–");
+        assert_eq!(format_duration(42.4), "42s");
+        assert_eq!(format_duration(125.0), "2m 05s");
+        assert_eq!(format_duration(7300.0), "2h 01m");
+        assert_eq!(format_bytes(11_594_722), "11.1 MB");
+        assert_eq!(format_bytes(2048), "2.0 KB");
+    }
+}

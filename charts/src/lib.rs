@@ -1,0 +1,153 @@
+//! The tutorial's two-panel figure, shared by the desktop binary (PNG) and the page
+//! (canvas): loss per step (raw and smoothed) with test loss per epoch, and accuracy
+//! (running training accuracy, training and test accuracy per epoch). The x axis is epochs.
+
+use engine::trainer::StepMetrics;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Per-epoch summary.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochPoint {
+    /// 1-based.
+    pub epoch: usize,
+    pub train_loss: f32,
+    pub train_accuracy: f32,
+    pub test_loss: f32,
+    pub test_accuracy: f32,
+}
+
+/// Everything the two panels show.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChartData {
+    pub steps: Vec<StepMetrics>,
+    pub epochs: Vec<EpochPoint>,
+    pub steps_per_epoch: usize,
+    /// Epochs the x axis spans (at least the epochs done so far).
+    pub planned_epochs: usize,
+}
+
+/// Centred moving average over `2 * half + 1` points (fewer at the ends): it does not lag
+/// behind the raw curve the way a running average does.
+pub fn smooth(values: &[f32], half: usize) -> Vec<f32> {
+    (0..values.len())
+        .map(|i| {
+            let window = &values[i.saturating_sub(half)..(i + half + 1).min(values.len())];
+            window.iter().sum::<f32>() / window.len() as f32
+        })
+        .collect()
+}
+
+const FONT: &str = "sans-serif";
+
+impl ChartData {
+    fn x_of(&self, step: u64) -> f32 {
+        (step as f32 + 1.0) / self.steps_per_epoch.max(1) as f32
+    }
+    fn x_max(&self) -> f32 {
+        let seen = self.steps.last().map_or(0.0, |m| self.x_of(m.step));
+        (self.planned_epochs.max(self.epochs.len()).max(1) as f32).max(seen)
+    }
+    fn half_window(&self) -> usize {
+        (self.steps.len() / 50).clamp(1, 25)
+    }
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("chart: {e:?}")
+}
+
+/// Loss panel.
+pub fn draw_loss<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, data: &ChartData) -> Result<()> {
+    area.fill(&WHITE).map_err(err)?;
+    let losses: Vec<f32> = data.steps.iter().map(|m| m.loss).collect();
+    let smoothed = smooth(&losses, data.half_window());
+    let top = losses.iter().chain(data.epochs.iter().map(|e| &e.test_loss)).cloned().fold(0.5f32, f32::max).min(5.0) * 1.05;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Loss", (FONT, 20))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f32..data.x_max(), 0f32..top)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("epoch").y_desc("cross-entropy").label_style((FONT, 13)).draw().map_err(err)?;
+    let raw = BLUE.mix(0.3);
+    chart
+        .draw_series(LineSeries::new(data.steps.iter().zip(&losses).map(|(m, &l)| (data.x_of(m.step), l)), raw))
+        .map_err(err)?
+        .label("train, per step")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], raw));
+    chart
+        .draw_series(LineSeries::new(data.steps.iter().zip(&smoothed).map(|(m, &l)| (data.x_of(m.step), l)), BLUE.stroke_width(2)))
+        .map_err(err)?
+        .label("train, smoothed")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(data.epochs.iter().map(|e| (e.epoch as f32, e.test_loss)), RED.stroke_width(2)).point_size(4))
+        .map_err(err)?
+        .label("test, per epoch")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+    chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).label_font((FONT, 13)).draw().map_err(err)?;
+    area.present().map_err(err)
+}
+
+/// Accuracy panel.
+pub fn draw_accuracy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, data: &ChartData) -> Result<()> {
+    area.fill(&WHITE).map_err(err)?;
+    let accs: Vec<f32> = data.steps.iter().map(|m| m.accuracy).collect();
+    let running = smooth(&accs, data.half_window());
+    let bottom = running.iter().chain(data.epochs.iter().map(|e| &e.test_accuracy)).cloned().fold(0.9f32, f32::min).max(0.0) * 0.98;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Accuracy", (FONT, 20))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f32..data.x_max(), bottom..1.0f32)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("epoch").y_desc("accuracy").label_style((FONT, 13)).draw().map_err(err)?;
+    let running_style = BLUE.mix(0.5);
+    chart
+        .draw_series(LineSeries::new(data.steps.iter().zip(&running).map(|(m, &a)| (data.x_of(m.step), a)), running_style))
+        .map_err(err)?
+        .label("train, running")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], running_style));
+    chart
+        .draw_series(LineSeries::new(data.epochs.iter().map(|e| (e.epoch as f32, e.train_accuracy)), BLUE.stroke_width(2)).point_size(4))
+        .map_err(err)?
+        .label("train, per epoch")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(data.epochs.iter().map(|e| (e.epoch as f32, e.test_accuracy)), RED.stroke_width(2)).point_size(4))
+        .map_err(err)?
+        .label("test, per epoch")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(err)?;
+    area.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoothing_averages_a_centred_window() {
+        assert_eq!(smooth(&[3.0, 0.0, 3.0, 0.0], 1), vec![1.5, 2.0, 1.0, 1.5]);
+        assert!(smooth(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn x_axis_is_in_epochs() {
+        let data = ChartData { steps_per_epoch: 10, planned_epochs: 3, ..Default::default() };
+        assert_eq!(data.x_of(9), 1.0);
+        assert_eq!(data.x_max(), 3.0);
+    }
+}
