@@ -60,7 +60,12 @@ async fn read_body(file: &str, response: &web_sys::Response, on_bytes: &mut dyn 
 
 /// Fetches one file (from the cache when it is there) and returns its bytes and whether it
 /// came from the cache.
-async fn fetch_file(base: &str, file: &str, cache: Option<&web_sys::Cache>, on_bytes: &mut dyn FnMut(u64)) -> Result<(Vec<u8>, bool), String> {
+async fn fetch_file(
+    base: &str,
+    file: &str,
+    cache: Option<&web_sys::Cache>,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<(Vec<u8>, bool), String> {
     let url = format!("{base}/{file}");
     if let Some(cache) = cache {
         if let Ok(hit) = JsFuture::from(cache.match_with_str(&url)).await {

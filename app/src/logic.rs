@@ -182,7 +182,10 @@ mod tests {
     #[test]
     fn query_string_sets_fields_and_flags() {
         let (input, flags) = from_query("?limit=512&batch=32&epochs=2&autostart&test_limit=200");
-        assert_eq!((input.limit.as_str(), input.batch.as_str(), input.epochs.as_str(), input.test_limit.as_str()), ("512", "32", "2", "200"));
+        assert_eq!(
+            (input.limit.as_str(), input.batch.as_str(), input.epochs.as_str(), input.test_limit.as_str()),
+            ("512", "32", "2", "200")
+        );
         assert!(flags.autostart && !flags.no_cache);
         let s = parse_settings(&input, 60_000, 10_000).unwrap();
         assert_eq!((s.limit, s.batch, s.test_limit), (Some(512), 32, Some(200)));

@@ -140,6 +140,12 @@ async fn start_up(
                 ));
                 *session.ctx.borrow_mut() = Some(ctx);
             }
+            Err(engine::GpuError::NoAdapter(_)) => {
+                ui.phase.set(Phase::NoWebGpu(format!(
+                    "The browser has WebGPU but offered no adapter (it may be blocked for this GPU). {NO_WEBGPU_HELP}"
+                )));
+                return;
+            }
             Err(e) => {
                 ui.phase.set(Phase::NoWebGpu(format!("{e} {NO_WEBGPU_HELP}")));
                 return;

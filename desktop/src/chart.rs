@@ -30,7 +30,8 @@ mod tests {
         let dir = std::env::temp_dir().join("desktop-chart-test");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.png");
-        let steps: Vec<StepMetrics> = (0..50).map(|i| StepMetrics { step: i, loss: 2.0 / (1.0 + i as f32), accuracy: i as f32 / 60.0 }).collect();
+        let steps: Vec<StepMetrics> =
+            (0..50).map(|i| StepMetrics { step: i, loss: 2.0 / (1.0 + i as f32), accuracy: i as f32 / 60.0 }).collect();
         let point = |epoch, a| EpochPoint { epoch, train_loss: 0.5, train_accuracy: a, test_loss: 0.4, test_accuracy: a + 0.02 };
         let data = ChartData { steps, epochs: vec![point(1, 0.8), point(2, 0.9)], steps_per_epoch: 25, planned_epochs: 2 };
         draw(&path, &data).unwrap();

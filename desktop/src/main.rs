@@ -195,12 +195,17 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
     let png = args.out.join("training.png");
-    chart::draw(
-        &png,
-        &steps,
-        &rows.iter().map(|r| (r.epoch, r.train_loss, r.test_loss, r.train_acc, r.test_acc)).collect::<Vec<_>>(),
-        steps_per_epoch,
-    )?;
+    let epochs = rows
+        .iter()
+        .map(|r| charts::EpochPoint {
+            epoch: r.epoch,
+            train_loss: r.train_loss,
+            train_accuracy: r.train_acc,
+            test_loss: r.test_loss,
+            test_accuracy: r.test_acc,
+        })
+        .collect();
+    chart::draw(&png, &charts::ChartData { steps, epochs, steps_per_epoch, planned_epochs: args.epochs })?;
     eprintln!("wrote {}, {} and {}", args.out.join("metrics.csv").display(), args.out.join("epochs.csv").display(), png.display());
     if let Some(path) = args.save {
         let w = block_on(trainer.weights())?;

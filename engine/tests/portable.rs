@@ -33,7 +33,11 @@ fn parses_gzipped_idx_bytes() {
     assert_eq!(&labels[..5], &[7, 2, 1, 0, 4]);
     assert_eq!(data::sha256_hex(&raw), data::MNIST_SHA256[3].1);
     let images = data::encode_images(&vec![9u8; 10_000 * 784]);
-    let err = data::parse_split(NamedBytes { name: "a", bytes: &images }, NamedBytes { name: "t10k-labels-idx1-ubyte.gz", bytes: gz }, &Verification::mnist())
-        .unwrap_err();
+    let err = data::parse_split(
+        NamedBytes { name: "a", bytes: &images },
+        NamedBytes { name: "t10k-labels-idx1-ubyte.gz", bytes: gz },
+        &Verification::mnist(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("no checksum") || err.to_string().contains("SHA-256"), "{err}");
 }
