@@ -99,6 +99,7 @@ pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
             "test_limit" => input.test_limit = value,
             "autostart" => flags.autostart = value != "0",
             "nocache" => flags.no_cache = value != "0",
+            "lose_device_after" => flags.lose_device_after = value.parse().ok(),
             "bench" => flags.bench_steps = Some(value.parse().unwrap_or(10).clamp(1, 10_000)),
             _ => {}
         }
@@ -114,6 +115,8 @@ pub struct QueryFlags {
     pub no_cache: bool,
     /// `?bench=N`: time N training steps of batch 128 after warm-up and report in the title.
     pub bench_steps: Option<usize>,
+    /// Fault injection for the end-to-end test: destroy the GPU device after N steps.
+    pub lose_device_after: Option<u64>,
 }
 
 pub fn format_rate(images_per_s: f64) -> String {

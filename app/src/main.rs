@@ -52,6 +52,8 @@ struct Session {
     trainer: RefCell<Option<Trainer>>,
     settings: RefCell<Option<Settings>>,
     running: Cell<bool>,
+    /// `?lose_device_after=N`: destroy the device after N steps (tests device-loss handling).
+    lose_device_after: Cell<Option<u64>>,
     /// Bumped by Reset, so a loop from an earlier run stops and drops its trainer.
     generation: Cell<u32>,
 }
@@ -271,7 +273,7 @@ async fn train_loop(session: Rc<Session>, ui: Ui, generation: u32) {
     let phase = match result {
         Ok(LoopEnd::Paused) => Phase::Paused,
         Ok(LoopEnd::Finished) => Phase::Finished,
-        Err(e) => Phase::Failed(format!("{e} The charts are kept; press Reset to start again.")),
+        Err(e) => Phase::Failed(format!("Training stopped: {e} The charts are kept; press Retry to start again.")),
     };
     publish_report(phase_name(&phase), &ui.chart.get_untracked(), &ui.progress.get_untracked());
     ui.phase.set(phase);
@@ -297,6 +299,10 @@ async fn run_ticks(trainer: &mut Trainer, session: &Session, ui: Ui, generation:
         let tick_start = now_s();
         let mut submitted = 0;
         while submitted < steps_per_tick && trainer.steps_done() < total {
+            if session.lose_device_after.get().is_some_and(|n| trainer.steps_done() >= n) {
+                session.lose_device_after.set(None);
+                trainer.context().device.destroy();
+            }
             trainer.step()?;
             submitted += 1;
             if trainer.step_in_epoch() == 0 {
@@ -446,6 +452,7 @@ fn App() -> impl IntoView {
     let adapter = RwSignal::new(String::new());
     let data_note = RwSignal::new(String::new());
     let session = StoredValue::new_local(Rc::new(Session::default()));
+    session.get_value().lose_device_after.set(flags.lose_device_after);
 
     let boot = move || spawn_local(start_up(session.get_value(), ui, download, adapter, data_note, flags, form));
     boot();
@@ -461,6 +468,14 @@ fn App() -> impl IntoView {
         }
     };
     let on_pause = move |_| session.get_value().running.set(false);
+    // Retry starts over from the GPU: after a lost device the old one is unusable. The charts stay.
+    let retry = move || {
+        let s = session.get_value();
+        s.generation.set(s.generation.get() + 1);
+        *s.trainer.borrow_mut() = None;
+        *s.ctx.borrow_mut() = None;
+        boot();
+    };
     let on_reset = move |_| {
         let s = session.get_value();
         s.running.set(false);
@@ -468,9 +483,13 @@ fn App() -> impl IntoView {
         *s.trainer.borrow_mut() = None;
         ui.chart.set(ChartData::default());
         ui.progress.set(TrainProgress::default());
-        ui.phase.set(if s.dataset.borrow().is_some() { Phase::Ready } else { Phase::Starting });
+        if matches!(phase.get_untracked(), Phase::Failed(_)) {
+            retry();
+        } else {
+            ui.phase.set(if s.dataset.borrow().is_some() { Phase::Ready } else { Phase::Starting });
+        }
     };
-    let on_retry = move |_| boot();
+    let on_retry = move |_| retry();
 
     view! {
         <header>

@@ -37,7 +37,7 @@ pub enum GpuError {
     NoDevice(String),
     #[error("the GPU reported an error: {0}")]
     Device(String),
-    #[error("the GPU device was lost ({0}). Restart training; the last downloaded weights are kept.")]
+    #[error("the GPU device was lost ({0}). Start again to get a new device.")]
     Lost(String),
     #[error("reading back from the GPU failed: {0}")]
     Readback(String),

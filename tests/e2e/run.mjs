@@ -1,11 +1,14 @@
 // End-to-end tests of the built page (dist/) in Debian's headless Chromium, driven by
 // playwright-core. Never downloads a browser. Usage: node tests/e2e/run.mjs [dist] [artifacts]
 //
-// 1. WebGPU on (SwiftShader): a small run trains; the loss falls, the progress bar moves,
-//    the charts have pixels, and nothing is logged as an error.
+// 1. WebGPU on (SwiftShader): a small run trains, pauses and resumes; the loss falls, the
+//    progress bar moves, the charts have pixels, and nothing is logged as an error.
 // 2. WebGPU off (no flag): the page explains why it cannot train, with no uncaught error.
-// 3. A reload reads the data from the Cache API instead of downloading it again.
+// 3. A reload reads the data from the Cache API instead of downloading it again, and an
+//    invalid setting is refused with a reason.
 // 4. Corrupt data files: the error names the file and the problem, and offers Retry.
+// 5. A lost GPU device (injected with ?lose_device_after=N) stops training with a message,
+//    keeps the charts and offers Retry.
 import fs from 'node:fs';
 import path from 'node:path';
 import { serve, launch, watch } from './harness.mjs';
@@ -27,6 +30,16 @@ async function trainsWithWebGpu(base, failures) {
     const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
     const problems = watch(page, 'webgpu');
     await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
+    // Pause after two steps: submissions stop; Resume carries on to the end.
+    await page.waitForFunction(() => window.__train && window.__train.submitted >= 2, null, { timeout: 240_000, polling: 200 });
+    await page.click('#pause');
+    await page.waitForFunction(() => document.querySelector('#status').dataset.phase === 'paused', null, { timeout: 60_000 });
+    const pausedAt = await page.evaluate(() => document.querySelector('#train-progress').value);
+    await page.waitForTimeout(3000);
+    const stillAt = await page.evaluate(() => document.querySelector('#train-progress').value);
+    check(failures, pausedAt === stillAt && pausedAt < 8, `Pause stops training (step ${pausedAt}, then ${stillAt})`);
+    check(failures, (await page.locator('#train').innerText()) === 'Resume', 'the Train button offers Resume');
+    await page.click('#train');
     await page.waitForFunction(() => window.__train && window.__train.steps >= 8 && window.__train.epochs >= 1, null, { timeout: 240_000, polling: 500 })
       .catch(async (e) => { await page.screenshot({ path: path.join(artifacts, 'webgpu-timeout.png') }); throw e; });
     await page.waitForTimeout(500); // let the last chart redraw land
@@ -85,6 +98,12 @@ async function cachesTheData(base, failures) {
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 120_000 });
     const note = await page.locator('#status .notice').innerText();
     check(failures, note.includes('from the browser cache'), `the second load came from the cache (${note})`);
+    // An impossible setting is refused with a reason, and nothing starts.
+    await page.fill('#lr', 'abc');
+    await page.click('#train');
+    const formError = await page.locator('#form-error').innerText().catch(() => '');
+    check(failures, formError.includes('learning rate'), `an invalid learning rate is explained (${formError})`);
+    check(failures, await page.evaluate(() => document.querySelector('#status').dataset.phase) === 'ready', 'training did not start');
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
   } finally {
     await browser.close();
@@ -109,6 +128,27 @@ async function reportsCorruptData(base, failures) {
   }
 }
 
+async function survivesDeviceLoss(base, failures) {
+  console.log('case: a lost GPU device stops training cleanly and keeps the charts');
+  const browser = await launch(true);
+  try {
+    const page = await browser.newPage();
+    const problems = watch(page, 'device-loss');
+    await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache&lose_device_after=5`);
+    const error = page.locator('#error');
+    const shown = await error.waitFor({ timeout: 240_000 }).then(() => true, () => false);
+    const text = shown ? await error.innerText() : '';
+    check(failures, shown && /lost|GPU/i.test(text), `the page says training stopped (${text})`);
+    const steps = await page.evaluate(() => window.__train?.steps ?? 0);
+    check(failures, steps >= 4, `the charts keep the steps done before the loss (${steps})`);
+    check(failures, await page.locator('#retry').count() === 1, 'Retry is offered');
+    check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
+    await page.screenshot({ path: path.join(artifacts, 'device-lost.png'), fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}
+
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
 const failures = [];
@@ -117,6 +157,7 @@ try {
   await explainsMissingWebGpu(base, failures);
   await cachesTheData(base, failures);
   await reportsCorruptData(base, failures);
+  await survivesDeviceLoss(base, failures);
 } catch (e) {
   failures.push(`error: ${e.message}`);
   console.log(`  FAIL ${e.stack}`);
