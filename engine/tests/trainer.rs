@@ -173,7 +173,10 @@ fn weights_round_trip_through_safetensors() {
     assert!(err.to_string().contains("architecture"), "{err}");
 }
 
-/// The correctness check of the whole engine: a 2,000-image subset, 300 steps of 32,
+/// The correctness check of the whole engine: a 2,000-image subset, 372 steps of 32 (six
+/// full epochs, the same run as `desktop train --limit 2000 --test-limit 1000 --batch 32
+/// --epochs 6 --seed 1`, which measured 92.6%; mid-epoch the accuracy moves by about a
+/// point as BatchNorm's running statistics follow the last batches),
 /// then more than 90% on 1,000 held-out test images. Not a timing.
 #[test]
 fn end_to_end_training_reaches_90_percent_on_held_out_images() {
@@ -183,14 +186,14 @@ fn end_to_end_training_reaches_90_percent_on_held_out_images() {
     let config = TrainConfig { batch: 32, seed: 1, ..Default::default() };
     let mut t = Trainer::new(&ctx, Model::tutorial(), &data, config).unwrap();
     let mut metrics = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..372 {
         t.step().unwrap();
         metrics.extend(t.poll_metrics().unwrap());
     }
     metrics.extend(block_on(t.flush_metrics()).unwrap());
-    assert_eq!(metrics.len(), 300);
+    assert_eq!(metrics.len(), 372);
     let first: f32 = metrics[..10].iter().map(|m| m.loss).sum::<f32>() / 10.0;
-    let last: f32 = metrics[290..].iter().map(|m| m.loss).sum::<f32>() / 10.0;
+    let last: f32 = metrics[362..].iter().map(|m| m.loss).sum::<f32>() / 10.0;
     assert!(last < first / 3.0, "training loss fell from {first} to {last}");
     let eval = block_on(t.evaluate(EvalSet::Test)).unwrap();
     eprintln!("end-to-end: loss {first:.3} -> {last:.3}, test accuracy {:.2}% on {}", 100.0 * eval.accuracy, eval.count);
