@@ -275,7 +275,7 @@ async fn train_loop(session: Rc<Session>, ui: Ui, generation: u32) {
         Ok(LoopEnd::Finished) => Phase::Finished,
         Err(e) => Phase::Failed(format!("Training stopped: {e} The charts are kept; press Retry to start again.")),
     };
-    publish_report(phase_name(&phase), &ui.chart.get_untracked(), &ui.progress.get_untracked());
+    ui.chart.with_untracked(|c| publish_report(phase_name(&phase), c, &ui.progress.get_untracked()));
     ui.phase.set(phase);
 }
 
@@ -347,7 +347,7 @@ async fn run_ticks(trainer: &mut Trainer, session: &Session, ui: Ui, generation:
                 });
             });
         }
-        publish_report("training", &ui.chart.get_untracked(), &ui.progress.get_untracked());
+        ui.chart.with_untracked(|c| publish_report("training", c, &ui.progress.get_untracked()));
     }
 }
 

@@ -391,6 +391,11 @@ impl Kernels {
         self.dispatch("bn_eval_stats", &words, &[stats, save], ((shape.c as u32).div_ceil(64), 1))
     }
 
+    /// The uniform shared by bn_apply and both BatchNorm backward kernels.
+    fn bn_words(shape: Shape, n: usize, relu: bool, gamma_off: usize, beta_off: usize) -> [u32; 6] {
+        [n as u32, shape.c as u32, shape.spatial() as u32, relu as u32, gamma_off as u32, beta_off as u32]
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn bn_apply(
         &self,
@@ -404,7 +409,7 @@ impl Kernels {
         beta_off: usize,
         y: &wgpu::Buffer,
     ) -> Dispatch {
-        let words = [n as u32, shape.c as u32, shape.spatial() as u32, relu as u32, gamma_off as u32, beta_off as u32];
+        let words = Self::bn_words(shape, n, relu, gamma_off, beta_off);
         self.dispatch("bn_apply", &words, &[x, save, params, y], elementwise(n * shape.len()))
     }
 
@@ -420,7 +425,7 @@ impl Kernels {
         gamma_off: usize,
         beta_off: usize,
     ) -> Dispatch {
-        let words = [n as u32, shape.c as u32, shape.spatial() as u32, 0, gamma_off as u32, beta_off as u32];
+        let words = Self::bn_words(shape, n, false, gamma_off, beta_off);
         self.dispatch("bn_backward_params", &words, &[x, dy, save, grads], (shape.c as u32, 1))
     }
 
@@ -439,7 +444,7 @@ impl Kernels {
         beta_off: usize,
         dx: &wgpu::Buffer,
     ) -> Dispatch {
-        let words = [n as u32, shape.c as u32, shape.spatial() as u32, 0, gamma_off as u32, beta_off as u32];
+        let words = Self::bn_words(shape, n, false, gamma_off, beta_off);
         self.dispatch("bn_backward_input", &words, &[x, dy, save, params, grads, dx], elementwise(n * shape.len()))
     }
 
