@@ -346,18 +346,33 @@ impl Trainer {
         self.kernels.ctx.queue.write_buffer(&self.shared.step, 0, bytemuck::bytes_of(&uniform));
     }
 
+    /// Uploads the epoch's shuffle at its first step, and this step's uniform.
+    fn begin_step(&self) {
+        if self.step_in_epoch == 0 && self.config.shuffle {
+            let seed = self.config.seed ^ (self.epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let perm = permutation(self.train_data.len, seed);
+            self.kernels.ctx.queue.write_buffer(&self.train_data.perm, 0, bytemuck::cast_slice(&perm));
+        }
+        let batch = self.config.batch;
+        self.write_step(self.step_in_epoch * batch, batch, self.steps as usize % METRIC_SLOTS, false);
+    }
+
+    /// Counts a submitted step and moves to the next epoch after its last one.
+    fn advance(&mut self) {
+        self.steps += 1;
+        self.step_in_epoch += 1;
+        if self.step_in_epoch == self.steps_per_epoch() {
+            self.step_in_epoch = 0;
+            self.epoch += 1;
+        }
+    }
+
     /// Encodes and submits one training step; never waits for the GPU except to keep at most
     /// `max_in_flight` steps queued (natively).
     pub fn step(&mut self) -> Result<(), TrainError> {
         self.check_fault()?;
         let ctx = self.kernels.ctx.clone();
-        if self.step_in_epoch == 0 && self.config.shuffle {
-            let seed = self.config.seed ^ (self.epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let perm = permutation(self.train_data.len, seed);
-            ctx.queue.write_buffer(&self.train_data.perm, 0, bytemuck::cast_slice(&perm));
-        }
-        let batch = self.config.batch;
-        self.write_step(self.step_in_epoch * batch, batch, self.steps as usize % METRIC_SLOTS, false);
+        self.begin_step();
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("train step"), timestamp_writes: None });
@@ -365,12 +380,7 @@ impl Trainer {
                 d.encode(&mut pass);
             }
         }
-        self.steps += 1;
-        self.step_in_epoch += 1;
-        if self.step_in_epoch == self.steps_per_epoch() {
-            self.step_in_epoch = 0;
-            self.epoch += 1;
-        }
+        self.advance();
         let request = self.steps - self.unrequested >= self.config.metrics_every as u64 || self.step_in_epoch == 0;
         let staged = if request { self.stage_metrics(&mut encoder) } else { None };
         let index = ctx.queue.submit([encoder.finish()]);
@@ -634,8 +644,7 @@ impl Trainer {
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let batch = self.config.batch;
-        self.write_step(self.step_in_epoch * batch, batch, self.steps as usize % METRIC_SLOTS, false);
+        self.begin_step();
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         for (i, d) in dispatches.iter().enumerate() {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -651,12 +660,7 @@ impl Trainer {
         encoder.resolve_query_set(&set, 0..queries, &resolve, 0);
         ctx.queue.submit([encoder.finish()]);
         // Profiling counts as a real step.
-        self.steps += 1;
-        self.step_in_epoch += 1;
-        if self.step_in_epoch == self.steps_per_epoch() {
-            self.step_in_epoch = 0;
-            self.epoch += 1;
-        }
+        self.advance();
         let bytes = ctx.read_bytes(&resolve).await?;
         let stamps: &[u64] = bytemuck::cast_slice(&bytes);
         let period = ctx.queue.get_timestamp_period() as f64;
