@@ -3,8 +3,10 @@
 //! (running training accuracy, training and test accuracy per epoch). The x axis is epochs.
 
 use engine::trainer::StepMetrics;
+use plotters::coord::types::RangedCoordf32;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::ops::Range;
 
 /// Per-epoch summary.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,20 +61,34 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("chart: {e:?}")
 }
 
+type Panel<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf32, RangedCoordf32>>;
+
+/// A captioned panel with epochs on x and a labelled mesh.
+fn panel<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    y_desc: &str,
+    x_max: f32,
+    y: Range<f32>,
+) -> Result<Panel<'a, DB>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, (FONT, 20))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f32..x_max, y)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("epoch").y_desc(y_desc).label_style((FONT, 13)).draw().map_err(err)?;
+    Ok(chart)
+}
+
 /// Loss panel.
 pub fn draw_loss<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, data: &ChartData) -> Result<()> {
     area.fill(&WHITE).map_err(err)?;
     let losses: Vec<f32> = data.steps.iter().map(|m| m.loss).collect();
     let smoothed = smooth(&losses, data.half_window());
     let top = losses.iter().chain(data.epochs.iter().map(|e| &e.test_loss)).cloned().fold(0.5f32, f32::max).min(5.0) * 1.05;
-    let mut chart = ChartBuilder::on(area)
-        .caption("Loss", (FONT, 20))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f32..data.x_max(), 0f32..top)
-        .map_err(err)?;
-    chart.configure_mesh().x_desc("epoch").y_desc("cross-entropy").label_style((FONT, 13)).draw().map_err(err)?;
+    let mut chart = panel(area, "Loss", "cross-entropy", data.x_max(), 0f32..top)?;
     let raw = BLUE.mix(0.3);
     chart
         .draw_series(LineSeries::new(data.steps.iter().zip(&losses).map(|(m, &l)| (data.x_of(m.step), l)), raw))
@@ -99,14 +115,7 @@ pub fn draw_accuracy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, data: &C
     let accs: Vec<f32> = data.steps.iter().map(|m| m.accuracy).collect();
     let running = smooth(&accs, data.half_window());
     let bottom = running.iter().chain(data.epochs.iter().map(|e| &e.test_accuracy)).cloned().fold(0.9f32, f32::min).max(0.0) * 0.98;
-    let mut chart = ChartBuilder::on(area)
-        .caption("Accuracy", (FONT, 20))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f32..data.x_max(), bottom..1.0f32)
-        .map_err(err)?;
-    chart.configure_mesh().x_desc("epoch").y_desc("accuracy").label_style((FONT, 13)).draw().map_err(err)?;
+    let mut chart = panel(area, "Accuracy", "accuracy", data.x_max(), bottom..1.0f32)?;
     let running_style = BLUE.mix(0.5);
     chart
         .draw_series(LineSeries::new(data.steps.iter().zip(&running).map(|(m, &a)| (data.x_of(m.step), a)), running_style))
