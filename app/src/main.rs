@@ -41,6 +41,8 @@ struct TrainProgress {
     epochs: usize,
     images_per_s: f64,
     eta_s: f64,
+    /// An end-of-epoch evaluation is running.
+    evaluating: bool,
 }
 
 /// State the loop and the handlers share outside the reactive graph (GPU objects are not
@@ -273,7 +275,7 @@ async fn train_loop(session: Rc<Session>, ui: Ui, generation: u32) {
     let phase = match result {
         Ok(LoopEnd::Paused) => Phase::Paused,
         Ok(LoopEnd::Finished) => Phase::Finished,
-        Err(e) => Phase::Failed(format!("Training stopped: {e} The charts are kept; press Retry to start again.")),
+        Err(e) => Phase::Failed(format!("Training stopped: {e} The charts are kept.")),
     };
     ui.chart.with_untracked(|c| publish_report(phase_name(&phase), c, &ui.progress.get_untracked()));
     ui.phase.set(phase);
@@ -333,7 +335,10 @@ async fn run_ticks(trainer: &mut Trainer, session: &Session, ui: Ui, generation:
             last_draw = now_s();
         }
         if epoch_done {
-            let test = trainer.evaluate(EvalSet::Test).await?;
+            ui.progress.update(|p| p.evaluating = true);
+            let test = trainer.evaluate(EvalSet::Test).await;
+            ui.progress.update(|p| p.evaluating = false);
+            let test = test?;
             ui.chart.update(|c| {
                 let per_epoch = c.steps_per_epoch.max(1);
                 let this: Vec<&StepMetrics> = c.steps.iter().rev().take(per_epoch).collect();
@@ -542,7 +547,8 @@ fn App() -> impl IntoView {
                 <span id="progress-text">{move || {
                     let p = ui.progress.get();
                     if p.total_steps == 0 { return "Not started".to_string(); }
-                    format!("step {} of {} · epoch {} of {} · {} · ETA {}", p.step, p.total_steps, (p.epoch + 1).min(p.epochs), p.epochs, format_rate(p.images_per_s), format_duration(p.eta_s))
+                    let status = format!("step {} of {} · epoch {} of {} · {} · ETA {}", p.step, p.total_steps, (p.epoch + 1).min(p.epochs), p.epochs, format_rate(p.images_per_s), format_duration(p.eta_s));
+                    if p.evaluating { format!("{status} · evaluating on the test set…") } else { status }
                 }}</span>
             </section>
 
