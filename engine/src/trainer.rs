@@ -385,10 +385,7 @@ impl Trainer {
         let staged = if request { self.stage_metrics(&mut encoder) } else { None };
         let index = ctx.queue.submit([encoder.finish()]);
         if let Some(i) = staged {
-            let done = self.readbacks[i].done.clone();
-            self.readbacks[i].buffer.map_async(wgpu::MapMode::Read, .., move |r| {
-                *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-            });
+            self.map_readback(i);
         }
         self.in_flight.push_back(index);
         self.throttle()?;
@@ -413,6 +410,15 @@ impl Trainer {
         r.busy = true;
         self.unrequested = first + count as u64;
         Some(free)
+    }
+
+    /// Maps staging buffer `i` once the submission holding its copy is queued; the callback
+    /// marks it done for `poll_metrics`.
+    fn map_readback(&self, i: usize) {
+        let done = self.readbacks[i].done.clone();
+        self.readbacks[i].buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+            *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        });
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -491,10 +497,7 @@ impl Trainer {
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
                 if let Some(i) = self.stage_metrics(&mut encoder) {
                     ctx.queue.submit([encoder.finish()]);
-                    let done = self.readbacks[i].done.clone();
-                    self.readbacks[i].buffer.map_async(wgpu::MapMode::Read, .., move |r| {
-                        *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-                    });
+                    self.map_readback(i);
                 }
             }
             if self.readbacks.iter().all(|r| !r.busy) && self.unrequested >= self.steps {
