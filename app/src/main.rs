@@ -340,16 +340,9 @@ async fn run_ticks(trainer: &mut Trainer, session: &Session, ui: Ui, generation:
             ui.progress.update(|p| p.evaluating = false);
             let test = test?;
             ui.chart.update(|c| {
-                let per_epoch = c.steps_per_epoch.max(1);
-                let this: Vec<&StepMetrics> = c.steps.iter().rev().take(per_epoch).collect();
-                let mean = |f: fn(&StepMetrics) -> f32| this.iter().map(|m| f(m)).sum::<f32>() / this.len().max(1) as f32;
-                c.epochs.push(EpochPoint {
-                    epoch: trainer.epoch(),
-                    train_loss: mean(|m| m.loss),
-                    train_accuracy: mean(|m| m.accuracy),
-                    test_loss: test.loss,
-                    test_accuracy: test.accuracy,
-                });
+                let this_epoch = &c.steps[c.steps.len().saturating_sub(c.steps_per_epoch)..];
+                let point = EpochPoint::summarize(trainer.epoch(), this_epoch, &test);
+                c.epochs.push(point);
             });
         }
         ui.chart.with_untracked(|c| publish_report("training", c, &ui.progress.get_untracked()));

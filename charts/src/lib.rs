@@ -2,7 +2,7 @@
 //! (canvas): loss per step (raw and smoothed) with test loss per epoch, and accuracy
 //! (running training accuracy, training and test accuracy per epoch). The x axis is epochs.
 
-use engine::trainer::StepMetrics;
+use engine::trainer::{EvalResult, StepMetrics};
 use plotters::coord::types::RangedCoordf32;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -17,6 +17,21 @@ pub struct EpochPoint {
     pub train_accuracy: f32,
     pub test_loss: f32,
     pub test_accuracy: f32,
+}
+
+impl EpochPoint {
+    /// An epoch's row: training loss and accuracy are the means over its steps (measured
+    /// during training), the test ones come from the evaluation after it.
+    pub fn summarize(epoch: usize, steps: &[StepMetrics], test: &EvalResult) -> Self {
+        let mean = |f: fn(&StepMetrics) -> f32| (steps.iter().map(|m| f(m) as f64).sum::<f64>() / steps.len().max(1) as f64) as f32;
+        EpochPoint {
+            epoch,
+            train_loss: mean(|m| m.loss),
+            train_accuracy: mean(|m| m.accuracy),
+            test_loss: test.loss,
+            test_accuracy: test.accuracy,
+        }
+    }
 }
 
 /// Everything the two panels show.
@@ -151,6 +166,13 @@ mod tests {
     fn smoothing_averages_a_centred_window() {
         assert_eq!(smooth(&[3.0, 0.0, 3.0, 0.0], 1), vec![1.5, 2.0, 1.0, 1.5]);
         assert!(smooth(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn epoch_summary_averages_the_steps() {
+        let steps = [StepMetrics { step: 0, loss: 1.0, accuracy: 0.5 }, StepMetrics { step: 1, loss: 3.0, accuracy: 1.0 }];
+        let p = EpochPoint::summarize(1, &steps, &EvalResult { loss: 0.25, accuracy: 0.9, count: 10 });
+        assert_eq!(p, EpochPoint { epoch: 1, train_loss: 2.0, train_accuracy: 0.75, test_loss: 0.25, test_accuracy: 0.9 });
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod chart;
 
 use anyhow::{bail, Context, Result};
+use charts::{ChartData, EpochPoint};
 use clap::{Args, Parser, Subcommand};
 use engine::data::{self, Dataset, Verification};
 use engine::model::{Adam, Model};
@@ -118,11 +119,7 @@ fn acquire() -> Result<GpuContext> {
 
 /// Per-epoch summary, as the tutorial prints it.
 struct EpochRow {
-    epoch: usize,
-    train_loss: f32,
-    train_acc: f32,
-    test_loss: f32,
-    test_acc: f32,
+    point: EpochPoint,
     seconds: f64,
 }
 
@@ -182,35 +179,23 @@ fn train(args: TrainArgs) -> Result<()> {
         let seconds = started.elapsed().as_secs_f64();
         bar.finish();
         let test = block_on(trainer.evaluate(EvalSet::Test))?;
-        rows.push(EpochRow {
-            epoch,
-            train_loss: mean(this_epoch.iter().map(|m| m.loss)),
-            train_acc: mean(this_epoch.iter().map(|m| m.accuracy)),
-            test_loss: test.loss,
-            test_acc: test.accuracy,
-            seconds,
-        });
+        rows.push(EpochRow { point: EpochPoint::summarize(epoch, &this_epoch, &test), seconds });
         steps.extend(this_epoch);
         print_table(&rows);
     }
     write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
     let png = args.out.join("training.png");
-    let epochs = rows
-        .iter()
-        .map(|r| charts::EpochPoint {
-            epoch: r.epoch,
-            train_loss: r.train_loss,
-            train_accuracy: r.train_acc,
-            test_loss: r.test_loss,
-            test_accuracy: r.test_acc,
-        })
-        .collect();
-    chart::draw(&png, &charts::ChartData { steps, epochs, steps_per_epoch, planned_epochs: args.epochs })?;
+    let epochs = rows.iter().map(|r| r.point).collect();
+    chart::draw(&png, &ChartData { steps, epochs, steps_per_epoch, planned_epochs: args.epochs })?;
     eprintln!("wrote {}, {} and {}", args.out.join("metrics.csv").display(), args.out.join("epochs.csv").display(), png.display());
     if let Some(path) = args.save {
         let w = block_on(trainer.weights())?;
-        let meta =
-            WeightsMeta { epoch: args.epochs, test_accuracy: rows.last().map(|r| r.test_acc), seed: args.seed, ..Default::default() };
+        let meta = WeightsMeta {
+            epoch: args.epochs,
+            test_accuracy: rows.last().map(|r| r.point.test_accuracy),
+            seed: args.seed,
+            ..Default::default()
+        };
         let bytes = weights::save(&trainer.model, &w, &meta)?;
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("saved weights to {}", path.display());
@@ -219,7 +204,7 @@ fn train(args: TrainArgs) -> Result<()> {
 }
 
 fn print_table(rows: &[EpochRow]) {
-    let r = rows.last().expect("one row at least");
+    let (r, seconds) = rows.last().map(|r| (&r.point, r.seconds)).expect("one row at least");
     if rows.len() == 1 {
         println!("| Epoch | Time (s) | Train loss | Train acc | Test loss | Test acc |");
         println!("|------:|---------:|-----------:|----------:|----------:|---------:|");
@@ -227,11 +212,11 @@ fn print_table(rows: &[EpochRow]) {
     println!(
         "| {:>5} | {:>8.1} | {:>10.4} | {:>8.2}% | {:>9.4} | {:>7.2}% |",
         r.epoch,
-        r.seconds,
+        seconds,
         r.train_loss,
-        100.0 * r.train_acc,
+        100.0 * r.train_accuracy,
         r.test_loss,
-        100.0 * r.test_acc
+        100.0 * r.test_accuracy
     );
     let _ = std::io::stdout().flush();
 }
@@ -244,7 +229,8 @@ fn write_csvs(out: &Path, steps: &[StepMetrics], rows: &[EpochRow], steps_per_ep
     std::fs::write(out.join("metrics.csv"), csv)?;
     let mut csv = String::from("epoch,seconds,train_loss,train_accuracy,test_loss,test_accuracy\n");
     for r in rows {
-        csv += &format!("{},{:.3},{},{},{},{}\n", r.epoch, r.seconds, r.train_loss, r.train_acc, r.test_loss, r.test_acc);
+        let p = &r.point;
+        csv += &format!("{},{:.3},{},{},{},{}\n", p.epoch, r.seconds, p.train_loss, p.train_accuracy, p.test_loss, p.test_accuracy);
     }
     std::fs::write(out.join("epochs.csv"), csv)?;
     Ok(())
