@@ -17,6 +17,17 @@ const dist = path.resolve(process.argv[2] ?? 'dist');
 const artifacts = path.resolve(process.argv[3] ?? 'target/e2e');
 fs.mkdirSync(artifacts, { recursive: true });
 
+/** Opens a page in a fresh browser, runs `body(page, problems)`, and always closes the browser. */
+async function withPage(webgpu, name, body, pageOptions = {}) {
+  const browser = await launch(webgpu);
+  try {
+    const page = await browser.newPage(pageOptions);
+    await body(page, watch(page, name));
+  } finally {
+    await browser.close();
+  }
+}
+
 let passed = 0;
 function check(failures, ok, what) {
   console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${what}`);
@@ -25,10 +36,7 @@ function check(failures, ok, what) {
 
 async function trainsWithWebGpu(base, failures) {
   console.log('case: trains with WebGPU (SwiftShader)');
-  const browser = await launch(true);
-  try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
-    const problems = watch(page, 'webgpu');
+  await withPage(true, 'webgpu', async (page, problems) => {
     await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
     // Pause after two steps: submissions stop; Resume carries on to the end.
     await page.waitForFunction(() => window.__train && window.__train.submitted >= 2, null, { timeout: 240_000, polling: 200 });
@@ -63,17 +71,12 @@ async function trainsWithWebGpu(base, failures) {
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'training.png'), fullPage: true });
     console.log(`  screenshot: ${path.join(artifacts, 'training.png')}`);
-  } finally {
-    await browser.close();
-  }
+  }, { viewport: { width: 1200, height: 1000 } });
 }
 
 async function explainsMissingWebGpu(base, failures) {
   console.log('case: WebGPU unavailable');
-  const browser = await launch(false);
-  try {
-    const page = await browser.newPage();
-    const problems = watch(page, 'no-webgpu');
+  await withPage(false, 'no-webgpu', async (page, problems) => {
     await page.goto(`${base}/`);
     const notice = page.locator('#webgpu-missing');
     const shown = await notice.waitFor({ timeout: 60_000 }).then(() => true, () => false);
@@ -81,17 +84,12 @@ async function explainsMissingWebGpu(base, failures) {
     if (shown) console.log(`  message: ${await notice.innerText()}`);
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'no-webgpu.png'), fullPage: true });
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 async function cachesTheData(base, failures) {
   console.log('case: a reload reads the data from the browser cache');
-  const browser = await launch(true);
-  try {
-    const page = await browser.newPage();
-    const problems = watch(page, 'cache');
+  await withPage(true, 'cache', async (page, problems) => {
     await page.goto(`${base}/`);
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 120_000 });
     await page.reload();
@@ -105,17 +103,12 @@ async function cachesTheData(base, failures) {
     check(failures, formError.includes('learning rate'), `an invalid learning rate is explained (${formError})`);
     check(failures, await page.evaluate(() => document.querySelector('#status').dataset.phase) === 'ready', 'training did not start');
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 async function reportsCorruptData(base, failures) {
   console.log('case: corrupt data is reported with the file name and a retry');
-  const browser = await launch(true);
-  try {
-    const page = await browser.newPage();
-    const problems = watch(page, 'corrupt');
+  await withPage(true, 'corrupt', async (page, problems) => {
     await page.goto(`${base}/corrupt/?nocache`);
     const error = page.locator('#error');
     const shown = await error.waitFor({ timeout: 120_000 }).then(() => true, () => false);
@@ -123,17 +116,12 @@ async function reportsCorruptData(base, failures) {
     check(failures, shown && text.includes('train-images-idx3-ubyte') && text.includes('gzip'), `the error names the file and the problem (${text})`);
     check(failures, await page.locator('#retry').count() === 1, 'a Retry button is offered');
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 async function survivesDeviceLoss(base, failures) {
   console.log('case: a lost GPU device stops training cleanly and keeps the charts');
-  const browser = await launch(true);
-  try {
-    const page = await browser.newPage();
-    const problems = watch(page, 'device-loss');
+  await withPage(true, 'device-loss', async (page, problems) => {
     await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache&lose_device_after=5`);
     const error = page.locator('#error');
     const shown = await error.waitFor({ timeout: 240_000 }).then(() => true, () => false);
@@ -144,9 +132,7 @@ async function survivesDeviceLoss(base, failures) {
     check(failures, await page.locator('#retry').count() === 1, 'Retry is offered');
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'device-lost.png'), fullPage: true });
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 const server = await serve(dist);
