@@ -2,6 +2,10 @@
 //! and formatting. Tested natively and, with wasm-bindgen-test, in the browser.
 
 use engine::trainer::{TrainConfig, MAX_BATCH};
+use engine::BackendKind;
+
+/// Backends the page offers: ours on WebGPU, and burn's CPU backend in a Web Worker.
+pub const PAGE_BACKENDS: [BackendKind; 2] = [BackendKind::Wgsl, BackendKind::BurnCpu];
 
 /// The form's fields as typed.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,6 +18,8 @@ pub struct SettingsInput {
     pub limit: String,
     /// Evaluate on the first N test images (empty: all).
     pub test_limit: String,
+    /// `wgsl` or `burn-cpu`.
+    pub backend: String,
 }
 
 impl Default for SettingsInput {
@@ -25,6 +31,7 @@ impl Default for SettingsInput {
             seed: "0".into(),
             limit: String::new(),
             test_limit: String::new(),
+            backend: "wgsl".into(),
         }
     }
 }
@@ -38,6 +45,7 @@ pub struct Settings {
     pub seed: u64,
     pub limit: Option<usize>,
     pub test_limit: Option<usize>,
+    pub backend: BackendKind,
 }
 
 impl Settings {
@@ -80,7 +88,16 @@ pub fn parse_settings(input: &SettingsInput, train_len: usize, test_len: usize) 
     if batch > images {
         return Err(format!("batch size {batch} is larger than the {images} training images"));
     }
-    Ok(Settings { lr, batch, epochs, seed, limit, test_limit })
+    let backend = page_backend(&input.backend)?;
+    Ok(Settings { lr, batch, epochs, seed, limit, test_limit, backend })
+}
+
+/// A backend the page can train on.
+pub fn page_backend(name: &str) -> Result<BackendKind, String> {
+    match BackendKind::parse(name.trim()) {
+        Ok(k) if PAGE_BACKENDS.contains(&k) => Ok(k),
+        _ => Err(format!("backend must be wgsl (WebGPU) or burn-cpu (CPU, in a Web Worker) (got \"{}\")", name.trim())),
+    }
 }
 
 /// Settings and flags from a query string like `?batch=32&limit=512&autostart`.
@@ -97,6 +114,8 @@ pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
             "seed" => input.seed = value,
             "limit" => input.limit = value,
             "test_limit" => input.test_limit = value,
+            "backend" if value == "all" => flags.bench_all = true,
+            "backend" => input.backend = value,
             "autostart" => flags.autostart = value != "0",
             "nocache" => flags.no_cache = value != "0",
             "lose_device_after" => flags.lose_device_after = value.parse().ok(),
@@ -115,6 +134,8 @@ pub struct QueryFlags {
     pub no_cache: bool,
     /// `?bench=N`: time N training steps of batch 128 after warm-up and report in the title.
     pub bench_steps: Option<usize>,
+    /// `?bench=N&backend=all`: benchmark every page backend side by side.
+    pub bench_all: bool,
     /// Fault injection for the end-to-end test: destroy the GPU device after N steps.
     pub lose_device_after: Option<u64>,
 }
@@ -158,7 +179,7 @@ mod tests {
     #[test]
     fn defaults_are_the_tutorial_settings() {
         let s = parse_settings(&SettingsInput::default(), 60_000, 10_000).unwrap();
-        assert_eq!(s, Settings { lr: 0.001, batch: 128, epochs: 1, seed: 0, limit: None, test_limit: None });
+        assert_eq!(s, Settings { lr: 0.001, batch: 128, epochs: 1, seed: 0, limit: None, test_limit: None, backend: BackendKind::Wgsl });
         let c = s.train_config();
         assert_eq!((c.batch, c.adam.lr, c.adam.beta1, c.adam.beta2), (128, 0.001, 0.9, 0.999));
     }
@@ -175,6 +196,8 @@ mod tests {
             (SettingsInput { seed: "-3".into(), ..Default::default() }, "seed"),
             (SettingsInput { limit: "70000".into(), ..Default::default() }, "training images"),
             (SettingsInput { limit: "100".into(), ..Default::default() }, "larger than the 100 training images"),
+            (SettingsInput { backend: "burn-wgpu".into(), ..Default::default() }, "backend must be wgsl"),
+            (SettingsInput { backend: "tpu".into(), ..Default::default() }, "backend must be wgsl"),
         ];
         for (input, expected) in cases {
             let err = parse_settings(&input, 60_000, 10_000).unwrap_err();
@@ -195,6 +218,9 @@ mod tests {
         assert_eq!(from_query("").0, SettingsInput::default());
         assert_eq!(from_query("?bench=25").1.bench_steps, Some(25));
         assert_eq!(from_query("?bench").1.bench_steps, Some(10));
+        let (input, flags) = from_query("?backend=burn-cpu");
+        assert_eq!(parse_settings(&input, 60_000, 10_000).unwrap().backend, BackendKind::BurnCpu);
+        assert!(!flags.bench_all && from_query("?bench=5&backend=all").1.bench_all);
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! The page: download MNIST, press Train, and watch the tutorial CNN learn on WebGPU, with
 //! live loss and accuracy charts. All the numerics are the engine's; this crate is the UI
-//! and the loop that paces training so the page stays responsive.
+//! and the loop that paces training so the page stays responsive. Without WebGPU (or when
+//! chosen) burn's CPU backend trains in a Web Worker from a separate, lazily loaded bundle.
 
+mod cpu_worker;
 mod fetch;
 mod logic;
 
 use charts::{ChartData, EpochPoint};
 use engine::model::Model;
-use engine::trainer::{EvalSet, StepMetrics, TrainError, Trainer};
-use engine::{wgpu, Dataset, GpuContext};
+use cpu_worker::CpuWorker;
+use engine::trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer};
+use engine::{wgpu, BackendKind, Dataset, GpuContext};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -28,8 +31,6 @@ enum Phase {
     Finished,
     /// Data or GPU failure; the message says what happened and what to do.
     Failed(String),
-    /// This browser has no usable WebGPU.
-    NoWebGpu(String),
 }
 
 /// Step/epoch progress for the bars and the rate line.
@@ -51,7 +52,7 @@ struct TrainProgress {
 struct Session {
     dataset: RefCell<Option<Rc<Dataset>>>,
     ctx: RefCell<Option<GpuContext>>,
-    trainer: RefCell<Option<Trainer>>,
+    trainer: RefCell<Option<PageTrainer>>,
     settings: RefCell<Option<Settings>>,
     running: Cell<bool>,
     /// `?lose_device_after=N`: destroy the device after N steps (tests device-loss handling).
@@ -67,6 +68,86 @@ struct Ui {
     progress: RwSignal<TrainProgress>,
     chart: RwSignal<ChartData>,
     form_error: RwSignal<Option<String>>,
+    /// Why WebGPU is unavailable, when it is (the page then trains on the CPU).
+    webgpu_missing: RwSignal<Option<String>>,
+}
+
+/// A trainer on one of the page's backends.
+enum PageTrainer {
+    /// Ours, on WebGPU in this thread (the GPU does the work).
+    Gpu(Trainer),
+    /// burn's CPU backend in the worker.
+    Cpu(CpuWorker),
+}
+
+impl PageTrainer {
+    /// Starts a trainer for `kind` (the worker's bundle is fetched only here).
+    async fn start(kind: BackendKind, ctx: Option<GpuContext>, dataset: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
+        config.validate(dataset.train.len())?;
+        match (kind, ctx) {
+            (BackendKind::Wgsl, Some(ctx)) => Ok(PageTrainer::Gpu(Trainer::new(&ctx, Model::tutorial(), dataset, config)?)),
+            (BackendKind::Wgsl, None) => Err(TrainError::Config("WebGPU is not available in this browser: choose the CPU backend".into())),
+            _ => Ok(PageTrainer::Cpu(CpuWorker::start(dataset, &config).await?)),
+        }
+    }
+    fn steps_per_epoch(&self) -> usize {
+        match self {
+            PageTrainer::Gpu(t) => t.steps_per_epoch(),
+            PageTrainer::Cpu(w) => w.steps_per_epoch,
+        }
+    }
+    fn steps_done(&self) -> u64 {
+        match self {
+            PageTrainer::Gpu(t) => t.steps_done(),
+            PageTrainer::Cpu(w) => w.steps_done,
+        }
+    }
+    fn epoch(&self) -> usize {
+        match self {
+            PageTrainer::Gpu(t) => t.epoch(),
+            PageTrainer::Cpu(w) => w.epoch,
+        }
+    }
+    fn step_in_epoch(&self) -> usize {
+        match self {
+            PageTrainer::Gpu(t) => t.step_in_epoch(),
+            PageTrainer::Cpu(w) => w.step_in_epoch,
+        }
+    }
+
+    /// Trains up to `count` steps, stopping at the end of an epoch, and waits for them
+    /// (yielding to the event loop). Returns the metrics that have arrived; at an epoch's
+    /// end, all of them.
+    async fn run_steps(&mut self, count: usize, lose_device_after: &Cell<Option<u64>>) -> Result<Vec<StepMetrics>, TrainError> {
+        match self {
+            PageTrainer::Gpu(t) => {
+                for _ in 0..count {
+                    if lose_device_after.get().is_some_and(|n| t.steps_done() >= n) {
+                        lose_device_after.set(None);
+                        t.context().device.destroy();
+                    }
+                    t.step()?;
+                    if t.step_in_epoch() == 0 {
+                        break;
+                    }
+                }
+                t.gpu_idle().await?;
+                let mut metrics = t.poll_metrics()?;
+                if t.step_in_epoch() == 0 {
+                    metrics.extend(t.flush_metrics().await?);
+                }
+                Ok(metrics)
+            }
+            PageTrainer::Cpu(w) => w.steps(count).await,
+        }
+    }
+
+    async fn evaluate_test(&mut self) -> Result<EvalResult, TrainError> {
+        match self {
+            PageTrainer::Gpu(t) => t.evaluate(EvalSet::Test).await,
+            PageTrainer::Cpu(w) => w.evaluate().await,
+        }
+    }
 }
 
 fn now_s() -> f64 {
@@ -99,7 +180,6 @@ fn phase_name(p: &Phase) -> &'static str {
         Phase::Paused => "paused",
         Phase::Finished => "finished",
         Phase::Failed(_) => "failed",
-        Phase::NoWebGpu(_) => "no-webgpu",
     }
 }
 
@@ -109,11 +189,13 @@ fn has_webgpu() -> bool {
         .is_some_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }
 
-const NO_WEBGPU_HELP: &str = "This page trains on your GPU through WebGPU, and this browser does not offer it. \
-Use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu), Safari 26+, or Firefox with WebGPU enabled; \
-on Linux, Chrome may need chrome://flags/#enable-unsafe-webgpu. A CPU fallback is planned.";
+const NO_WEBGPU_HELP: &str = "This page trains on your GPU through WebGPU, and this browser does not offer it, \
+so it trains on the CPU instead (burn's CPU backend in a Web Worker). That is much slower: a CPU core does \
+a few GFLOP/s where a GPU does thousands. For GPU speed use a recent Chrome or Edge (or Chromium with \
+--enable-unsafe-webgpu), Safari 26+, or Firefox with WebGPU enabled; on Linux, Chrome may need \
+chrome://flags/#enable-unsafe-webgpu.";
 
-/// Acquires the GPU, then downloads and verifies the data.
+/// Acquires the GPU (or falls back to the CPU backend), then downloads and verifies the data.
 #[allow(clippy::too_many_arguments)]
 async fn start_up(
     session: Rc<Session>,
@@ -125,11 +207,14 @@ async fn start_up(
     form: FormSignals,
 ) {
     let (use_cache, autostart, bench_steps) = (!flags.no_cache, flags.autostart, flags.bench_steps);
-    if session.ctx.borrow().is_none() {
-        if !has_webgpu() {
-            ui.phase.set(Phase::NoWebGpu(NO_WEBGPU_HELP.into()));
-            return;
-        }
+    let no_gpu = |why: String| {
+        ui.webgpu_missing.set(Some(why));
+        form.backend.set(BackendKind::BurnCpu.name().into());
+        adapter.set("CPU: burn's flex backend in a Web Worker".into());
+    };
+    if session.ctx.borrow().is_none() && !has_webgpu() {
+        no_gpu(NO_WEBGPU_HELP.into());
+    } else if session.ctx.borrow().is_none() {
         match GpuContext::acquire().await {
             Ok(ctx) => {
                 let l = &ctx.limits;
@@ -145,15 +230,9 @@ async fn start_up(
                 *session.ctx.borrow_mut() = Some(ctx);
             }
             Err(engine::GpuError::NoAdapter(_)) => {
-                ui.phase.set(Phase::NoWebGpu(format!(
-                    "The browser has WebGPU but offered no adapter (it may be blocked for this GPU). {NO_WEBGPU_HELP}"
-                )));
-                return;
+                no_gpu(format!("The browser has WebGPU but offered no adapter (it may be blocked for this GPU). {NO_WEBGPU_HELP}"))
             }
-            Err(e) => {
-                ui.phase.set(Phase::NoWebGpu(format!("{e} {NO_WEBGPU_HELP}")));
-                return;
-            }
+            Err(e) => no_gpu(format!("{e} {NO_WEBGPU_HELP}")),
         }
     }
     ui.phase.set(Phase::Loading);
@@ -171,9 +250,14 @@ async fn start_up(
             *session.dataset.borrow_mut() = Some(Rc::new(dataset));
             ui.phase.set(Phase::Ready);
             if let Some(steps) = bench_steps {
-                run_bench(session, ui, steps, adapter.get_untracked()).await;
+                let kinds: Vec<BackendKind> = if flags.bench_all {
+                    logic::PAGE_BACKENDS.to_vec()
+                } else {
+                    vec![logic::page_backend(&form.backend.get_untracked()).unwrap_or(BackendKind::Wgsl)]
+                };
+                run_bench(session, ui, steps, adapter.get_untracked(), &kinds).await;
             } else if autostart {
-                start_training(session, ui, form);
+                start_training(session, ui, form).await;
             }
         }
         Err(e) => ui.phase.set(Phase::Failed(format!("Could not load the data: {e}"))),
@@ -189,6 +273,7 @@ struct FormSignals {
     seed: RwSignal<String>,
     limit: RwSignal<String>,
     test_limit: RwSignal<String>,
+    backend: RwSignal<String>,
 }
 
 impl FormSignals {
@@ -200,6 +285,7 @@ impl FormSignals {
             seed: RwSignal::new(input.seed),
             limit: RwSignal::new(input.limit),
             test_limit: RwSignal::new(input.test_limit),
+            backend: RwSignal::new(input.backend),
         }
     }
     fn input(&self) -> SettingsInput {
@@ -210,14 +296,16 @@ impl FormSignals {
             seed: self.seed.get_untracked(),
             limit: self.limit.get_untracked(),
             test_limit: self.test_limit.get_untracked(),
+            backend: self.backend.get_untracked(),
         }
     }
 }
 
-/// Validates the form, builds a trainer and starts the loop.
-fn start_training(session: Rc<Session>, ui: Ui, form: FormSignals) {
+/// Validates the form, builds a trainer (starting the worker for the CPU backend) and
+/// starts the loop.
+async fn start_training(session: Rc<Session>, ui: Ui, form: FormSignals) {
     let Some(dataset) = session.dataset.borrow().clone() else { return };
-    let Some(ctx) = session.ctx.borrow().clone() else { return };
+    let ctx = session.ctx.borrow().clone();
     let settings = match parse_settings(&form.input(), dataset.train.len(), dataset.test.len()) {
         Ok(s) => s,
         Err(e) => {
@@ -230,10 +318,17 @@ fn start_training(session: Rc<Session>, ui: Ui, form: FormSignals) {
         train: settings.limit.map_or_else(|| dataset.train.clone(), |n| dataset.train.truncated(n)),
         test: settings.test_limit.map_or_else(|| dataset.test.clone(), |n| dataset.test.truncated(n)),
     };
-    let trainer = match Trainer::new(&ctx, Model::tutorial(), &subset, settings.train_config()) {
+    ui.phase.set(Phase::Training);
+    let generation = session.generation.get();
+    let started = PageTrainer::start(settings.backend, ctx, &subset, settings.train_config()).await;
+    if session.generation.get() != generation {
+        return; // Reset while the worker started.
+    }
+    let trainer = match started {
         Ok(t) => t,
         Err(e @ TrainError::Config(_)) => {
             ui.form_error.set(Some(e.to_string()));
+            ui.phase.set(Phase::Ready);
             return;
         }
         Err(e) => {
@@ -283,7 +378,7 @@ async fn train_loop(session: Rc<Session>, ui: Ui, generation: u32) {
 
 /// Submits a few steps, waits for the GPU (yielding to the event loop), collects metrics,
 /// evaluates at epoch ends, and redraws at most four times a second.
-async fn run_ticks(trainer: &mut Trainer, session: &Session, ui: Ui, generation: u32) -> Result<LoopEnd, TrainError> {
+async fn run_ticks(trainer: &mut PageTrainer, session: &Session, ui: Ui, generation: u32) -> Result<LoopEnd, TrainError> {
     let settings = session.settings.borrow().clone().expect("set with the trainer");
     let total = ui.progress.get_untracked().total_steps;
     let started = now_s();
@@ -299,28 +394,13 @@ async fn run_ticks(trainer: &mut Trainer, session: &Session, ui: Ui, generation:
             return Ok(LoopEnd::Finished);
         }
         let tick_start = now_s();
-        let mut submitted = 0;
-        while submitted < steps_per_tick && trainer.steps_done() < total {
-            if session.lose_device_after.get().is_some_and(|n| trainer.steps_done() >= n) {
-                session.lose_device_after.set(None);
-                trainer.context().device.destroy();
-            }
-            trainer.step()?;
-            submitted += 1;
-            if trainer.step_in_epoch() == 0 {
-                break;
-            }
-        }
-        trainer.gpu_idle().await?;
-        // Aim for ~100 ms of GPU work per tick: responsive on slow adapters, efficient on fast ones.
-        let per_step = (now_s() - tick_start) / submitted as f64;
+        let before = trainer.steps_done();
+        let count = steps_per_tick.min((total - before) as usize);
+        pending.extend(trainer.run_steps(count, &session.lose_device_after).await?);
+        // Aim for ~100 ms of work per tick: responsive on slow adapters, efficient on fast ones.
+        let per_step = (now_s() - tick_start) / (trainer.steps_done() - before).max(1) as f64;
         steps_per_tick = ((0.1 / per_step.max(1e-4)) as usize).clamp(1, 32);
-        pending.extend(trainer.poll_metrics()?);
-
         let epoch_done = trainer.step_in_epoch() == 0;
-        if epoch_done {
-            pending.extend(trainer.flush_metrics().await?);
-        }
         let done = trainer.steps_done();
         let elapsed = now_s() - started;
         let rate = (done - steps_at_start) as f64 * settings.batch as f64 / elapsed.max(1e-9);
@@ -336,7 +416,7 @@ async fn run_ticks(trainer: &mut Trainer, session: &Session, ui: Ui, generation:
         }
         if epoch_done {
             ui.progress.update(|p| p.evaluating = true);
-            let test = trainer.evaluate(EvalSet::Test).await;
+            let test = trainer.evaluate_test().await;
             ui.progress.update(|p| p.evaluating = false);
             let test = test?;
             ui.chart.update(|c| {
@@ -349,51 +429,68 @@ async fn run_ticks(trainer: &mut Trainer, session: &Session, ui: Ui, generation:
     }
 }
 
-/// `?bench=N`: default model, batch 128, 2 warm-up steps, then N timed steps submitted back to
-/// back. The result goes to the page and to `document.title` as `BENCH {json}`.
-async fn run_bench(session: Rc<Session>, ui: Ui, steps: usize, adapter: String) {
-    let (Some(dataset), Some(ctx)) = (session.dataset.borrow().clone(), session.ctx.borrow().clone()) else { return };
+/// One backend's benchmark result as a JSON object.
+async fn bench_backend(kind: BackendKind, ctx: Option<GpuContext>, dataset: &Dataset, steps: usize, adapter: &str) -> Result<String, TrainError> {
+    let config = TrainConfig::default();
+    let batch = config.batch;
+    let no_fault = Cell::new(None);
+    let mut trainer = PageTrainer::start(kind, ctx, dataset, config).await?;
+    for _ in 0..2 {
+        trainer.run_steps(1, &no_fault).await?;
+    }
+    let first_step_ms = now_s() * 1000.0;
+    let started = now_s();
+    let mut done = 0;
+    while done < steps {
+        // At most one epoch per call; the GPU trainer is submitted back to back.
+        let before = trainer.steps_done();
+        trainer.run_steps(steps - done, &no_fault).await?;
+        done += (trainer.steps_done() - before) as usize;
+    }
+    let seconds = now_s() - started;
+    let (adapter, memory) = match &trainer {
+        PageTrainer::Gpu(t) => (adapter.to_string(), format!(",\"gpu_memory_bytes\":{}", t.gpu_memory_bytes())),
+        PageTrainer::Cpu(_) => ("CPU (burn flex, Web Worker)".to_string(), String::new()),
+    };
+    Ok(format!(
+        "{{\"backend\":\"{}\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{:.2},\"ms_per_step\":{:.1},\"first_step_ms\":{:.0}{memory}}}",
+        kind.name(),
+        adapter.replace('"', "'"),
+        (steps * batch) as f64 / seconds,
+        seconds * 1000.0 / steps as f64,
+        first_step_ms,
+    ))
+}
+
+/// `?bench=N`: default model, batch 128, 2 warm-up steps, then N timed steps. The result goes
+/// to the page and to `document.title` as `BENCH {json}`. With `&backend=all` every page
+/// backend runs in turn; the title holds the first (ours) with the others under `backends`.
+async fn run_bench(session: Rc<Session>, ui: Ui, steps: usize, adapter: String, kinds: &[BackendKind]) {
+    let Some(dataset) = session.dataset.borrow().clone() else { return };
+    let ctx = session.ctx.borrow().clone();
     let title = |text: String| {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&text);
         }
     };
-    let config = engine::TrainConfig::default();
-    let batch = config.batch;
-    let result: Result<String, TrainError> = async {
-        let mut trainer = Trainer::new(&ctx, Model::tutorial(), &dataset, config)?;
-        for _ in 0..2 {
-            trainer.step()?;
-        }
-        trainer.gpu_idle().await?;
-        let first_step_ms = now_s() * 1000.0;
-        let started = now_s();
-        for _ in 0..steps {
-            trainer.step()?;
-        }
-        trainer.gpu_idle().await?;
-        trainer.poll_metrics()?;
-        let seconds = now_s() - started;
-        Ok(format!(
-            "{{\"backend\":\"wgsl\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{:.2},\"ms_per_step\":{:.1},\"first_step_ms\":{:.0},\"gpu_memory_bytes\":{}}}",
-            adapter.replace('"', "'"),
-            (steps * batch) as f64 / seconds,
-            seconds * 1000.0 / steps as f64,
-            first_step_ms,
-            trainer.gpu_memory_bytes()
-        ))
-    }
-    .await;
-    match result {
-        Ok(json) => {
-            ui.form_error.set(Some(format!("Benchmark: {json}")));
-            title(format!("BENCH {json}"));
-        }
-        Err(e) => {
-            title(format!("BENCH {{\"error\":\"{}\"}}", e.to_string().replace('"', "'")));
-            ui.phase.set(Phase::Failed(e.to_string()));
+    let mut results = Vec::new();
+    for &kind in kinds {
+        match bench_backend(kind, ctx.clone(), &dataset, steps, &adapter).await {
+            Ok(json) => results.push(json),
+            Err(e) => {
+                title(format!("BENCH {{\"backend\":\"{}\",\"error\":\"{}\"}}", kind.name(), e.to_string().replace('"', "'")));
+                ui.phase.set(Phase::Failed(e.to_string()));
+                return;
+            }
         }
     }
+    let json = if results.len() == 1 {
+        results[0].clone()
+    } else {
+        format!("{},\"backends\":[{}]}}", results[0].trim_end_matches('}'), results.join(","))
+    };
+    ui.form_error.set(Some(format!("Benchmark: {json}")));
+    title(format!("BENCH {json}"));
 }
 
 /// The two live charts, redrawn whenever the chart data changes.
@@ -435,6 +532,19 @@ fn Field(label: &'static str, id: &'static str, value: RwSignal<String>, #[prop(
     }
 }
 
+/// The backend chooser: ours on WebGPU (when the browser has it) or burn's CPU backend.
+#[component]
+fn BackendSelect(value: RwSignal<String>, webgpu: Signal<bool>) -> impl IntoView {
+    view! {
+        <label for="backend">"Backend"
+            <select id="backend" prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
+                <option value="wgsl" disabled=move || !webgpu.get()>"WebGPU (our WGSL kernels)"</option>
+                <option value="burn-cpu">"CPU (burn, in a Web Worker)"</option>
+            </select>
+        </label>
+    }
+}
+
 #[component]
 fn App() -> impl IntoView {
     let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
@@ -445,6 +555,7 @@ fn App() -> impl IntoView {
         progress: RwSignal::new(TrainProgress::default()),
         chart: RwSignal::new(ChartData::default()),
         form_error: RwSignal::new(None),
+        webgpu_missing: RwSignal::new(None),
     };
     let download = RwSignal::new((0u64, fetch::total_bytes()));
     let adapter = RwSignal::new(String::new());
@@ -462,7 +573,7 @@ fn App() -> impl IntoView {
         if let Phase::Paused = phase.get_untracked() {
             resume(s, ui);
         } else {
-            start_training(s, ui, form);
+            spawn_local(start_training(s, ui, form));
         }
     };
     let on_pause = move |_| session.get_value().running.set(false);
@@ -496,10 +607,10 @@ fn App() -> impl IntoView {
         </header>
         <main>
             <section id="status" data-phase=move || phase_name(&phase.get())>
+                {move || ui.webgpu_missing.get().map(|msg| view! {
+                    <div id="webgpu-missing" class="notice warn"><strong>"WebGPU is not available. "</strong>{msg}</div>
+                })}
                 {move || match phase.get() {
-                    Phase::NoWebGpu(msg) => view! {
-                        <div id="webgpu-missing" class="notice error"><strong>"WebGPU is not available. "</strong>{msg}</div>
-                    }.into_any(),
                     Phase::Failed(msg) => view! {
                         <div id="error" class="notice error">{msg}" "
                             <button id="retry" on:click=on_retry>"Retry"</button>
@@ -525,6 +636,7 @@ fn App() -> impl IntoView {
                 <Field label="Seed" id="seed" value=form.seed />
                 <Field label="Training images" id="limit" value=form.limit placeholder="all 60,000" />
                 <Field label="Test images" id="test-limit" value=form.test_limit placeholder="all 10,000" />
+                <BackendSelect value=form.backend webgpu=Signal::derive(move || ui.webgpu_missing.get().is_none()) />
                 <div class="buttons">
                     <button id="train" disabled=move || !can_edit() || matches!(phase.get(), Phase::Failed(_)) on:click=on_train>
                         {move || if phase.get() == Phase::Paused { "Resume" } else { "Train" }}

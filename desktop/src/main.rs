@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use engine::data::{self, Dataset, Verification};
 use engine::model::{Adam, Model};
 use engine::trainer::{block_on, EvalSet, StepMetrics, TrainConfig, Trainer};
+use engine::{AnyTrainer, BackendKind};
 use engine::weights::{self, WeightsMeta};
 use engine::wgpu;
 use engine::GpuContext;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "desktop", version, about = "Train the JAX tutorial CNN on MNIST with our own WGSL kernels")]
+#[command(name = "desktop", version, about = "Train the JAX tutorial CNN on MNIST with our own WGSL kernels (or burn's, to compare)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +35,9 @@ enum Command {
         /// A .safetensors file written by `train --save`.
         #[arg(long)]
         weights: PathBuf,
+        /// wgsl (ours), burn-wgpu or burn-cpu.
+        #[arg(long, default_value = "wgsl", value_parser = parse_backend)]
+        backend: BackendKind,
     },
     /// List GPU adapters and their limits.
     Info,
@@ -46,9 +50,12 @@ enum Command {
         /// Timed steps (after 2 warm-up steps).
         #[arg(long, default_value_t = 20)]
         steps: usize,
-        /// Print one JSON object instead of tables.
+        /// Print one JSON object per backend instead of tables.
         #[arg(long)]
         json: bool,
+        /// wgsl (ours), burn-wgpu, burn-cpu, or all (each in turn, with our speed-up over each).
+        #[arg(long, default_value = "wgsl")]
+        backend: String,
     },
 }
 
@@ -84,6 +91,13 @@ struct TrainArgs {
     /// Also save the trained weights (.safetensors).
     #[arg(long)]
     save: Option<PathBuf>,
+    /// wgsl (ours), burn-wgpu or burn-cpu.
+    #[arg(long, default_value = "wgsl", value_parser = parse_backend)]
+    backend: BackendKind,
+}
+
+fn parse_backend(name: &str) -> Result<BackendKind, String> {
+    BackendKind::parse(name)
 }
 
 fn main() {
@@ -96,9 +110,16 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train(args),
-        Command::Eval { data, weights } => eval(data, &weights),
+        Command::Eval { data, weights, backend } => eval(data, &weights, backend),
         Command::Info => info(),
-        Command::Bench { data, batch, steps, json } => bench(data, batch, steps, json),
+        Command::Bench { data, batch, steps, json, backend } => {
+            let kinds = if backend == "all" {
+                BackendKind::ALL.into_iter().filter(|k| k.compiled_in()).collect()
+            } else {
+                vec![BackendKind::parse(&backend).map_err(anyhow::Error::msg)?]
+            };
+            bench(data, batch, steps, json, &kinds)
+        }
     }
 }
 
@@ -115,6 +136,21 @@ fn acquire() -> Result<GpuContext> {
     let ctx = block_on(GpuContext::acquire())?;
     eprintln!("adapter: {}", ctx.describe());
     Ok(ctx)
+}
+
+/// A trainer on `kind`: ours on a freshly acquired GPU context, or burn on its device.
+fn make_trainer(kind: BackendKind, dataset: &Dataset, config: TrainConfig) -> Result<AnyTrainer> {
+    kind.require_compiled_in()?;
+    Ok(match kind {
+        BackendKind::Wgsl => AnyTrainer::Wgsl(Trainer::new(&acquire()?, Model::tutorial(), dataset, config)?),
+        #[cfg(feature = "burn")]
+        _ => {
+            eprintln!("backend: {kind} (burn {})", if kind == BackendKind::BurnCpu { "flex CPU" } else { "wgpu, default adapter" });
+            AnyTrainer::Burn(engine::burn_backend::BurnTrainer::new(kind.burn_device()?, Model::tutorial(), dataset, config)?)
+        }
+        #[cfg(not(feature = "burn"))]
+        _ => unreachable!("require_compiled_in refused it"),
+    })
 }
 
 /// Per-epoch summary, as the tutorial prints it.
@@ -142,16 +178,19 @@ fn train(args: TrainArgs) -> Result<()> {
     let config = TrainConfig { batch: args.batch, adam: Adam { lr: args.lr, ..Adam::default() }, seed: args.seed, ..Default::default() };
     config.validate(dataset.train.len())?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let ctx = acquire()?;
-    let mut trainer = Trainer::new(&ctx, Model::tutorial(), &dataset, config)?;
+    let mut trainer = make_trainer(args.backend, &dataset, config)?;
     let steps_per_epoch = trainer.steps_per_epoch();
+    let memory = match &trainer {
+        AnyTrainer::Wgsl(t) => format!("; GPU memory {:.1} MB", t.gpu_memory_bytes() as f64 / 1e6),
+        #[cfg(feature = "burn")]
+        AnyTrainer::Burn(_) => String::new(),
+    };
     eprintln!(
-        "training on {} images ({} steps of {} per epoch), testing on {}; GPU memory {:.1} MB",
+        "training on {} images ({} steps of {} per epoch), testing on {}{memory}",
         dataset.train.len(),
         steps_per_epoch,
         args.batch,
         dataset.test.len(),
-        trainer.gpu_memory_bytes() as f64 / 1e6
     );
 
     let mut steps: Vec<StepMetrics> = Vec::new();
@@ -196,7 +235,7 @@ fn train(args: TrainArgs) -> Result<()> {
             seed: args.seed,
             ..Default::default()
         };
-        let bytes = weights::save(&trainer.model, &w, &meta)?;
+        let bytes = weights::save(&Model::tutorial(), &w, &meta)?;
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("saved weights to {}", path.display());
     }
@@ -236,15 +275,14 @@ fn write_csvs(out: &Path, steps: &[StepMetrics], rows: &[EpochRow], steps_per_ep
     Ok(())
 }
 
-fn eval(data_args: DataArgs, path: &Path) -> Result<()> {
+fn eval(data_args: DataArgs, path: &Path, backend: BackendKind) -> Result<()> {
     let dataset = load_data(&data_args)?;
     let model = Model::tutorial();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let (w, meta) = weights::load(&model, &bytes).with_context(|| format!("{} is not a weight file for this model", path.display()))?;
-    let ctx = acquire()?;
     // Evaluation needs no training batch: a batch of one keeps the setup small.
     let config = TrainConfig { batch: 1, ..Default::default() };
-    let mut trainer = Trainer::new(&ctx, model, &dataset, config)?;
+    let mut trainer = make_trainer(backend, &dataset, config)?;
     trainer.set_weights(&w)?;
     let r = block_on(trainer.evaluate(EvalSet::Test))?;
     println!(
@@ -288,68 +326,119 @@ fn info() -> Result<()> {
     Ok(())
 }
 
-fn bench(data_args: DataArgs, batch: usize, steps: usize, json: bool) -> Result<()> {
+/// One backend's measured training speed.
+struct BenchResult {
+    backend: BackendKind,
+    adapter: String,
+    images_per_s: f64,
+    ms_per_step: f64,
+    /// Ours only: allocated GPU memory and per-kernel time (name, ns, dispatches).
+    gpu_memory_bytes: Option<u64>,
+    kernels: Vec<(&'static str, f64, usize)>,
+}
+
+fn bench(data_args: DataArgs, batch: usize, steps: usize, json: bool, kinds: &[BackendKind]) -> Result<()> {
     if steps == 0 {
         bail!("--steps must be at least 1");
     }
     let dataset = load_data(&data_args)?;
-    let ctx = acquire()?;
+    let mut results = Vec::new();
+    for &kind in kinds {
+        let r = bench_one(kind, &dataset, batch, steps)?;
+        if json {
+            print_bench_json(&r, batch, steps);
+        } else {
+            print_bench(&r, batch, steps);
+        }
+        results.push(r);
+    }
+    if results.len() > 1 && !json {
+        println!("\nside by side (batch {batch}, {steps} timed steps each, same process):");
+        println!("  {:<10} {:>10} {:>12}", "backend", "images/s", "wgsl is");
+        let ours = results.iter().find(|r| r.backend == BackendKind::Wgsl).map(|r| r.images_per_s);
+        for r in &results {
+            let ratio = ours.map(|o| format!("{:.2}x", o / r.images_per_s)).unwrap_or_default();
+            println!("  {:<10} {:>10.1} {:>12}", r.backend.name(), r.images_per_s, ratio);
+        }
+    }
+    Ok(())
+}
+
+/// Two warm-up steps, then `steps` timed ones, waiting for the device at both ends.
+fn bench_one(kind: BackendKind, dataset: &Dataset, batch: usize, steps: usize) -> Result<BenchResult> {
     let config = TrainConfig { batch, ..Default::default() };
-    let mut trainer = Trainer::new(&ctx, Model::tutorial(), &dataset, config)?;
+    let mut trainer = make_trainer(kind, dataset, config)?;
     for _ in 0..2 {
         trainer.step()?;
     }
-    block_on(trainer.gpu_idle())?;
+    block_on(trainer.wait_idle())?;
     let started = Instant::now();
     for _ in 0..steps {
         trainer.step()?;
         trainer.poll_metrics()?;
     }
-    block_on(trainer.gpu_idle())?;
+    block_on(trainer.wait_idle())?;
     let seconds = started.elapsed().as_secs_f64();
-    let images_per_s = (steps * batch) as f64 / seconds;
-    let profile = block_on(trainer.profile_step())?;
-    let memory = trainer.gpu_memory_bytes();
-    // Sum the dispatches of each kernel.
-    let mut per_kernel: Vec<(&str, f64, usize)> = Vec::new();
-    for k in profile.iter().flatten() {
-        match per_kernel.iter_mut().find(|(n, _, _)| *n == k.kernel) {
-            Some(e) => {
-                e.1 += k.nanos;
-                e.2 += 1;
+    let mut r = BenchResult {
+        backend: kind,
+        adapter: String::new(),
+        images_per_s: (steps * batch) as f64 / seconds,
+        ms_per_step: seconds * 1e3 / steps as f64,
+        gpu_memory_bytes: None,
+        kernels: Vec::new(),
+    };
+    match &mut trainer {
+        AnyTrainer::Wgsl(t) => {
+            r.adapter = t.context().describe();
+            r.gpu_memory_bytes = Some(t.gpu_memory_bytes());
+            // Sum the dispatches of each kernel.
+            for k in block_on(t.profile_step())?.iter().flatten() {
+                match r.kernels.iter_mut().find(|(n, _, _)| *n == k.kernel) {
+                    Some(e) => {
+                        e.1 += k.nanos;
+                        e.2 += 1;
+                    }
+                    None => r.kernels.push((k.kernel, k.nanos, 1)),
+                }
             }
-            None => per_kernel.push((k.kernel, k.nanos, 1)),
+            r.kernels.sort_by(|a, b| b.1.total_cmp(&a.1));
+        }
+        #[cfg(feature = "burn")]
+        AnyTrainer::Burn(_) => {
+            r.adapter = if kind == BackendKind::BurnCpu { "CPU (burn flex)".into() } else { "wgpu default adapter (burn-wgpu)".into() };
         }
     }
-    per_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let total: f64 = per_kernel.iter().map(|k| k.1).sum();
-    let adapter = ctx.describe();
-    if json {
-        let kernels: Vec<String> =
-            per_kernel.iter().map(|(n, ns, c)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3},\"dispatches\":{c}}}", ns / 1e6)).collect();
-        println!(
-            "{{\"backend\":\"wgsl\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{images_per_s:.2},\"ms_per_step\":{:.3},\"gpu_memory_bytes\":{memory},\"kernels\":[{}]}}",
-            adapter.replace('"', "'"),
-            seconds * 1e3 / steps as f64,
-            kernels.join(",")
-        );
-        return Ok(());
-    }
-    println!("adapter: {adapter}");
+    Ok(r)
+}
+
+fn print_bench_json(r: &BenchResult, batch: usize, steps: usize) {
+    let kernels: Vec<String> =
+        r.kernels.iter().map(|(n, ns, c)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3},\"dispatches\":{c}}}", ns / 1e6)).collect();
+    let memory = r.gpu_memory_bytes.map(|m| format!(",\"gpu_memory_bytes\":{m}")).unwrap_or_default();
     println!(
-        "training: {images_per_s:.1} images/s ({:.1} ms per step of {batch}, {steps} steps after 2 warm-up)",
-        seconds * 1e3 / steps as f64
+        "{{\"backend\":\"{}\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{:.2},\"ms_per_step\":{:.3}{memory},\"kernels\":[{}]}}",
+        r.backend.name(),
+        r.adapter.replace('"', "'"),
+        r.images_per_s,
+        r.ms_per_step,
+        kernels.join(",")
     );
+}
+
+fn print_bench(r: &BenchResult, batch: usize, steps: usize) {
+    println!("backend: {}, adapter: {}", r.backend.name(), r.adapter);
+    println!("training: {:.1} images/s ({:.1} ms per step of {batch}, {steps} steps after 2 warm-up)", r.images_per_s, r.ms_per_step);
+    let Some(memory) = r.gpu_memory_bytes else { return };
     println!("GPU memory allocated: {:.1} MB", memory as f64 / 1e6);
-    if per_kernel.is_empty() {
+    if r.kernels.is_empty() {
         println!("per-kernel times: this adapter has no timestamp queries");
-    } else {
-        println!("per-kernel GPU time in one profiled step (one pass per dispatch):");
-        println!("  {:<24} {:>10} {:>7} {:>10}", "kernel", "ms", "share", "dispatches");
-        for (name, ns, count) in &per_kernel {
-            println!("  {:<24} {:>10.3} {:>6.1}% {:>10}", name, ns / 1e6, 100.0 * ns / total, count);
-        }
-        println!("  {:<24} {:>10.3}", "total", total / 1e6);
+        return;
     }
-    Ok(())
+    let total: f64 = r.kernels.iter().map(|k| k.1).sum();
+    println!("per-kernel GPU time in one profiled step (one pass per dispatch):");
+    println!("  {:<24} {:>10} {:>7} {:>10}", "kernel", "ms", "share", "dispatches");
+    for (name, ns, count) in &r.kernels {
+        println!("  {:<24} {:>10.3} {:>6.1}% {:>10}", name, ns / 1e6, 100.0 * ns / total, count);
+    }
+    println!("  {:<24} {:>10.3}", "total", total / 1e6);
 }

@@ -5,8 +5,13 @@
 //! - [`gpu`]: device acquisition, WGSL sources, cached pipelines, one constructor per kernel.
 //! - [`trainer`]: the training loop on the GPU, asynchronous metrics, evaluation.
 //! - [`reference`]: f64 CPU reference of every layer and of Adam, the oracle for the kernels.
+//! - [`backend`]: one training interface over wgsl, burn-wgpu and burn-cpu.
 //! - [`weights`]: safetensors files of trained weights.
+//! - `burn_backend` (feature `burn`): the same network on burn's CPU backend and burn-wgpu.
 
+#[cfg(feature = "burn")]
+pub mod burn_backend;
+pub mod backend;
 pub mod data;
 pub mod gpu;
 pub mod model;
@@ -14,6 +19,7 @@ pub mod reference;
 pub mod trainer;
 pub mod weights;
 
+pub use backend::{AnyTrainer, BackendKind};
 pub use data::{Dataset, Split};
 pub use gpu::{GpuContext, GpuError};
 pub use model::{Adam, Model};

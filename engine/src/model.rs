@@ -330,3 +330,9 @@ pub fn permutation(n: usize, seed: u64) -> Vec<u32> {
     }
     perm
 }
+
+/// The training shuffle of epoch `epoch` (0-based), shared by every backend so that they
+/// see the same batches.
+pub fn epoch_permutation(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
+    permutation(n, seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}

@@ -4,7 +4,7 @@
 
 use crate::data::{Dataset, Split, IMAGE_PIXELS};
 use crate::gpu::{Dispatch, GpuContext, GpuError, Kernels, StepUniform};
-use crate::model::{permutation, Adam, Model, Op};
+use crate::model::{epoch_permutation, Adam, Model, Op};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -80,6 +80,8 @@ pub enum TrainError {
     NonFiniteLoss { step: u64, loss: f32 },
     #[error("these weights do not fit this model: {0}")]
     Weights(String),
+    #[error("{0}")]
+    Backend(String),
 }
 
 /// Loss and accuracy of one training step, as measured on the GPU during the step.
@@ -349,8 +351,7 @@ impl Trainer {
     /// Uploads the epoch's shuffle at its first step, and this step's uniform.
     fn begin_step(&self) {
         if self.step_in_epoch == 0 && self.config.shuffle {
-            let seed = self.config.seed ^ (self.epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let perm = permutation(self.train_data.len, seed);
+            let perm = epoch_permutation(self.train_data.len, self.config.seed, self.epoch);
             self.kernels.ctx.queue.write_buffer(&self.train_data.perm, 0, bytemuck::cast_slice(&perm));
         }
         let batch = self.config.batch;
@@ -506,26 +507,6 @@ impl Trainer {
             self.gpu_idle().await?;
             out.extend(self.poll_metrics()?);
         }
-    }
-
-    /// Native convenience: trains the rest of the current epoch, calling `on_progress` after
-    /// every step with the metrics that have arrived so far (a few steps behind the GPU).
-    /// Returns every step's metrics of the epoch once the GPU has finished.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn run_epoch(&mut self, mut on_progress: impl FnMut(&EpochProgress)) -> Result<Vec<StepMetrics>, TrainError> {
-        let total = self.steps_per_epoch();
-        let mut metrics = Vec::with_capacity(total);
-        loop {
-            self.step()?;
-            metrics.extend(self.poll_metrics()?);
-            let done = if self.step_in_epoch == 0 { total } else { self.step_in_epoch };
-            on_progress(&EpochProgress { epoch: self.epoch, step: done, steps: total, metrics: &metrics });
-            if self.step_in_epoch == 0 {
-                break;
-            }
-        }
-        metrics.extend(block_on(self.flush_metrics())?);
-        Ok(metrics)
     }
 
     /// Loss and accuracy over a split (BatchNorm in evaluation mode). Waits for the GPU.

@@ -3,7 +3,9 @@
 //
 // 1. WebGPU on (SwiftShader): a small run trains, pauses and resumes; the loss falls, the
 //    progress bar moves, the charts have pixels, and nothing is logged as an error.
-// 2. WebGPU off (no flag): the page explains why it cannot train, with no uncaught error.
+// 2. WebGPU off (no flag): the page explains why and trains on the CPU instead (burn's CPU
+//    backend in a Web Worker, from its own bundle); the loss goes down and the page stays
+//    responsive while the worker trains.
 // 3. A reload reads the data from the Cache API instead of downloading it again, and an
 //    invalid setting is refused with a reason.
 // 4. Corrupt data files: the error names the file and the problem, and offers Retry.
@@ -37,6 +39,8 @@ function check(failures, ok, what) {
 async function trainsWithWebGpu(base, failures) {
   console.log('case: trains with WebGPU (SwiftShader)');
   await withPage(true, 'webgpu', async (page, problems) => {
+    const workerRequests = [];
+    page.on('request', (r) => { if (r.url().includes('cpu_worker')) workerRequests.push(r.url()); });
     await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
     // Pause after two steps: submissions stop; Resume carries on to the end.
     await page.waitForFunction(() => window.__train && window.__train.submitted >= 2, null, { timeout: 240_000, polling: 200 });
@@ -68,23 +72,42 @@ async function trainsWithWebGpu(base, failures) {
     check(failures, rows === 1, `the epoch table has a row (${rows})`);
     const adapter = await page.locator('#adapter').innerText();
     check(failures, adapter.length > 0, `the adapter is shown (${adapter})`);
+    check(failures, workerRequests.length === 0, `the CPU (burn) bundle is not loaded on the WebGPU path (${workerRequests.join(', ')})`);
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'training.png'), fullPage: true });
     console.log(`  screenshot: ${path.join(artifacts, 'training.png')}`);
   }, { viewport: { width: 1200, height: 1000 } });
 }
 
-async function explainsMissingWebGpu(base, failures) {
-  console.log('case: WebGPU unavailable');
+async function trainsOnTheCpuWithoutWebGpu(base, failures) {
+  console.log('case: WebGPU unavailable: CPU fallback');
   await withPage(false, 'no-webgpu', async (page, problems) => {
-    await page.goto(`${base}/`);
+    const workerBundles = [];
+    page.on('request', (r) => { if (r.url().includes('cpu_worker')) workerBundles.push(r.url()); });
+    await page.goto(`${base}/?limit=128&batch=16&epochs=1&test_limit=64&autostart&nocache`);
     const notice = page.locator('#webgpu-missing');
     const shown = await notice.waitFor({ timeout: 60_000 }).then(() => true, () => false);
     check(failures, shown, 'the explanation is shown');
-    if (shown) console.log(`  message: ${await notice.innerText()}`);
+    if (shown) {
+      const text = await notice.innerText();
+      console.log(`  message: ${text}`);
+      check(failures, /CPU/.test(text) && /slower/.test(text), 'it says training runs on the CPU, and is slower');
+    }
+    check(failures, await page.locator('#backend').inputValue() === 'burn-cpu', 'the CPU backend is selected');
+    await page.waitForFunction(() => window.__train && window.__train.submitted >= 2, null, { timeout: 240_000, polling: 200 });
+    // The main thread stays free while the worker trains: a timer fires on time.
+    const lag = await page.evaluate(() => new Promise((done) => { const t = performance.now(); setTimeout(() => done(performance.now() - t - 50), 50); }));
+    check(failures, lag < 250, `the page stays responsive during CPU training (timer late by ${lag.toFixed(0)} ms)`);
+    await page.waitForFunction(() => window.__train && window.__train.epochs >= 1, null, { timeout: 300_000, polling: 500 })
+      .catch(async (e) => { await page.screenshot({ path: path.join(artifacts, 'cpu-timeout.png') }); throw e; });
+    const report = await page.evaluate(() => window.__train);
+    console.log('  report:', JSON.stringify(report));
+    check(failures, report.steps === 8, `every step reported its metrics (${report.steps})`);
+    check(failures, report.lastLoss < report.firstLoss, `loss went down on the CPU (${report.firstLoss} -> ${report.lastLoss})`);
+    check(failures, workerBundles.some((u) => u.endsWith('.wasm')), `the worker bundle was fetched (${workerBundles.length} requests)`);
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'no-webgpu.png'), fullPage: true });
-  });
+  }, { viewport: { width: 1200, height: 1000 } });
 }
 
 async function cachesTheData(base, failures) {
@@ -140,7 +163,7 @@ const base = `http://127.0.0.1:${server.address().port}`;
 const failures = [];
 try {
   await trainsWithWebGpu(base, failures);
-  await explainsMissingWebGpu(base, failures);
+  await trainsOnTheCpuWithoutWebGpu(base, failures);
   await cachesTheData(base, failures);
   await reportsCorruptData(base, failures);
   await survivesDeviceLoss(base, failures);

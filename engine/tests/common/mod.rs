@@ -2,6 +2,8 @@
 //! and the per-tensor relative error ‖ours − reference‖ / ‖reference‖.
 #![allow(dead_code)]
 
+pub mod golden;
+
 use engine::gpu::{Dispatch, GpuContext};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};

@@ -1,0 +1,472 @@
+//! burn beside our WGSL engine (cargo feature `burn`, plus `burn-wgpu` for the GPU).
+//!
+//! The same network, built op by op from the same [`Model`] and the same flat parameter
+//! vector, trained with burn's autodiff and burn's own Adam. It serves as an independent
+//! oracle for our kernels, as the CPU engine where a browser has no WebGPU, and as the peer
+//! our kernels are benchmarked against.
+//!
+//! Conventions match ours exactly: SAME padding with the extra pixel bottom/right (as an
+//! asymmetric `ConvOptions` padding), BatchNorm with batch statistics, biased variance for
+//! normalising and unbiased for the running variance, [`BN_EPS`] and [`BN_MOMENTUM`], mean
+//! cross-entropy of log-softmax, and Adam with `m̂ / (sqrt(v̂) + eps)`.
+//!
+//! A conv bias that feeds a BatchNorm is applied but detached: BatchNorm subtracts the
+//! batch mean, so its true gradient is exactly zero, and f32 noise in it would otherwise
+//! be blown up by Adam into real updates. Our kernels write exactly zero for the same reason.
+
+use crate::data::{Dataset, Split, IMAGE_PIXELS};
+use crate::model::{epoch_permutation, Model, Op, BN_EPS, BN_MOMENTUM};
+use crate::trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Weights};
+use burn::optim::{Adam as BurnAdam, AdamConfig, AdamState, Optimizer};
+use burn::tensor::activation::{log_softmax, relu};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// Which burn backend runs the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BurnDevice {
+    /// burn's pure-Rust CPU backend (flex); also runs in wasm32.
+    Cpu,
+    /// burn-wgpu (cubecl) on the default adapter.
+    #[cfg(feature = "burn-wgpu")]
+    Wgpu,
+}
+
+impl BurnDevice {
+    /// The autodiff-enabled burn device. Natively, a missing wgpu adapter is an error here
+    /// rather than a panic later.
+    pub fn open(self) -> Result<Device, TrainError> {
+        Ok(match self {
+            BurnDevice::Cpu => Device::flex().autodiff(),
+            #[cfg(feature = "burn-wgpu")]
+            BurnDevice::Wgpu => open_wgpu()?.autodiff(),
+        })
+    }
+}
+
+#[cfg(all(feature = "burn-wgpu", not(target_arch = "wasm32")))]
+fn open_wgpu() -> Result<Device, TrainError> {
+    use std::sync::OnceLock;
+    // burn's wgpu runtime initialises once per process; later calls reuse that device.
+    static DEVICE: OnceLock<Result<Device, String>> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| TrainError::Gpu(crate::GpuError::NoAdapter(format!("burn-wgpu found no usable adapter: {e}"))))
+}
+
+#[cfg(all(feature = "burn-wgpu", target_arch = "wasm32"))]
+fn open_wgpu() -> Result<Device, TrainError> {
+    Err(TrainError::Config("burn-wgpu in the browser must be initialised asynchronously; use the CPU backend".into()))
+}
+
+/// An activation between ops: images (N, C, H, W) until Flatten, then rows (N, features).
+#[derive(Clone)]
+enum Act {
+    Images(Tensor<4>),
+    Rows(Tensor<2>),
+}
+
+impl Act {
+    fn images(self) -> Tensor<4> {
+        match self {
+            Act::Images(t) => t,
+            Act::Rows(_) => unreachable!("Model::new puts no image op after Flatten"),
+        }
+    }
+    fn rows(self) -> Tensor<2> {
+        match self {
+            Act::Rows(t) => t,
+            Act::Images(_) => unreachable!("Model::new puts Flatten before Dense"),
+        }
+    }
+}
+
+/// What one forward pass produced.
+pub struct BurnForward {
+    /// Log-probabilities, (N, classes).
+    pub logprobs: Tensor<2>,
+    /// Every op's output, in order (for comparing layers across backends).
+    pub outputs: Vec<Tensor<2>>,
+    /// Per BatchNorm op (in order): batch mean and biased batch variance, in training mode.
+    batch_stats: Vec<(Tensor<1>, Tensor<1>)>,
+}
+
+/// The network on a burn device: one tensor per named parameter, running statistics, and
+/// burn's Adam state per parameter.
+pub struct BurnModel {
+    pub model: Model,
+    device: Device,
+    /// One 1-D tensor per `model.params` entry, requiring gradients.
+    params: Vec<Tensor<1>>,
+    /// Running mean and variance per BatchNorm op, in op order.
+    running: Vec<(Tensor<1>, Tensor<1>)>,
+    adam: BurnAdam,
+    adam_states: Vec<Option<AdamState<1>>>,
+}
+
+impl BurnModel {
+    /// Builds the model on `device` from our flat layout.
+    pub fn new(model: Model, device: Device, weights: &Weights, adam: &crate::model::Adam) -> Result<Self, TrainError> {
+        check_weights(&model, weights)?;
+        let adam_config = AdamConfig::new().with_beta_1(adam.beta1).with_beta_2(adam.beta2).with_epsilon(adam.eps);
+        let mut m = BurnModel {
+            adam_states: vec![None; model.params.len()],
+            model,
+            device,
+            params: Vec::new(),
+            running: Vec::new(),
+            adam: adam_config.build(),
+        };
+        m.load(weights);
+        Ok(m)
+    }
+
+    fn vector(&self, values: &[f32]) -> Tensor<1> {
+        Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), &self.device)
+    }
+
+    fn load(&mut self, w: &Weights) {
+        self.params = self.model.params.iter().map(|p| self.vector(&w.params[p.offset..p.offset + p.len]).require_grad()).collect();
+        self.running = self
+            .model
+            .ops
+            .iter()
+            .filter_map(|op| match *op {
+                Op::BatchNorm { shape, stats, .. } => {
+                    let (mean, var) = (&w.stats[stats..stats + shape.c], &w.stats[stats + shape.c..stats + 2 * shape.c]);
+                    Some((self.vector(mean).inner(), self.vector(var).inner()))
+                }
+                _ => None,
+            })
+            .collect();
+    }
+
+    /// Replaces parameters and running statistics (checked first; Adam's moments are kept).
+    pub fn set_weights(&mut self, w: &Weights) -> Result<(), TrainError> {
+        check_weights(&self.model, w)?;
+        self.load(w);
+        Ok(())
+    }
+
+    /// The parameter tensor that starts at `offset` in the flat layout.
+    fn param(&self, offset: usize) -> Tensor<1> {
+        let i = self.model.params.iter().position(|p| p.offset == offset).expect("offset comes from the model's ops");
+        self.params[i].clone()
+    }
+
+    /// `n` images of `IMAGE_PIXELS` floats as an (N, C, H, W) tensor.
+    pub fn images(&self, pixels: Vec<f32>) -> Tensor<4> {
+        let s = self.model.spec.input;
+        let n = pixels.len() / s.len();
+        Tensor::from_data(TensorData::new(pixels, [n, s.c, s.h, s.w]), &self.device)
+    }
+
+    /// Forward pass; `train` uses batch statistics for BatchNorm, otherwise running ones.
+    pub fn forward(&self, x: Tensor<4>, train: bool) -> BurnForward {
+        let ops = &self.model.ops;
+        let n = x.dims()[0];
+        let mut act = Act::Images(x);
+        let mut outputs = Vec::with_capacity(ops.len());
+        let mut batch_stats = Vec::new();
+        let mut bn_index = 0;
+        for (i, op) in ops.iter().enumerate() {
+            act = match *op {
+                Op::Conv { geom, weight, bias } => {
+                    let g = geom;
+                    let w = self.param(weight).reshape([g.output.c, g.input.c, g.kernel, g.kernel]);
+                    let mut b = self.param(bias);
+                    if matches!(ops.get(i + 1), Some(Op::BatchNorm { .. })) {
+                        b = b.detach();
+                    }
+                    let pad_h = (g.output.h - 1) * g.stride + g.kernel - g.input.h;
+                    let pad_w = (g.output.w - 1) * g.stride + g.kernel - g.input.w;
+                    let options = ConvOptions::new_with_padding(
+                        [g.stride, g.stride],
+                        [(g.pad_top, pad_h - g.pad_top), (g.pad_left, pad_w - g.pad_left)],
+                        [1, 1],
+                        1,
+                    );
+                    Act::Images(conv2d(act.images(), w, Some(b), options))
+                }
+                Op::BatchNorm { shape, gamma, beta, .. } => {
+                    let x = act.images();
+                    let per_channel = |t: Tensor<1>| t.reshape([1, shape.c, 1, 1]);
+                    let (mean, var) = if train {
+                        let mean = x.clone().mean_dims(&[0, 2, 3]);
+                        let var = (x.clone() - mean.clone()).powi_scalar(2).mean_dims(&[0, 2, 3]);
+                        batch_stats.push((mean.clone().reshape([shape.c]), var.clone().reshape([shape.c])));
+                        (mean, var)
+                    } else {
+                        let (m, v) = &self.running[bn_index];
+                        (per_channel(m.clone()), per_channel(v.clone()))
+                    };
+                    bn_index += 1;
+                    let xhat = (x - mean) / (var + BN_EPS as f64).sqrt();
+                    Act::Images(xhat * per_channel(self.param(gamma)) + per_channel(self.param(beta)))
+                }
+                Op::Relu { .. } => match act {
+                    Act::Images(t) => Act::Images(relu(t)),
+                    Act::Rows(t) => Act::Rows(relu(t)),
+                },
+                Op::Flatten { shape } => Act::Rows(act.images().reshape([n, shape.len()])),
+                Op::Dense { inputs, outputs: out, weight, bias } => {
+                    let w = self.param(weight).reshape([inputs, out]);
+                    let b = self.param(bias).reshape([1, out]);
+                    Act::Rows(act.rows().matmul(w) + b)
+                }
+                Op::LogSoftmax { .. } => Act::Rows(log_softmax(act.rows(), 1)),
+            };
+            outputs.push(match &act {
+                Act::Images(t) => t.clone().reshape([n, op.output_len()]),
+                Act::Rows(t) => t.clone(),
+            });
+        }
+        BurnForward { logprobs: act.rows(), outputs, batch_stats }
+    }
+
+    /// Mean cross-entropy and the number of correct arg-maxes, both as 1-element tensors.
+    pub fn loss_and_correct(&self, logprobs: Tensor<2>, labels: &[u8]) -> (Tensor<1>, Tensor<1>) {
+        let (n, classes) = (labels.len(), self.model.classes);
+        let mut one_hot = vec![0f32; n * classes];
+        for (s, &l) in labels.iter().enumerate() {
+            one_hot[s * classes + l as usize] = 1.0;
+        }
+        let one_hot = Tensor::<2>::from_data(TensorData::new(one_hot, [n, classes]), &self.device);
+        let loss = (logprobs.clone() * one_hot).sum().neg() / n as f64;
+        let label_ids: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
+        let label_ids = Tensor::<1, Int>::from_data(TensorData::new(label_ids, [n]), &self.device);
+        let predicted = logprobs.inner().argmax(1).reshape([n]);
+        let correct = predicted.equal(label_ids.inner()).float().sum();
+        (loss, correct)
+    }
+
+    /// One training step on a batch: forward, backward, burn's Adam, running statistics.
+    /// Returns the loss and correct count as tensors (not read back).
+    pub fn train_step(&mut self, images: Tensor<4>, labels: &[u8], lr: f32) -> (Tensor<1>, Tensor<1>) {
+        let f = self.forward(images, true);
+        let (loss, correct) = self.loss_and_correct(f.logprobs, labels);
+        let mut grads = loss.backward();
+        for (i, param) in self.params.iter_mut().enumerate() {
+            // Detached conv biases (see the module doc) have no gradient and stay as they are.
+            let Some(grad) = param.grad_remove(&mut grads) else { continue };
+            let (updated, state) = self.adam.step(lr as f64, param.clone().inner(), grad, self.adam_states[i].take());
+            self.adam_states[i] = state;
+            *param = Tensor::from_inner(updated).require_grad();
+        }
+        let mo = BN_MOMENTUM as f64;
+        let mut bn_index = 0;
+        for op in &self.model.ops {
+            if let Op::BatchNorm { shape, .. } = op {
+                let count = (labels.len() * shape.spatial()) as f64;
+                let unbias = if count > 1.0 { count / (count - 1.0) } else { 1.0 };
+                let (mean, var) = &f.batch_stats[bn_index];
+                let (rm, rv) = &mut self.running[bn_index];
+                *rm = rm.clone() * (1.0 - mo) + mean.clone().inner() * mo;
+                *rv = rv.clone() * (1.0 - mo) + var.clone().inner() * (mo * unbias);
+                bn_index += 1;
+            }
+        }
+        (loss.inner(), correct)
+    }
+
+    /// Gradients of the mean loss on a batch, in our flat layout (no update). Conv biases
+    /// that feed a BatchNorm report exactly zero.
+    pub async fn gradients(&self, images: Tensor<4>, labels: &[u8]) -> Result<(f32, Vec<f32>), TrainError> {
+        let f = self.forward(images, true);
+        let (loss, _) = self.loss_and_correct(f.logprobs, labels);
+        let grads = loss.backward();
+        let mut flat = vec![0f32; self.model.param_count];
+        for (p, t) in self.model.params.iter().zip(&self.params) {
+            if let Some(g) = t.grad(&grads) {
+                flat[p.offset..p.offset + p.len].copy_from_slice(&read(g).await?);
+            }
+        }
+        Ok((read(loss.inner()).await?[0], flat))
+    }
+
+    /// Current parameters and running statistics in our flat layout.
+    pub async fn weights(&self) -> Result<Weights, TrainError> {
+        let mut params = vec![0f32; self.model.param_count];
+        for (p, t) in self.model.params.iter().zip(&self.params) {
+            params[p.offset..p.offset + p.len].copy_from_slice(&read(t.clone().inner()).await?);
+        }
+        let mut stats = vec![0f32; self.model.stats_count];
+        let bns = self.model.ops.iter().filter_map(|op| match *op {
+            Op::BatchNorm { shape, stats, .. } => Some((shape.c, stats)),
+            _ => None,
+        });
+        for ((c, at), (mean, var)) in bns.zip(&self.running) {
+            stats[at..at + c].copy_from_slice(&read(mean.clone()).await?);
+            stats[at + c..at + 2 * c].copy_from_slice(&read(var.clone()).await?);
+        }
+        Ok(Weights { params, stats })
+    }
+}
+
+fn check_weights(model: &Model, w: &Weights) -> Result<(), TrainError> {
+    if w.params.len() != model.param_count || w.stats.len() != model.stats_count {
+        return Err(TrainError::Weights(format!(
+            "{} parameters and {} statistics given, the model has {} and {}",
+            w.params.len(),
+            w.stats.len(),
+            model.param_count,
+            model.stats_count
+        )));
+    }
+    if let Some(i) = w.params.iter().chain(&w.stats).position(|v| !v.is_finite()) {
+        return Err(TrainError::Weights(format!("value {i} is not a finite number")));
+    }
+    Ok(())
+}
+
+/// Reads a float tensor back to the host.
+pub async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
+    let data = t.into_data_async().await.map_err(|e| TrainError::Backend(format!("burn could not read a tensor back: {e:?}")))?;
+    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Backend(format!("burn returned unexpected data: {e:?}")))
+}
+
+/// Pixels of `examples` as floats in [0, 1], in order.
+fn gather(split: &Split, examples: impl Iterator<Item = usize>) -> (Vec<f32>, Vec<u8>) {
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    for e in examples {
+        pixels.extend(split.images[e * IMAGE_PIXELS..(e + 1) * IMAGE_PIXELS].iter().map(|&p| p as f32 / 255.0));
+        labels.push(split.labels[e]);
+    }
+    (pixels, labels)
+}
+
+/// Trains with burn: the same schedule, shuffle and metrics as [`crate::Trainer`].
+pub struct BurnTrainer {
+    pub config: TrainConfig,
+    pub net: BurnModel,
+    backend: BurnDevice,
+    train: Split,
+    test: Split,
+    perm: Vec<u32>,
+    steps: u64,
+    epoch: usize,
+    step_in_epoch: usize,
+    /// Steps whose loss and correct count are still on the device.
+    pending: Vec<(u64, Tensor<1>, Tensor<1>)>,
+    /// Metrics read back but not yet returned by `poll_metrics`.
+    ready: Vec<StepMetrics>,
+}
+
+impl BurnTrainer {
+    pub fn new(backend: BurnDevice, model: Model, data: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
+        config.validate(data.train.len())?;
+        let weights = Weights { params: model.init_params(config.seed), stats: model.init_stats() };
+        let net = BurnModel::new(model, backend.open()?, &weights, &config.adam)?;
+        Ok(BurnTrainer {
+            perm: (0..data.train.len() as u32).collect(),
+            net,
+            backend,
+            train: data.train.clone(),
+            test: data.test.clone(),
+            config,
+            steps: 0,
+            epoch: 0,
+            step_in_epoch: 0,
+            pending: Vec::new(),
+            ready: Vec::new(),
+        })
+    }
+
+    pub fn backend(&self) -> BurnDevice {
+        self.backend
+    }
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train.len() / self.config.batch
+    }
+    pub fn steps_done(&self) -> u64 {
+        self.steps
+    }
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+    pub fn step_in_epoch(&self) -> usize {
+        self.step_in_epoch
+    }
+
+    /// Runs one training step. Reads metrics back (a device sync) only every
+    /// `metrics_every` steps and at the end of an epoch.
+    pub fn step(&mut self) -> Result<(), TrainError> {
+        if self.step_in_epoch == 0 && self.config.shuffle {
+            self.perm = epoch_permutation(self.train.len(), self.config.seed, self.epoch);
+        }
+        let batch = self.config.batch;
+        let start = self.step_in_epoch * batch;
+        let (pixels, labels) = gather(&self.train, self.perm[start..start + batch].iter().map(|&e| e as usize));
+        let images = self.net.images(pixels);
+        let (loss, correct) = self.net.train_step(images, &labels, self.config.adam.lr);
+        self.pending.push((self.steps, loss, correct));
+        self.steps += 1;
+        self.step_in_epoch += 1;
+        if self.step_in_epoch == self.steps_per_epoch() {
+            self.step_in_epoch = 0;
+            self.epoch += 1;
+        }
+        if self.pending.len() >= self.config.metrics_every || self.step_in_epoch == 0 {
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                let read = crate::trainer::block_on(self.read_pending())?;
+                self.ready.extend(read);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads back the loss and accuracy of every pending step in one transfer.
+    async fn read_pending(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
+        if self.pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let values: Vec<Tensor<1>> = pending.iter().flat_map(|(_, l, c)| [l.clone(), c.clone()]).collect();
+        let values = read(Tensor::cat(values, 0)).await?;
+        let batch = self.config.batch as f32;
+        let mut out = Vec::with_capacity(pending.len());
+        for ((step, _, _), pair) in pending.iter().zip(values.chunks(2)) {
+            if !pair[0].is_finite() {
+                return Err(TrainError::NonFiniteLoss { step: *step, loss: pair[0] });
+            }
+            out.push(StepMetrics { step: *step, loss: pair[0], accuracy: pair[1] / batch });
+        }
+        Ok(out)
+    }
+
+    /// Metrics read back so far, oldest first (never waits).
+    pub fn poll_metrics(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
+        Ok(std::mem::take(&mut self.ready))
+    }
+
+    /// Every outstanding metric, waiting for the device.
+    pub async fn flush_metrics(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
+        let mut out = std::mem::take(&mut self.ready);
+        out.extend(self.read_pending().await?);
+        Ok(out)
+    }
+
+    /// Loss and accuracy over a split, BatchNorm in evaluation mode.
+    pub async fn evaluate(&mut self, set: EvalSet) -> Result<EvalResult, TrainError> {
+        let split = match set {
+            EvalSet::Train => &self.train,
+            EvalSet::Test => &self.test,
+        };
+        let (mut loss_sum, mut correct) = (0f64, 0f64);
+        for start in (0..split.len()).step_by(self.config.eval_batch) {
+            let end = (start + self.config.eval_batch).min(split.len());
+            let (pixels, labels) = gather(split, start..end);
+            let f = self.net.forward(self.net.images(pixels), false);
+            let (loss, right) = self.net.loss_and_correct(f.logprobs, &labels);
+            let v = read(Tensor::cat(vec![loss.inner(), right], 0)).await?;
+            loss_sum += v[0] as f64 * labels.len() as f64;
+            correct += v[1] as f64;
+        }
+        let count = split.len();
+        Ok(EvalResult { loss: (loss_sum / count as f64) as f32, accuracy: (correct / count as f64) as f32, count })
+    }
+}

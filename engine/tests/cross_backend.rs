@@ -1,0 +1,147 @@
+//! Our WGSL engine against burn (feature `burn`): the burn model against the golden JAX
+//! vectors, our logits, loss and every gradient against burn's CPU autodiff for the same
+//! weights and batch, one Adam step, and ten-step loss curves on all three backends.
+//!
+//! Tolerances are relative errors per tensor (‖a − b‖ / ‖b‖): 1e-5 for the forward pass,
+//! 1e-4 for gradients and Adam steps (float32 summation order differs), 2e-3 for the loss
+//! after ten steps (the differences compound through Adam).
+#![cfg(feature = "burn")]
+
+mod common;
+use common::golden::*;
+use common::*;
+use engine::burn_backend::{read, BurnDevice, BurnModel, BurnTrainer};
+use engine::data::{self, Dataset, Verification};
+use engine::model::{Adam, Model};
+use engine::trainer::{block_on, StepMetrics, TrainConfig, Trainer, Weights};
+use engine::{AnyTrainer, BackendKind};
+use std::path::Path;
+
+fn mnist_subset(train: usize, test: usize) -> Dataset {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/data/mnist");
+    let d = data::load_dir(&dir, &Verification::mnist()).unwrap();
+    Dataset { train: d.train.truncated(train), test: d.test.truncated(test) }
+}
+
+fn burn_cpu(model: &Model, w: &Weights) -> BurnModel {
+    BurnModel::new(model.clone(), BurnDevice::Cpu.open().unwrap(), w, &Adam::default()).unwrap()
+}
+
+#[test]
+fn burn_model_matches_golden_forward_loss_and_gradients() {
+    let g = Golden::load();
+    let model = Model::tutorial();
+    let w = Weights { params: f32s(&g.params(&model, "param")), stats: model.init_stats() };
+    let net = burn_cpu(&model, &w);
+    let images = f32s(&g.get("batch0.images"));
+    let f = net.forward(net.images(images.clone()), true);
+    for (name, op) in LAYERS {
+        let ours = f64s(&block_on(read(f.outputs[op].clone())).unwrap());
+        assert_close(&format!("burn fwd.{name}"), &ours, &g.get(&format!("fwd.{name}")), 1e-5);
+    }
+    let (loss, grads) = block_on(net.gradients(net.images(images), &g.labels(0))).unwrap();
+    assert_close("burn loss", &[loss as f64], &g.get("loss"), 1e-5);
+    check_params(&model, "burn grad", &f64s(&grads), &g.params(&model, "grad"), 1e-4, 1e-6);
+}
+
+#[test]
+fn burn_adam_steps_match_golden() {
+    let g = Golden::load();
+    let model = Model::tutorial();
+    let config = TrainConfig { batch: 8, shuffle: false, ..Default::default() };
+    let mut t = BurnTrainer::new(BurnDevice::Cpu, model.clone(), &golden_dataset(&g), config).unwrap();
+    t.net.set_weights(&Weights { params: f32s(&g.params(&model, "param")), stats: model.init_stats() }).unwrap();
+    t.step().unwrap();
+    let after1 = f64s(&block_on(t.net.weights()).unwrap().params);
+    check_params(&model, "burn adam1", &after1, &g.params(&model, "adam1"), 1e-4, 1e-6);
+    t.step().unwrap();
+    t.step().unwrap();
+    let after3 = f64s(&block_on(t.net.weights()).unwrap().params);
+    check_params(&model, "burn adam3", &after3, &g.params(&model, "adam3"), 1e-4, 1e-6);
+    let losses: Vec<f64> = block_on(t.flush_metrics()).unwrap().iter().map(|m| m.loss as f64).collect();
+    assert_close("burn losses before each Adam step", &losses, &g.get("adam.losses"), 1e-5);
+}
+
+/// One step of ours and of burn's CPU backend from the same seeded weights on the same
+/// batch (odd size 13): logits, log-probabilities, loss, every gradient, the Adam update and
+/// the running statistics.
+#[test]
+fn wgsl_matches_burn_cpu_on_one_step() {
+    let ctx = gpu();
+    let data = mnist_subset(13, 10);
+    let model = Model::tutorial();
+    let config = TrainConfig { batch: 13, shuffle: false, ..Default::default() };
+    let mut ours = Trainer::new(&ctx, model.clone(), &data, config.clone()).unwrap();
+    let start = block_on(ours.weights()).unwrap();
+    ours.step().unwrap();
+    let acts: Vec<Vec<f64>> = block_on(ours.read_activations()).unwrap().iter().map(|a| f64s(a)).collect();
+    let our_grads = f64s(&block_on(ours.read_grads()).unwrap());
+    let our_loss = block_on(ours.flush_metrics()).unwrap()[0].loss;
+    let ours_after = block_on(ours.weights()).unwrap();
+
+    let mut burn = BurnTrainer::new(BurnDevice::Cpu, model.clone(), &data, config).unwrap();
+    assert_eq!(block_on(burn.net.weights()).unwrap(), start, "both start from the same flat parameters");
+    let pixels: Vec<f32> = (0..13).flat_map(|i| data.train.image_f32(i)).collect();
+    let f = burn.net.forward(burn.net.images(pixels.clone()), true);
+    let (logits_op, logprobs_op) = (model.ops.len() - 2, model.ops.len() - 1);
+    for (what, op) in [("logits", logits_op), ("log-probabilities", logprobs_op)] {
+        let theirs = f64s(&block_on(read(f.outputs[op].clone())).unwrap());
+        assert_close(&format!("wgsl vs burn-cpu {what}"), &acts[op + 1], &theirs, 1e-5);
+    }
+    let (burn_loss, burn_grads) = block_on(burn.net.gradients(burn.net.images(pixels), &data.train.labels[..13])).unwrap();
+    assert_close("wgsl vs burn-cpu loss", &[our_loss as f64], &[burn_loss as f64], 1e-5);
+    check_params(&model, "wgsl vs burn-cpu gradient", &our_grads, &f64s(&burn_grads), 1e-4, 1e-12);
+
+    burn.step().unwrap();
+    let burn_after = block_on(burn.net.weights()).unwrap();
+    check_params(&model, "wgsl vs burn-cpu after one Adam step", &f64s(&ours_after.params), &f64s(&burn_after.params), 1e-4, 1e-12);
+    assert_close("wgsl vs burn-cpu running statistics", &f64s(&ours_after.stats), &f64s(&burn_after.stats), 1e-4);
+}
+
+fn ten_losses(mut t: AnyTrainer) -> Vec<f64> {
+    let mut metrics: Vec<StepMetrics> = Vec::new();
+    for _ in 0..10 {
+        t.step().unwrap();
+        metrics.extend(t.poll_metrics().unwrap());
+    }
+    metrics.extend(block_on(t.flush_metrics()).unwrap());
+    assert_eq!(metrics.iter().map(|m| m.step).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+    metrics.iter().map(|m| m.loss as f64).collect()
+}
+
+/// Ten steps of 8 on a fixed batch sequence (shuffled by the shared seeded permutation):
+/// the loss curves agree on all three backends, and they go down.
+#[test]
+fn ten_step_loss_curves_agree_across_backends() {
+    let data = mnist_subset(80, 10);
+    let model = Model::tutorial();
+    let config = TrainConfig { batch: 8, seed: 7, ..Default::default() };
+    let ours = ten_losses(AnyTrainer::Wgsl(Trainer::new(&gpu(), model.clone(), &data, config.clone()).unwrap()));
+    let mut kinds = vec![BackendKind::BurnCpu];
+    if cfg!(feature = "burn-wgpu") {
+        kinds.push(BackendKind::BurnWgpu);
+    }
+    for kind in kinds {
+        let t = BurnTrainer::new(kind.burn_device().unwrap(), model.clone(), &data, config.clone()).unwrap();
+        let theirs = ten_losses(AnyTrainer::Burn(t));
+        eprintln!("wgsl:  {ours:.4?}\n{kind}: {theirs:.4?}");
+        assert_close(&format!("ten-step losses, wgsl vs {kind}"), &ours, &theirs, 2e-3);
+    }
+    let (first, last) = (ours[..3].iter().sum::<f64>(), ours[7..].iter().sum::<f64>());
+    assert!(last < first, "the loss goes down over ten steps: {ours:?}");
+}
+
+/// Bad weights are refused by burn as by ours, and leave the model as it was.
+#[test]
+fn burn_refuses_bad_weights_and_keeps_its_own() {
+    let model = Model::tutorial();
+    let w = Weights { params: model.init_params(3), stats: model.init_stats() };
+    let mut net = burn_cpu(&model, &w);
+    let short = Weights { params: w.params[1..].to_vec(), stats: w.stats.clone() };
+    let mut nan = w.clone();
+    nan.params[5] = f32::NAN;
+    for bad in [short, nan] {
+        assert!(net.set_weights(&bad).is_err());
+        assert_eq!(block_on(net.weights()).unwrap(), w);
+    }
+}
