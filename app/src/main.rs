@@ -70,6 +70,8 @@ struct Ui {
     form_error: RwSignal<Option<String>>,
     /// Why WebGPU is unavailable, when it is (the page then trains on the CPU).
     webgpu_missing: RwSignal<Option<String>>,
+    /// The WebGPU adapter is a software renderer (where the CPU backend may be faster).
+    software_adapter: RwSignal<bool>,
 }
 
 /// A trainer on one of the page's backends.
@@ -189,8 +191,7 @@ fn has_webgpu() -> bool {
         .is_some_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }
 
-const NO_WEBGPU_HELP: &str = "This page trains on your GPU through WebGPU, and this browser does not offer it, \
-so it trains on the CPU instead (burn's CPU backend in a Web Worker). That is much slower: a CPU core does \
+const NO_WEBGPU_HELP: &str = "The page trains on the CPU instead (burn's CPU backend in a Web Worker). That is much slower: a CPU core does \
 a few GFLOP/s where a GPU does thousands. For GPU speed use a recent Chrome or Edge (or Chromium with \
 --enable-unsafe-webgpu), Safari 26+, or Firefox with WebGPU enabled; on Linux, Chrome may need \
 chrome://flags/#enable-unsafe-webgpu.";
@@ -213,20 +214,22 @@ async fn start_up(
         adapter.set("CPU: burn's flex backend in a Web Worker".into());
     };
     if session.ctx.borrow().is_none() && !has_webgpu() {
-        no_gpu(NO_WEBGPU_HELP.into());
+        no_gpu(format!("This browser does not offer WebGPU. {NO_WEBGPU_HELP}"));
     } else if session.ctx.borrow().is_none() {
         match GpuContext::acquire().await {
             Ok(ctx) => {
                 let l = &ctx.limits;
                 // Browsers often keep the adapter's name private; the fallback flag is public.
                 let name = if ctx.info.name.is_empty() { "WebGPU adapter".to_string() } else { ctx.info.name.clone() };
-                let kind = if ctx.info.device_type == wgpu::DeviceType::Cpu { "software (fallback)" } else { "hardware" };
+                let software = ctx.info.device_type == wgpu::DeviceType::Cpu;
+                let kind = if software { "software (fallback)" } else { "hardware" };
                 adapter.set(format!(
                     "{name} · {kind} · max storage binding {} · {} storage buffers per stage · {} invocations per workgroup",
                     format_bytes(l.max_storage_buffer_binding_size),
                     l.max_storage_buffers_per_shader_stage,
                     l.max_compute_invocations_per_workgroup
                 ));
+                ui.software_adapter.set(software);
                 *session.ctx.borrow_mut() = Some(ctx);
             }
             Err(engine::GpuError::NoAdapter(_)) => {
@@ -556,6 +559,7 @@ fn App() -> impl IntoView {
         chart: RwSignal::new(ChartData::default()),
         form_error: RwSignal::new(None),
         webgpu_missing: RwSignal::new(None),
+        software_adapter: RwSignal::new(false),
     };
     let download = RwSignal::new((0u64, fetch::total_bytes()));
     let adapter = RwSignal::new(String::new());
@@ -627,6 +631,9 @@ fn App() -> impl IntoView {
                     _ => view! { <div class="notice ok">{move || data_note.get()}</div> }.into_any(),
                 }}
                 <div id="adapter" class="adapter">{move || adapter.get()}</div>
+                {move || ui.software_adapter.get().then(|| view! {
+                    <div id="software-hint" class="adapter">"This adapter is a software renderer, not a GPU: here the CPU backend may train faster (see the Backend choice)."</div>
+                })}
             </section>
 
             <section class="controls">

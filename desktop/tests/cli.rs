@@ -81,3 +81,44 @@ fn info_lists_adapters_and_bench_reports_json() {
         assert!(line.contains(key), "{key} in {line}");
     }
 }
+
+/// Weights trained by burn's CPU backend evaluate the same with our kernels: the backends
+/// share one weight format and one model.
+#[cfg(feature = "burn")]
+#[test]
+fn burn_cpu_trains_and_our_engine_evaluates_its_weights() {
+    let out = tempfile::tempdir().unwrap();
+    let weights = out.path().join("burn.safetensors");
+    let args = ["--limit", "64", "--batch", "16", "--test-limit", "50", "--out", out.path().to_str().unwrap()];
+    let o = desktop(&[&["train", "--backend", "burn-cpu", "--save", weights.to_str().unwrap()][..], &args].concat());
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("backend: burn-cpu"), "{log}");
+    let row = log.lines().find(|l| l.starts_with("|     1 |")).unwrap_or_else(|| panic!("epoch row in {log}"));
+    let burn_test_acc: f32 = row.split('|').nth(6).unwrap().trim().trim_end_matches('%').parse().unwrap();
+
+    let eval = |backend: &str| {
+        let o = desktop(&["eval", "--backend", backend, "--weights", weights.to_str().unwrap(), "--test-limit", "50"]);
+        let log = text(&o);
+        assert!(o.status.success(), "{log}");
+        let acc = log.split("test accuracy ").nth(1).and_then(|s| s.split('%').next()).unwrap_or_else(|| panic!("{log}"));
+        acc.parse::<f32>().unwrap()
+    };
+    // 50 images: one image is 2%, so equal accuracy means the same predictions up to a tie.
+    assert!((eval("wgsl") - burn_test_acc).abs() < 2.1, "wgsl evaluates burn's weights like burn did ({burn_test_acc}%)");
+    assert_eq!(eval("burn-cpu"), burn_test_acc);
+}
+
+#[cfg(feature = "burn")]
+#[test]
+fn bench_all_backends_side_by_side() {
+    let o = desktop(&["bench", "--backend", "all", "--batch", "8", "--steps", "1"]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("side by side"), "{log}");
+    for backend in ["wgsl", "burn-wgpu", "burn-cpu"] {
+        assert!(log.lines().any(|l| l.trim_start().starts_with(backend) && l.contains('x')), "{backend} row with a ratio in {log}");
+    }
+    let o = desktop(&["bench", "--backend", "tpu"]);
+    assert!(!o.status.success() && text(&o).contains("unknown backend `tpu`"), "{}", text(&o));
+}

@@ -2,7 +2,7 @@
 //! and burn's CPU backend. An enum rather than a trait object, because the interface is
 //! partly async and the set of backends is closed.
 
-use crate::trainer::{EpochProgress, EvalResult, EvalSet, StepMetrics, TrainError, Trainer, Weights};
+use crate::trainer::{EvalResult, EvalSet, StepMetrics, TrainError, Trainer, Weights};
 #[cfg(feature = "burn")]
 use crate::burn_backend::BurnTrainer;
 
@@ -158,14 +158,14 @@ impl AnyTrainer {
     /// every step with the metrics that have arrived so far (a few steps behind the device).
     /// Returns every step's metrics of the epoch once the device has finished.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn run_epoch(&mut self, mut on_progress: impl FnMut(&EpochProgress)) -> Result<Vec<StepMetrics>, TrainError> {
+    pub fn run_epoch(&mut self, mut on_progress: impl FnMut(&crate::trainer::EpochProgress)) -> Result<Vec<StepMetrics>, TrainError> {
         let total = self.steps_per_epoch();
         let mut metrics = Vec::with_capacity(total);
         loop {
             self.step()?;
             metrics.extend(self.poll_metrics()?);
             let done = if self.step_in_epoch() == 0 { total } else { self.step_in_epoch() };
-            on_progress(&EpochProgress { epoch: self.epoch(), step: done, steps: total, metrics: &metrics });
+            on_progress(&crate::trainer::EpochProgress { epoch: self.epoch(), step: done, steps: total, metrics: &metrics });
             if self.step_in_epoch() == 0 {
                 break;
             }

@@ -1,17 +1,18 @@
 // Browser benchmark: loads dist/ with `?bench=N` in Debian's headless Chromium with WebGPU
 // on SwiftShader, and prints the page's result (images/s, adapter) as one JSON line.
-// Usage: node tests/e2e/bench.mjs [dist] [steps]
+// Usage: node tests/e2e/bench.mjs [dist] [steps] [backend: wgsl | burn-cpu | all]
 import path from 'node:path';
 import { serve, launch } from './harness.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 const steps = Number(process.argv[3] ?? 10);
+const backend = process.argv[4] ?? 'wgsl';
 const server = await serve(dist);
 const browser = await launch(true);
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.error(`uncaught: ${e.message}`));
-  await page.goto(`http://127.0.0.1:${server.address().port}/?bench=${steps}&nocache`);
+  await page.goto(`http://127.0.0.1:${server.address().port}/?bench=${steps}&backend=${backend}&nocache`);
   await page.waitForFunction(() => document.title.startsWith('BENCH '), null, { timeout: 1_800_000, polling: 1000 });
   const json = (await page.title()).slice('BENCH '.length);
   console.log(json);
