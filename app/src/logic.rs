@@ -4,8 +4,8 @@
 use engine::trainer::{TrainConfig, MAX_BATCH};
 use engine::BackendKind;
 
-/// Backends the page offers: ours on WebGPU, and burn's CPU backend in a Web Worker.
-pub const PAGE_BACKENDS: [BackendKind; 2] = [BackendKind::Wgsl, BackendKind::BurnCpu];
+/// Backends the page offers: ours on WebGPU, and burn-wgpu and burn's CPU backend in Web Workers.
+pub const PAGE_BACKENDS: [BackendKind; 3] = [BackendKind::Wgsl, BackendKind::BurnWgpu, BackendKind::BurnCpu];
 
 /// The form's fields as typed.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,7 +96,7 @@ pub fn parse_settings(input: &SettingsInput, train_len: usize, test_len: usize) 
 pub fn page_backend(name: &str) -> Result<BackendKind, String> {
     match BackendKind::parse(name.trim()) {
         Ok(k) if PAGE_BACKENDS.contains(&k) => Ok(k),
-        _ => Err(format!("backend must be wgsl (WebGPU) or burn-cpu (CPU, in a Web Worker) (got \"{}\")", name.trim())),
+        _ => Err(format!("backend must be wgsl (WebGPU), burn-wgpu (WebGPU, in a Web Worker) or burn-cpu (CPU, in a Web Worker) (got \"{}\")", name.trim())),
     }
 }
 
@@ -196,7 +196,7 @@ mod tests {
             (SettingsInput { seed: "-3".into(), ..Default::default() }, "seed"),
             (SettingsInput { limit: "70000".into(), ..Default::default() }, "training images"),
             (SettingsInput { limit: "100".into(), ..Default::default() }, "larger than the 100 training images"),
-            (SettingsInput { backend: "burn-wgpu".into(), ..Default::default() }, "backend must be wgsl"),
+            (SettingsInput { backend: "cuda".into(), ..Default::default() }, "backend must be wgsl"),
             (SettingsInput { backend: "tpu".into(), ..Default::default() }, "backend must be wgsl"),
         ];
         for (input, expected) in cases {

@@ -3,13 +3,13 @@
 //! and the loop that paces training so the page stays responsive. Without WebGPU (or when
 //! chosen) burn's CPU backend trains in a Web Worker from a separate, lazily loaded bundle.
 
-mod cpu_worker;
+mod burn_worker;
 mod fetch;
 mod logic;
 
 use charts::{ChartData, EpochPoint};
 use engine::model::Model;
-use cpu_worker::CpuWorker;
+use burn_worker::BurnWorker;
 use engine::trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer};
 use engine::{wgpu, BackendKind, Dataset, GpuContext};
 use leptos::html;
@@ -78,8 +78,8 @@ struct Ui {
 enum PageTrainer {
     /// Ours, on WebGPU in this thread (the GPU does the work).
     Gpu(Trainer),
-    /// burn's CPU backend in the worker.
-    Cpu(CpuWorker),
+    /// burn (CPU or burn-wgpu) in a Web Worker.
+    Burn(BurnWorker),
 }
 
 impl PageTrainer {
@@ -89,31 +89,32 @@ impl PageTrainer {
         match (kind, ctx) {
             (BackendKind::Wgsl, Some(ctx)) => Ok(PageTrainer::Gpu(Trainer::new(&ctx, Model::tutorial(), dataset, config)?)),
             (BackendKind::Wgsl, None) => Err(TrainError::Config("WebGPU is not available in this browser: choose the CPU backend".into())),
-            _ => Ok(PageTrainer::Cpu(CpuWorker::start(dataset, &config).await?)),
+            (BackendKind::BurnWgpu, None) => Err(TrainError::Config("burn-wgpu needs WebGPU, which this browser does not offer: choose the CPU backend".into())),
+            (kind, _) => Ok(PageTrainer::Burn(BurnWorker::start(kind, dataset, &config).await?)),
         }
     }
     fn steps_per_epoch(&self) -> usize {
         match self {
             PageTrainer::Gpu(t) => t.steps_per_epoch(),
-            PageTrainer::Cpu(w) => w.steps_per_epoch,
+            PageTrainer::Burn(w) => w.steps_per_epoch,
         }
     }
     fn steps_done(&self) -> u64 {
         match self {
             PageTrainer::Gpu(t) => t.steps_done(),
-            PageTrainer::Cpu(w) => w.steps_done,
+            PageTrainer::Burn(w) => w.steps_done,
         }
     }
     fn epoch(&self) -> usize {
         match self {
             PageTrainer::Gpu(t) => t.epoch(),
-            PageTrainer::Cpu(w) => w.epoch,
+            PageTrainer::Burn(w) => w.epoch,
         }
     }
     fn step_in_epoch(&self) -> usize {
         match self {
             PageTrainer::Gpu(t) => t.step_in_epoch(),
-            PageTrainer::Cpu(w) => w.step_in_epoch,
+            PageTrainer::Burn(w) => w.step_in_epoch,
         }
     }
 
@@ -140,14 +141,14 @@ impl PageTrainer {
                 }
                 Ok(metrics)
             }
-            PageTrainer::Cpu(w) => w.steps(count).await,
+            PageTrainer::Burn(w) => w.steps(count).await,
         }
     }
 
     async fn evaluate_test(&mut self) -> Result<EvalResult, TrainError> {
         match self {
             PageTrainer::Gpu(t) => t.evaluate(EvalSet::Test).await,
-            PageTrainer::Cpu(w) => w.evaluate().await,
+            PageTrainer::Burn(w) => w.evaluate().await,
         }
     }
 }
@@ -453,7 +454,8 @@ async fn bench_backend(kind: BackendKind, ctx: Option<GpuContext>, dataset: &Dat
     let seconds = now_s() - started;
     let (adapter, memory) = match &trainer {
         PageTrainer::Gpu(t) => (adapter.to_string(), format!(",\"gpu_memory_bytes\":{}", t.gpu_memory_bytes())),
-        PageTrainer::Cpu(_) => ("CPU (burn flex, Web Worker)".to_string(), String::new()),
+        PageTrainer::Burn(_) if kind == BackendKind::BurnCpu => ("CPU (burn flex, Web Worker)".to_string(), String::new()),
+        PageTrainer::Burn(_) => (format!("{adapter} (burn-wgpu, Web Worker)"), String::new()),
     };
     Ok(format!(
         "{{\"backend\":\"{}\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{:.2},\"ms_per_step\":{:.1},\"first_step_ms\":{:.0}{memory}}}",
@@ -535,13 +537,14 @@ fn Field(label: &'static str, id: &'static str, value: RwSignal<String>, #[prop(
     }
 }
 
-/// The backend chooser: ours on WebGPU (when the browser has it) or burn's CPU backend.
+/// The backend chooser: ours on WebGPU (when the browser has it), burn-wgpu, or burn's CPU backend.
 #[component]
 fn BackendSelect(value: RwSignal<String>, webgpu: Signal<bool>) -> impl IntoView {
     view! {
         <label for="backend">"Backend"
             <select id="backend" prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
                 <option value="wgsl" disabled=move || !webgpu.get()>"WebGPU (our WGSL kernels)"</option>
+                <option value="burn-wgpu" disabled=move || !webgpu.get()>"WebGPU (burn-wgpu, in a Web Worker)"</option>
                 <option value="burn-cpu">"CPU (burn, in a Web Worker)"</option>
             </select>
         </label>

@@ -35,7 +35,7 @@ pub enum BurnDevice {
 
 impl BurnDevice {
     /// The autodiff-enabled burn device. Natively, a missing wgpu adapter is an error here
-    /// rather than a panic later.
+    /// rather than a panic later. In a browser, burn-wgpu needs [`BurnDevice::open_async`].
     pub fn open(self) -> Result<Device, TrainError> {
         Ok(match self {
             BurnDevice::Cpu => Device::flex().autodiff(),
@@ -43,6 +43,22 @@ impl BurnDevice {
             BurnDevice::Wgpu => open_wgpu()?.autodiff(),
         })
     }
+
+    /// Like [`BurnDevice::open`], but also initialises burn-wgpu on the browser's WebGPU,
+    /// which can only be done asynchronously.
+    pub async fn open_async(self) -> Result<Device, TrainError> {
+        #[cfg(all(feature = "burn-wgpu", target_arch = "wasm32"))]
+        if self == BurnDevice::Wgpu {
+            let device = Device::wgpu_options().init_async().await.map_err(|e| no_wgpu_adapter(e.to_string()))?;
+            return Ok(device.autodiff());
+        }
+        self.open()
+    }
+}
+
+#[cfg(feature = "burn-wgpu")]
+fn no_wgpu_adapter(reason: String) -> TrainError {
+    TrainError::Gpu(crate::GpuError::NoAdapter(format!("burn-wgpu found no usable adapter: {reason}")))
 }
 
 #[cfg(all(feature = "burn-wgpu", not(target_arch = "wasm32")))]
@@ -50,15 +66,12 @@ fn open_wgpu() -> Result<Device, TrainError> {
     use std::sync::OnceLock;
     // burn's wgpu runtime initialises once per process; later calls reuse that device.
     static DEVICE: OnceLock<Result<Device, String>> = OnceLock::new();
-    DEVICE
-        .get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
-        .clone()
-        .map_err(|e| TrainError::Gpu(crate::GpuError::NoAdapter(format!("burn-wgpu found no usable adapter: {e}"))))
+    DEVICE.get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string())).clone().map_err(no_wgpu_adapter)
 }
 
 #[cfg(all(feature = "burn-wgpu", target_arch = "wasm32"))]
 fn open_wgpu() -> Result<Device, TrainError> {
-    Err(TrainError::Config("burn-wgpu in the browser must be initialised asynchronously; use the CPU backend".into()))
+    Err(TrainError::Config("burn-wgpu in a browser is initialised asynchronously: use BurnDevice::open_async".into()))
 }
 
 /// An activation between ops: images (N, C, H, W) until Flatten, then rows (N, features).
@@ -358,8 +371,18 @@ pub struct BurnTrainer {
 impl BurnTrainer {
     pub fn new(backend: BurnDevice, model: Model, data: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
         config.validate(data.train.len())?;
+        Self::on_device(backend, backend.open()?, model, data, config)
+    }
+
+    /// As [`BurnTrainer::new`], opening the device asynchronously (burn-wgpu in a browser).
+    pub async fn new_async(backend: BurnDevice, model: Model, data: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
+        config.validate(data.train.len())?;
+        Self::on_device(backend, backend.open_async().await?, model, data, config)
+    }
+
+    fn on_device(backend: BurnDevice, device: Device, model: Model, data: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
         let weights = Weights { params: model.init_params(config.seed), stats: model.init_stats() };
-        let net = BurnModel::new(model, backend.open()?, &weights, &config.adam)?;
+        let net = BurnModel::new(model, device, &weights, &config.adam)?;
         Ok(BurnTrainer {
             perm: (0..data.train.len() as u32).collect(),
             net,

@@ -6,6 +6,7 @@
 // 2. WebGPU off (no flag): the page explains why and trains on the CPU instead (burn's CPU
 //    backend in a Web Worker, from its own bundle); the loss goes down and the page stays
 //    responsive while the worker trains.
+// 2b. WebGPU on, backend burn-wgpu: burn trains on WebGPU in its own worker bundle.
 // 3. A reload reads the data from the Cache API instead of downloading it again, and an
 //    invalid setting is refused with a reason.
 // 4. Corrupt data files: the error names the file and the problem, and offers Retry.
@@ -110,6 +111,22 @@ async function trainsOnTheCpuWithoutWebGpu(base, failures) {
   }, { viewport: { width: 1200, height: 1000 } });
 }
 
+async function trainsWithBurnWgpu(base, failures) {
+  console.log('case: burn-wgpu backend (WebGPU in a Web Worker)');
+  await withPage(true, 'burn-wgpu', async (page, problems) => {
+    const bundles = [];
+    page.on('request', (r) => { if (/(cpu|gpu)_worker/.test(r.url())) bundles.push(path.basename(new URL(r.url()).pathname)); });
+    await page.goto(`${base}/?backend=burn-wgpu&limit=128&batch=16&epochs=1&test_limit=64&autostart&nocache`);
+    await page.waitForFunction(() => window.__train && window.__train.epochs >= 1, null, { timeout: 300_000, polling: 500 })
+      .catch(async (e) => { await page.screenshot({ path: path.join(artifacts, 'burn-wgpu-timeout.png') }); throw e; });
+    const report = await page.evaluate(() => window.__train);
+    console.log('  report:', JSON.stringify(report));
+    check(failures, report.steps === 8 && report.lastLoss < report.firstLoss, `8 steps, loss went down (${report.firstLoss} -> ${report.lastLoss})`);
+    check(failures, bundles.includes('gpu_worker_bg.wasm') && !bundles.some((b) => b.startsWith('cpu_worker')), `only the burn-wgpu bundle was fetched (${bundles})`);
+    check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
+  });
+}
+
 async function cachesTheData(base, failures) {
   console.log('case: a reload reads the data from the browser cache');
   await withPage(true, 'cache', async (page, problems) => {
@@ -164,6 +181,7 @@ const failures = [];
 try {
   await trainsWithWebGpu(base, failures);
   await trainsOnTheCpuWithoutWebGpu(base, failures);
+  await trainsWithBurnWgpu(base, failures);
   await cachesTheData(base, failures);
   await reportsCorruptData(base, failures);
   await survivesDeviceLoss(base, failures);

@@ -1,5 +1,6 @@
-//! The CPU training worker: burn's CPU backend (flex) in its own wasm bundle, so the page's
-//! default bundle carries no burn, and training on the CPU never blocks the page.
+//! The burn training workers: burn's CPU backend (`cpu_worker`) or burn-wgpu on the
+//! browser's WebGPU (`gpu_worker`, feature `webgpu`), each in its own wasm bundle, so the
+//! page's default bundle carries no burn, and burn's training never blocks the page.
 //!
 //! Protocol (one request at a time; every request gets exactly one reply):
 //! - on start the worker posts `{kind: "loaded"}`;
@@ -11,19 +12,24 @@
 //! - any failure → `{kind: "error", message}`.
 
 #[cfg(target_arch = "wasm32")]
+pub use worker::start;
+
+#[cfg(target_arch = "wasm32")]
 mod worker {
     use engine::burn_backend::{BurnDevice, BurnTrainer};
     use engine::model::Model;
     use engine::trainer::{EvalSet, TrainConfig, TrainError};
     use engine::{Dataset, Split};
     use js_sys::{Float64Array, Object, Reflect, Uint8Array};
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
     use wasm_bindgen::prelude::*;
+    use wasm_bindgen_futures::spawn_local;
     use wasm_bindgen::JsCast;
     use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
     thread_local! {
         static TRAINER: RefCell<Option<BurnTrainer>> = const { RefCell::new(None) };
+        static BACKEND: Cell<BurnDevice> = const { Cell::new(BurnDevice::Cpu) };
     }
 
     fn get(msg: &JsValue, key: &str) -> JsValue {
@@ -47,98 +53,93 @@ mod worker {
         o
     }
 
-    fn with_trainer<T>(f: impl FnOnce(&mut BurnTrainer) -> Result<T, TrainError>) -> Result<T, String> {
-        TRAINER.with(|t| match t.borrow_mut().as_mut() {
-            Some(trainer) => f(trainer).map_err(|e| e.to_string()),
-            None => Err("the worker has no model yet: send `init` first".into()),
-        })
+    /// The trainer, taken out for the duration of a request (requests come one at a time).
+    fn take_trainer() -> Result<BurnTrainer, String> {
+        TRAINER.with(|t| t.borrow_mut().take()).ok_or_else(|| "the worker has no model yet: send `init` first".to_string())
     }
 
-    fn init(msg: &JsValue) -> Result<Object, String> {
+    fn put_trainer(t: BurnTrainer) {
+        TRAINER.with(|cell| *cell.borrow_mut() = Some(t));
+    }
+
+    async fn init(msg: &JsValue) -> Result<Object, String> {
         let split = |images: &str, labels: &str| -> Result<Split, String> { Ok(Split { images: bytes(msg, images)?, labels: bytes(msg, labels)? }) };
         let dataset = Dataset { train: split("trainImages", "trainLabels")?, test: split("testImages", "testLabels")? };
         let mut config = TrainConfig { batch: number(msg, "batch")? as usize, seed: number(msg, "seed")? as u64, ..Default::default() };
         config.adam.lr = number(msg, "lr")? as f32;
         // Metrics come back with every `steps` reply, so no periodic read-back is needed.
         config.metrics_every = usize::MAX;
-        let trainer = BurnTrainer::new(BurnDevice::Cpu, Model::tutorial(), &dataset, config).map_err(|e| e.to_string())?;
+        let backend = BACKEND.with(Cell::get);
+        let trainer = BurnTrainer::new_async(backend, Model::tutorial(), &dataset, config).await.map_err(|e| e.to_string())?;
         let steps_per_epoch = trainer.steps_per_epoch();
-        TRAINER.with(|t| *t.borrow_mut() = Some(trainer));
+        put_trainer(trainer);
         Ok(reply("ready", &[("stepsPerEpoch", (steps_per_epoch as f64).into())]))
     }
 
-    fn steps(msg: &JsValue) -> Result<Object, String> {
+    async fn steps(msg: &JsValue) -> Result<Object, String> {
         let count = number(msg, "count")? as usize;
-        with_trainer(|t| {
-            for _ in 0..count.max(1) {
-                t.step()?;
-                if t.step_in_epoch() == 0 {
-                    break;
-                }
+        let mut t = take_trainer()?;
+        let result = run_steps(&mut t, count).await;
+        put_trainer(t);
+        let (metrics, steps_done, epoch, step_in_epoch) = result.map_err(|e| e.to_string())?;
+        let flat: Vec<f64> = metrics.iter().flat_map(|m| [m.step as f64, m.loss as f64, m.accuracy as f64]).collect();
+        Ok(reply(
+            "stepped",
+            &[
+                ("metrics", Float64Array::from(flat.as_slice()).into()),
+                ("stepsDone", (steps_done as f64).into()),
+                ("epoch", (epoch as f64).into()),
+                ("stepInEpoch", (step_in_epoch as f64).into()),
+            ],
+        ))
+    }
+
+    type Stepped = (Vec<engine::StepMetrics>, u64, usize, usize);
+
+    async fn run_steps(t: &mut BurnTrainer, count: usize) -> Result<Stepped, TrainError> {
+        for _ in 0..count.max(1) {
+            t.step()?;
+            if t.step_in_epoch() == 0 {
+                break;
             }
-            // flex computes eagerly: the read-back future is already complete.
-            let metrics = futures_now(t.flush_metrics())?;
-            let flat: Vec<f64> = metrics.iter().flat_map(|m| [m.step as f64, m.loss as f64, m.accuracy as f64]).collect();
-            Ok(reply(
-                "stepped",
-                &[
-                    ("metrics", Float64Array::from(flat.as_slice()).into()),
-                    ("stepsDone", (t.steps_done() as f64).into()),
-                    ("epoch", (t.epoch() as f64).into()),
-                    ("stepInEpoch", (t.step_in_epoch() as f64).into()),
-                ],
-            ))
-        })
-    }
-
-    fn evaluate() -> Result<Object, String> {
-        with_trainer(|t| {
-            let r = futures_now(t.evaluate(EvalSet::Test))?;
-            Ok(reply(
-                "evaluated",
-                &[("loss", (r.loss as f64).into()), ("accuracy", (r.accuracy as f64).into()), ("count", (r.count as f64).into())],
-            ))
-        })
-    }
-
-    /// Polls a future that is ready at once (burn's CPU backend never waits).
-    fn futures_now<F: std::future::Future>(f: F) -> F::Output {
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let mut f = std::pin::pin!(f);
-        match f.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(v) => v,
-            std::task::Poll::Pending => panic!("burn's CPU backend returned a pending read-back"),
         }
+        let metrics = t.flush_metrics().await?;
+        Ok((metrics, t.steps_done(), t.epoch(), t.step_in_epoch()))
     }
 
-    fn handle(msg: &JsValue) -> Object {
-        let cmd = get(msg, "cmd").as_string().unwrap_or_default();
+    async fn evaluate() -> Result<Object, String> {
+        let mut t = take_trainer()?;
+        let r = t.evaluate(EvalSet::Test).await;
+        put_trainer(t);
+        let r = r.map_err(|e| e.to_string())?;
+        Ok(reply("evaluated", &[("loss", (r.loss as f64).into()), ("accuracy", (r.accuracy as f64).into()), ("count", (r.count as f64).into())]))
+    }
+
+    async fn handle(msg: JsValue) -> Object {
+        let cmd = get(&msg, "cmd").as_string().unwrap_or_default();
         let result = match cmd.as_str() {
-            "init" => init(msg),
-            "steps" => steps(msg),
-            "evaluate" => evaluate(),
+            "init" => init(&msg).await,
+            "steps" => steps(&msg).await,
+            "evaluate" => evaluate().await,
             other => Err(format!("unknown command `{other}`")),
         };
         result.unwrap_or_else(|message| reply("error", &[("message", message.into())]))
     }
 
-    pub fn start() {
+    /// Installs the message handler; the worker then trains on `backend`.
+    pub fn start(backend: BurnDevice) {
         console_error_panic_hook::set_once();
+        BACKEND.with(|b| b.set(backend));
         let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
         let post_scope = scope.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            let _ = post_scope.post_message(&handle(&ev.data()));
+            let scope = post_scope.clone();
+            spawn_local(async move {
+                let _ = scope.post_message(&handle(ev.data()).await.into());
+            });
         });
         scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         on_message.forget();
         let _ = scope.post_message(&reply("loaded", &[]));
     }
-}
-
-fn main() {
-    #[cfg(target_arch = "wasm32")]
-    worker::start();
-    #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("cpu_worker runs in a browser Web Worker; build it with Trunk (see index.html)");
 }

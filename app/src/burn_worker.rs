@@ -1,9 +1,9 @@
-//! The page's side of the CPU worker (worker/): burn's CPU backend training in a Web Worker,
-//! loaded only when the CPU backend is chosen (or WebGPU is missing). See worker/src/main.rs
-//! for the message protocol.
+//! The page's side of the burn workers (worker/): burn's CPU backend or burn-wgpu training
+//! in a Web Worker, each loaded only when its backend is chosen (the CPU one also when
+//! WebGPU is missing). See worker/src/lib.rs for the message protocol.
 
 use engine::trainer::{EvalResult, StepMetrics, TrainConfig, TrainError};
-use engine::Dataset;
+use engine::{BackendKind, Dataset};
 use futures_channel::oneshot;
 use js_sys::{Float64Array, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -12,13 +12,20 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-/// Trunk's loader for the worker bundle (index.html, `data-bin="cpu_worker"`).
-const WORKER_URL: &str = "./cpu_worker_loader.js";
+/// The loader of each burn backend's worker bundle (index.html builds `cpu_worker` and
+/// `gpu_worker`).
+fn worker_url(kind: BackendKind) -> &'static str {
+    if kind == BackendKind::BurnWgpu {
+        "./gpu_worker_loader.js"
+    } else {
+        "./cpu_worker_loader.js"
+    }
+}
 
 type Waiter = Rc<RefCell<Option<oneshot::Sender<Result<JsValue, String>>>>>;
 
-/// A trainer in the CPU worker. One request is in flight at a time.
-pub struct CpuWorker {
+/// A trainer in a burn worker. One request is in flight at a time.
+pub struct BurnWorker {
     worker: Worker,
     waiter: Waiter,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -29,7 +36,7 @@ pub struct CpuWorker {
     pub step_in_epoch: usize,
 }
 
-impl Drop for CpuWorker {
+impl Drop for BurnWorker {
     fn drop(&mut self) {
         self.worker.terminate();
     }
@@ -48,13 +55,13 @@ fn set(o: &Object, key: &str, value: JsValue) {
 }
 
 fn worker_error(message: String) -> TrainError {
-    TrainError::Backend(format!("The CPU worker failed: {message}"))
+    TrainError::Backend(format!("The burn worker failed: {message}"))
 }
 
-impl CpuWorker {
+impl BurnWorker {
     /// Starts the worker, waits for its bundle to load, and sends it the data and settings.
-    pub async fn start(dataset: &Dataset, config: &TrainConfig) -> Result<Self, TrainError> {
-        let worker = Worker::new(WORKER_URL).map_err(|e| worker_error(format!("could not start it ({e:?})")))?;
+    pub async fn start(kind: BackendKind, dataset: &Dataset, config: &TrainConfig) -> Result<Self, TrainError> {
+        let worker = Worker::new(worker_url(kind)).map_err(|e| worker_error(format!("could not start it ({e:?})")))?;
         let waiter: Waiter = Rc::new(RefCell::new(None));
         let on_reply = waiter.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
@@ -72,7 +79,7 @@ impl CpuWorker {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let mut w = CpuWorker {
+        let mut w = BurnWorker {
             worker,
             waiter,
             _on_message: on_message,

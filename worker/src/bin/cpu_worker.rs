@@ -1,0 +1,8 @@
+//! The page's CPU worker: burn's CPU backend (flex). See the crate docs for the protocol.
+
+fn main() {
+    #[cfg(target_arch = "wasm32")]
+    worker::start(engine::burn_backend::BurnDevice::Cpu);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("cpu_worker runs in a browser Web Worker; Trunk builds it (see index.html)");
+}
