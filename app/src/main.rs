@@ -77,7 +77,7 @@ struct Ui {
 /// A trainer on one of the page's backends.
 enum PageTrainer {
     /// Ours, on WebGPU in this thread (the GPU does the work).
-    Gpu(Trainer),
+    Gpu(Box<Trainer>),
     /// burn (CPU or burn-wgpu) in a Web Worker.
     Burn(BurnWorker),
 }
@@ -87,7 +87,7 @@ impl PageTrainer {
     async fn start(kind: BackendKind, ctx: Option<GpuContext>, dataset: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
         config.validate(dataset.train.len())?;
         match (kind, ctx) {
-            (BackendKind::Wgsl, Some(ctx)) => Ok(PageTrainer::Gpu(Trainer::new(&ctx, Model::tutorial(), dataset, config)?)),
+            (BackendKind::Wgsl, Some(ctx)) => Ok(PageTrainer::Gpu(Box::new(Trainer::new(&ctx, Model::tutorial(), dataset, config)?))),
             (BackendKind::Wgsl, None) => Err(TrainError::Config("WebGPU is not available in this browser: choose the CPU backend".into())),
             (BackendKind::BurnWgpu, None) => Err(TrainError::Config("burn-wgpu needs WebGPU, which this browser does not offer: choose the CPU backend".into())),
             (kind, _) => Ok(PageTrainer::Burn(BurnWorker::start(kind, dataset, &config).await?)),

@@ -142,11 +142,11 @@ fn acquire() -> Result<GpuContext> {
 fn make_trainer(kind: BackendKind, dataset: &Dataset, config: TrainConfig) -> Result<AnyTrainer> {
     kind.require_compiled_in()?;
     Ok(match kind {
-        BackendKind::Wgsl => AnyTrainer::Wgsl(Trainer::new(&acquire()?, Model::tutorial(), dataset, config)?),
+        BackendKind::Wgsl => AnyTrainer::Wgsl(Box::new(Trainer::new(&acquire()?, Model::tutorial(), dataset, config)?)),
         #[cfg(feature = "burn")]
         _ => {
             eprintln!("backend: {kind} (burn {})", if kind == BackendKind::BurnCpu { "flex CPU" } else { "wgpu, default adapter" });
-            AnyTrainer::Burn(engine::burn_backend::BurnTrainer::new(kind.burn_device()?, Model::tutorial(), dataset, config)?)
+            AnyTrainer::Burn(Box::new(engine::burn_backend::BurnTrainer::new(kind.burn_device()?, Model::tutorial(), dataset, config)?))
         }
         #[cfg(not(feature = "burn"))]
         _ => unreachable!("require_compiled_in refused it"),

@@ -72,9 +72,9 @@ impl std::fmt::Display for BackendKind {
 
 /// A trainer on any backend.
 pub enum AnyTrainer {
-    Wgsl(Trainer),
+    Wgsl(Box<Trainer>),
     #[cfg(feature = "burn")]
-    Burn(BurnTrainer),
+    Burn(Box<BurnTrainer>),
 }
 
 macro_rules! each {

@@ -116,14 +116,14 @@ fn ten_step_loss_curves_agree_across_backends() {
     let data = mnist_subset(80, 10);
     let model = Model::tutorial();
     let config = TrainConfig { batch: 8, seed: 7, ..Default::default() };
-    let ours = ten_losses(AnyTrainer::Wgsl(Trainer::new(&gpu(), model.clone(), &data, config.clone()).unwrap()));
+    let ours = ten_losses(AnyTrainer::Wgsl(Box::new(Trainer::new(&gpu(), model.clone(), &data, config.clone()).unwrap())));
     let mut kinds = vec![BackendKind::BurnCpu];
     if cfg!(feature = "burn-wgpu") {
         kinds.push(BackendKind::BurnWgpu);
     }
     for kind in kinds {
         let t = BurnTrainer::new(kind.burn_device().unwrap(), model.clone(), &data, config.clone()).unwrap();
-        let theirs = ten_losses(AnyTrainer::Burn(t));
+        let theirs = ten_losses(AnyTrainer::Burn(Box::new(t)));
         eprintln!("wgsl:  {ours:.4?}\n{kind}: {theirs:.4?}");
         assert_close(&format!("ten-step losses, wgsl vs {kind}"), &ours, &theirs, 2e-3);
     }
