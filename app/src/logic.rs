@@ -96,7 +96,10 @@ pub fn parse_settings(input: &SettingsInput, train_len: usize, test_len: usize) 
 pub fn page_backend(name: &str) -> Result<BackendKind, String> {
     match BackendKind::parse(name.trim()) {
         Ok(k) if PAGE_BACKENDS.contains(&k) => Ok(k),
-        _ => Err(format!("backend must be wgsl (WebGPU), burn-wgpu (WebGPU, in a Web Worker) or burn-cpu (CPU, in a Web Worker) (got \"{}\")", name.trim())),
+        _ => Err(format!(
+            "backend must be wgsl (WebGPU), burn-wgpu (WebGPU, in a Web Worker) or burn-cpu (CPU, in a Web Worker) (got \"{}\")",
+            name.trim()
+        )),
     }
 }
 

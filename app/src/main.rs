@@ -7,9 +7,9 @@ mod burn_worker;
 mod fetch;
 mod logic;
 
+use burn_worker::BurnWorker;
 use charts::{ChartData, EpochPoint};
 use engine::model::Model;
-use burn_worker::BurnWorker;
 use engine::trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer};
 use engine::{wgpu, BackendKind, Dataset, GpuContext};
 use leptos::html;
@@ -89,7 +89,9 @@ impl PageTrainer {
         match (kind, ctx) {
             (BackendKind::Wgsl, Some(ctx)) => Ok(PageTrainer::Gpu(Box::new(Trainer::new(&ctx, Model::tutorial(), dataset, config)?))),
             (BackendKind::Wgsl, None) => Err(TrainError::Config("WebGPU is not available in this browser: choose the CPU backend".into())),
-            (BackendKind::BurnWgpu, None) => Err(TrainError::Config("burn-wgpu needs WebGPU, which this browser does not offer: choose the CPU backend".into())),
+            (BackendKind::BurnWgpu, None) => {
+                Err(TrainError::Config("burn-wgpu needs WebGPU, which this browser does not offer: choose the CPU backend".into()))
+            }
             (kind, _) => Ok(PageTrainer::Burn(BurnWorker::start(kind, dataset, &config).await?)),
         }
     }
@@ -192,7 +194,8 @@ fn has_webgpu() -> bool {
         .is_some_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }
 
-const NO_WEBGPU_HELP: &str = "The page trains on the CPU instead (burn's CPU backend in a Web Worker). That is much slower: a CPU core does \
+const NO_WEBGPU_HELP: &str =
+    "The page trains on the CPU instead (burn's CPU backend in a Web Worker). That is much slower: a CPU core does \
 a few GFLOP/s where a GPU does thousands. For GPU speed use a recent Chrome or Edge (or Chromium with \
 --enable-unsafe-webgpu), Safari 26+, or Firefox with WebGPU enabled; on Linux, Chrome may need \
 chrome://flags/#enable-unsafe-webgpu.";
@@ -434,7 +437,13 @@ async fn run_ticks(trainer: &mut PageTrainer, session: &Session, ui: Ui, generat
 }
 
 /// One backend's benchmark result as a JSON object.
-async fn bench_backend(kind: BackendKind, ctx: Option<GpuContext>, dataset: &Dataset, steps: usize, adapter: &str) -> Result<String, TrainError> {
+async fn bench_backend(
+    kind: BackendKind,
+    ctx: Option<GpuContext>,
+    dataset: &Dataset,
+    steps: usize,
+    adapter: &str,
+) -> Result<String, TrainError> {
     let config = TrainConfig::default();
     let batch = config.batch;
     let no_fault = Cell::new(None);

@@ -2,9 +2,9 @@
 //! and burn's CPU backend. An enum rather than a trait object, because the interface is
 //! partly async and the set of backends is closed.
 
-use crate::trainer::{EvalResult, EvalSet, StepMetrics, TrainError, Trainer, Weights};
 #[cfg(feature = "burn")]
 use crate::burn_backend::BurnTrainer;
+use crate::trainer::{EvalResult, EvalSet, StepMetrics, TrainError, Trainer, Weights};
 
 /// A training backend, by the name users type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

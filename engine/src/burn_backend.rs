@@ -122,7 +122,7 @@ pub struct BurnModel {
 impl BurnModel {
     /// Builds the model on `device` from our flat layout.
     pub fn new(model: Model, device: Device, weights: &Weights, adam: &crate::model::Adam) -> Result<Self, TrainError> {
-        check_weights(&model, weights)?;
+        weights.check(&model)?;
         let adam_config = AdamConfig::new().with_beta_1(adam.beta1).with_beta_2(adam.beta2).with_epsilon(adam.eps);
         let mut m = BurnModel {
             adam_states: vec![None; model.params.len()],
@@ -158,7 +158,7 @@ impl BurnModel {
 
     /// Replaces parameters and running statistics (checked first; Adam's moments are kept).
     pub fn set_weights(&mut self, w: &Weights) -> Result<(), TrainError> {
-        check_weights(&self.model, w)?;
+        w.check(&self.model)?;
         self.load(w);
         Ok(())
     }
@@ -316,22 +316,6 @@ impl BurnModel {
         }
         Ok(Weights { params, stats })
     }
-}
-
-fn check_weights(model: &Model, w: &Weights) -> Result<(), TrainError> {
-    if w.params.len() != model.param_count || w.stats.len() != model.stats_count {
-        return Err(TrainError::Weights(format!(
-            "{} parameters and {} statistics given, the model has {} and {}",
-            w.params.len(),
-            w.stats.len(),
-            model.param_count,
-            model.stats_count
-        )));
-    }
-    if let Some(i) = w.params.iter().chain(&w.stats).position(|v| !v.is_finite()) {
-        return Err(TrainError::Weights(format!("value {i} is not a finite number")));
-    }
-    Ok(())
 }
 
 /// Reads a float tensor back to the host.

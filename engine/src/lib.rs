@@ -9,9 +9,9 @@
 //! - [`weights`]: safetensors files of trained weights.
 //! - `burn_backend` (feature `burn`): the same network on burn's CPU backend and burn-wgpu.
 
+pub mod backend;
 #[cfg(feature = "burn")]
 pub mod burn_backend;
-pub mod backend;
 pub mod data;
 pub mod gpu;
 pub mod model;

@@ -126,6 +126,26 @@ pub struct Weights {
     pub stats: Vec<f32>,
 }
 
+impl Weights {
+    /// Checks sizes and values against `model`, so that bad weights are refused before
+    /// anything changes.
+    pub fn check(&self, model: &Model) -> Result<(), TrainError> {
+        if self.params.len() != model.param_count || self.stats.len() != model.stats_count {
+            return Err(TrainError::Weights(format!(
+                "{} parameters and {} statistics given, the model has {} and {}",
+                self.params.len(),
+                self.stats.len(),
+                model.param_count,
+                model.stats_count
+            )));
+        }
+        if let Some(i) = self.params.iter().chain(&self.stats).position(|v| !v.is_finite()) {
+            return Err(TrainError::Weights(format!("value {i} is not a finite number")));
+        }
+        Ok(())
+    }
+}
+
 /// GPU time of one kernel in a profiled step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelTime {
@@ -571,18 +591,7 @@ impl Trainer {
     /// Replaces parameters and running statistics. Checks sizes and values first, so a bad
     /// file leaves the current model untouched. Adam's moments are kept.
     pub fn set_weights(&mut self, w: &Weights) -> Result<(), TrainError> {
-        if w.params.len() != self.model.param_count || w.stats.len() != self.model.stats_count {
-            return Err(TrainError::Weights(format!(
-                "{} parameters and {} statistics given, the model has {} and {}",
-                w.params.len(),
-                w.stats.len(),
-                self.model.param_count,
-                self.model.stats_count
-            )));
-        }
-        if let Some(i) = w.params.iter().chain(&w.stats).position(|v| !v.is_finite()) {
-            return Err(TrainError::Weights(format!("value {i} is not a finite number")));
-        }
+        w.check(&self.model)?;
         let q = &self.kernels.ctx.queue;
         if !w.stats.is_empty() {
             q.write_buffer(&self.shared.stats, 0, bytemuck::cast_slice(&w.stats));

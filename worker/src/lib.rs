@@ -23,8 +23,8 @@ mod worker {
     use js_sys::{Float64Array, Object, Reflect, Uint8Array};
     use std::cell::{Cell, RefCell};
     use wasm_bindgen::prelude::*;
-    use wasm_bindgen_futures::spawn_local;
     use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::spawn_local;
     use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
     thread_local! {
@@ -63,7 +63,9 @@ mod worker {
     }
 
     async fn init(msg: &JsValue) -> Result<Object, String> {
-        let split = |images: &str, labels: &str| -> Result<Split, String> { Ok(Split { images: bytes(msg, images)?, labels: bytes(msg, labels)? }) };
+        let split = |images: &str, labels: &str| -> Result<Split, String> {
+            Ok(Split { images: bytes(msg, images)?, labels: bytes(msg, labels)? })
+        };
         let dataset = Dataset { train: split("trainImages", "trainLabels")?, test: split("testImages", "testLabels")? };
         let mut config = TrainConfig { batch: number(msg, "batch")? as usize, seed: number(msg, "seed")? as u64, ..Default::default() };
         config.adam.lr = number(msg, "lr")? as f32;
@@ -112,7 +114,10 @@ mod worker {
         let r = t.evaluate(EvalSet::Test).await;
         put_trainer(t);
         let r = r.map_err(|e| e.to_string())?;
-        Ok(reply("evaluated", &[("loss", (r.loss as f64).into()), ("accuracy", (r.accuracy as f64).into()), ("count", (r.count as f64).into())]))
+        Ok(reply(
+            "evaluated",
+            &[("loss", (r.loss as f64).into()), ("accuracy", (r.accuracy as f64).into()), ("count", (r.count as f64).into())],
+        ))
     }
 
     async fn handle(msg: JsValue) -> Object {

@@ -83,4 +83,3 @@ pub fn golden_dataset(g: &Golden) -> Dataset {
     let split = Split { images, labels };
     Dataset { train: split.clone(), test: split }
 }
-
