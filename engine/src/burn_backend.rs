@@ -416,12 +416,11 @@ impl BurnTrainer {
             self.step_in_epoch = 0;
             self.epoch += 1;
         }
+        // In a browser the caller awaits `flush_metrics` instead (read-backs are async there).
+        #[cfg(not(target_arch = "wasm32"))]
         if self.pending.len() >= self.config.metrics_every || self.step_in_epoch == 0 {
-            #[cfg(not(target_arch = "wasm32"))]
-            {
-                let read = crate::trainer::block_on(self.read_pending())?;
-                self.ready.extend(read);
-            }
+            let read = crate::trainer::block_on(self.read_pending())?;
+            self.ready.extend(read);
         }
         Ok(())
     }
