@@ -126,6 +126,9 @@ impl AnyTrainer {
     pub async fn evaluate(&mut self, set: EvalSet) -> Result<EvalResult, TrainError> {
         each!(self, t => t.evaluate(set).await)
     }
+    pub async fn evaluate_predictions(&mut self, set: EvalSet) -> Result<(EvalResult, Vec<f32>), TrainError> {
+        each!(self, t => t.evaluate_predictions(set).await)
+    }
     pub async fn weights(&self) -> Result<Weights, TrainError> {
         match self {
             AnyTrainer::Wgsl(t) => t.weights().await,

@@ -458,21 +458,34 @@ impl BurnTrainer {
 
     /// Loss and accuracy over a split, BatchNorm in evaluation mode.
     pub async fn evaluate(&mut self, set: EvalSet) -> Result<EvalResult, TrainError> {
+        Ok(self.run_evaluation(set, false).await?.0)
+    }
+
+    /// Like [`BurnTrainer::evaluate`], and also every example's log-probabilities.
+    pub async fn evaluate_predictions(&mut self, set: EvalSet) -> Result<(EvalResult, Vec<f32>), TrainError> {
+        self.run_evaluation(set, true).await
+    }
+
+    async fn run_evaluation(&mut self, set: EvalSet, keep_logprobs: bool) -> Result<(EvalResult, Vec<f32>), TrainError> {
         let split = match set {
             EvalSet::Train => &self.train,
             EvalSet::Test => &self.test,
         };
         let (mut loss_sum, mut correct) = (0f64, 0f64);
+        let mut logprobs = Vec::new();
         for start in (0..split.len()).step_by(self.config.eval_batch) {
             let end = (start + self.config.eval_batch).min(split.len());
             let (pixels, labels) = gather(split, start..end);
             let f = self.net.forward(self.net.images(pixels), false);
+            if keep_logprobs {
+                logprobs.extend(read(f.logprobs.clone().inner()).await?);
+            }
             let (loss, right) = self.net.loss_and_correct(f.logprobs, &labels);
             let v = read(Tensor::cat(vec![loss.inner(), right], 0)).await?;
             loss_sum += v[0] as f64 * labels.len() as f64;
             correct += v[1] as f64;
         }
         let count = split.len();
-        Ok(EvalResult { loss: (loss_sum / count as f64) as f32, accuracy: (correct / count as f64) as f32, count })
+        Ok((EvalResult { loss: (loss_sum / count as f64) as f32, accuracy: (correct / count as f64) as f32, count }, logprobs))
     }
 }

@@ -6,6 +6,7 @@
 //! - [`trainer`]: the training loop on the GPU, asynchronous metrics, evaluation.
 //! - [`reference`]: f64 CPU reference of every layer and of Adam, the oracle for the kernels.
 //! - [`backend`]: one training interface over wgsl, burn-wgpu and burn-cpu.
+//! - [`inspect`]: confusion matrix, filters, activation maps, drawn digits.
 //! - [`weights`]: safetensors files of trained weights.
 //! - `burn_backend` (feature `burn`): the same network on burn's CPU backend and burn-wgpu.
 
@@ -14,6 +15,7 @@ pub mod backend;
 pub mod burn_backend;
 pub mod data;
 pub mod gpu;
+pub mod inspect;
 pub mod model;
 pub mod reference;
 pub mod trainer;

@@ -266,6 +266,11 @@ impl Model {
         self.spec.input.len()
     }
 
+    /// Per-example length of every activation: the input, then each op's output.
+    pub fn activation_lens(&self) -> Vec<usize> {
+        std::iter::once(self.input_len()).chain(self.ops.iter().map(Op::output_len)).collect()
+    }
+
     pub fn param(&self, name: &str) -> Option<&ParamTensor> {
         self.params.iter().find(|p| p.name == name)
     }

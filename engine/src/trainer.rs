@@ -187,10 +187,15 @@ struct GpuSplit {
     perm: wgpu::Buffer,
 }
 
-fn pack_u8(ctx: &GpuContext, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+/// Bytes padded to a multiple of 4, as buffer writes need.
+fn padded_u8(bytes: &[u8]) -> Vec<u8> {
     let mut padded = bytes.to_vec();
     padded.resize(bytes.len().div_ceil(4) * 4, 0);
-    ctx.storage_buffer(label, &padded)
+    padded
+}
+
+fn pack_u8(ctx: &GpuContext, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+    ctx.storage_buffer(label, &padded_u8(bytes))
 }
 
 impl GpuSplit {
@@ -228,6 +233,8 @@ pub struct Trainer {
     eval_data: HashMap<EvalSet, GpuSplit>,
     train_plan: Plan,
     eval_plans: HashMap<EvalSet, Plan>,
+    /// Batch-1 evaluation plan for [`Trainer::probe`], built on first use.
+    probe: Option<(GpuSplit, Plan)>,
     test_split: Split,
     readbacks: Vec<Readback>,
     in_flight: VecDeque<wgpu::SubmissionIndex>,
@@ -287,6 +294,7 @@ impl Trainer {
             eval_data: HashMap::new(),
             train_plan,
             eval_plans: HashMap::new(),
+            probe: None,
             test_split: data.test.clone(),
             readbacks,
             in_flight: VecDeque::new(),
@@ -531,27 +539,93 @@ impl Trainer {
 
     /// Loss and accuracy over a split (BatchNorm in evaluation mode). Waits for the GPU.
     pub async fn evaluate(&mut self, set: EvalSet) -> Result<EvalResult, TrainError> {
+        Ok(self.run_evaluation(set, false).await?.0)
+    }
+
+    /// Like [`Trainer::evaluate`], and also every example's log-probabilities
+    /// (`count * classes` floats, in split order), for confusion matrices and galleries.
+    pub async fn evaluate_predictions(&mut self, set: EvalSet) -> Result<(EvalResult, Vec<f32>), TrainError> {
+        self.run_evaluation(set, true).await
+    }
+
+    async fn run_evaluation(&mut self, set: EvalSet, keep_logprobs: bool) -> Result<(EvalResult, Vec<f32>), TrainError> {
         self.ensure_eval_plan(set);
         let ctx = self.kernels.ctx.clone();
         let len = self.eval_data[&set].len;
-        let eval_batch = self.eval_plans[&set].n;
+        let plan = &self.eval_plans[&set];
+        let eval_batch = plan.n;
+        let classes = self.model.classes;
+        let logprobs_out = plan.acts.last().expect("a model has layers");
+        // Each batch's log-probabilities are copied out before the next batch overwrites them.
+        let kept = keep_logprobs.then(|| ctx.zeroed_buffer("evaluation log-probabilities", len * classes));
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         encoder.clear_buffer(&self.shared.eval_metrics, 0, None);
         ctx.queue.submit([encoder.finish()]);
         for start in (0..len).step_by(eval_batch) {
-            self.write_step(start, eval_batch.min(len - start), 0, true);
+            let valid = eval_batch.min(len - start);
+            self.write_step(start, valid, 0, true);
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                for d in &self.eval_plans[&set].forward {
+                for d in &plan.forward {
                     d.encode(&mut pass);
                 }
+            }
+            if let Some(kept) = &kept {
+                let bytes = |n: usize| (n * classes * 4) as u64;
+                encoder.copy_buffer_to_buffer(logprobs_out, 0, kept, bytes(start), bytes(valid));
             }
             ctx.queue.submit([encoder.finish()]);
         }
         let sums = ctx.read_f32(&self.shared.eval_metrics).await?;
+        let logprobs = match &kept {
+            Some(kept) => {
+                let mut v = ctx.read_f32(kept).await?;
+                v.truncate(len * classes);
+                v
+            }
+            None => Vec::new(),
+        };
         self.check_fault()?;
-        Ok(EvalResult { loss: sums[0] / sums[2], accuracy: sums[1] / sums[2], count: sums[2] as usize })
+        Ok((EvalResult { loss: sums[0] / sums[2], accuracy: sums[1] / sums[2], count: sums[2] as usize }, logprobs))
+    }
+
+    /// Every activation of one image in evaluation mode (running BatchNorm statistics):
+    /// `[input, output of op 0, ...]`, for visualisations and the drawing pad (an op
+    /// followed by a ReLU is fused with it, so its output is already rectified). `image` is
+    /// 784 pixels, 0–255. Waits for the GPU; a small plan of batch 1 is built once.
+    pub async fn probe(&mut self, image: &[u8]) -> Result<Vec<Vec<f32>>, TrainError> {
+        if image.len() != self.model.input_len() {
+            return Err(TrainError::Config(format!("an image has {} pixels, the model takes {}", image.len(), self.model.input_len())));
+        }
+        self.check_fault()?;
+        let ctx = self.kernels.ctx.clone();
+        if self.probe.is_none() {
+            let one = Split { images: image.to_vec(), labels: vec![0] };
+            let data = GpuSplit::upload(&ctx, "probe", &one);
+            let metrics = ctx.zeroed_buffer("probe metrics", 4);
+            let plan = build_plan(&self.kernels, &self.model, &self.config.adam, &self.shared, &data, &metrics, 1, false);
+            self.probe = Some((data, plan));
+        }
+        let (data, plan) = self.probe.as_ref().expect("built above");
+        ctx.queue.write_buffer(&data.pixels, 0, &padded_u8(image));
+        self.write_step(0, 1, 0, true);
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for d in &plan.forward {
+                d.encode(&mut pass);
+            }
+        }
+        ctx.queue.submit([encoder.finish()]);
+        let mut out = Vec::with_capacity(plan.acts.len());
+        for (buffer, len) in plan.acts.iter().zip(self.model.activation_lens()) {
+            let mut v = ctx.read_f32(buffer).await?;
+            v.truncate(len);
+            out.push(v);
+        }
+        self.check_fault()?;
+        Ok(out)
     }
 
     fn ensure_eval_plan(&mut self, set: EvalSet) {

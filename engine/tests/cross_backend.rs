@@ -13,7 +13,7 @@ use common::*;
 use engine::burn_backend::{read, BurnDevice, BurnModel, BurnTrainer};
 use engine::data::{self, Dataset, Verification};
 use engine::model::{Adam, Model};
-use engine::trainer::{block_on, StepMetrics, TrainConfig, Trainer, Weights};
+use engine::trainer::{block_on, EvalSet, StepMetrics, TrainConfig, Trainer, Weights};
 use engine::{AnyTrainer, BackendKind};
 use std::path::Path;
 
@@ -144,4 +144,24 @@ fn burn_refuses_bad_weights_and_keeps_its_own() {
         assert!(net.set_weights(&bad).is_err());
         assert_eq!(block_on(net.weights()).unwrap(), w);
     }
+}
+
+/// Test-set predictions (for the confusion matrix and gallery) agree between ours and burn's
+/// CPU backend given the same weights; the set has an odd size and a short last batch.
+#[test]
+fn evaluation_predictions_agree_with_burn_cpu() {
+    let data = mnist_subset(16, 37);
+    let model = Model::tutorial();
+    let config = TrainConfig { batch: 8, eval_batch: 16, ..Default::default() };
+    let mut ours = Trainer::new(&gpu(), model.clone(), &data, config.clone()).unwrap();
+    ours.step().unwrap();
+    ours.step().unwrap();
+    let w = block_on(ours.weights()).unwrap();
+    let mut burn = BurnTrainer::new(BurnDevice::Cpu, model.clone(), &data, config).unwrap();
+    burn.net.set_weights(&w).unwrap();
+    let (our_eval, our_lp) = block_on(ours.evaluate_predictions(EvalSet::Test)).unwrap();
+    let (burn_eval, burn_lp) = block_on(burn.evaluate_predictions(EvalSet::Test)).unwrap();
+    assert_eq!(burn_lp.len(), 37 * 10);
+    assert_close("wgsl vs burn-cpu test log-probabilities", &f64s(&our_lp), &f64s(&burn_lp), 1e-4);
+    assert!((our_eval.accuracy - burn_eval.accuracy).abs() < 1e-6);
 }

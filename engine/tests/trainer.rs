@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use engine::data::{self, Dataset, Verification};
+use engine::inspect;
 use engine::model::{Adam, Model};
 use engine::reference::{self as r, Mode, RefTrainer};
 use engine::trainer::{block_on, EvalSet, TrainConfig, TrainError, Trainer, Weights};
@@ -199,4 +200,46 @@ fn end_to_end_training_reaches_90_percent_on_held_out_images() {
     eprintln!("end-to-end: loss {first:.3} -> {last:.3}, test accuracy {:.2}% on {}", 100.0 * eval.accuracy, eval.count);
     assert_eq!(eval.count, 1000);
     assert!(eval.accuracy > 0.90, "test accuracy {} should exceed 90%", eval.accuracy);
+}
+
+#[test]
+fn evaluation_predictions_and_the_probe_match_the_reference() {
+    let ctx = gpu();
+    let data = subset(&mnist(), 12, 37);
+    let model = Model::tutorial();
+    let config = TrainConfig { batch: 4, eval_batch: 16, ..Default::default() };
+    let mut trainer = Trainer::new(&ctx, model.clone(), &data, config).unwrap();
+    for _ in 0..3 {
+        trainer.step().unwrap();
+    }
+    let w = block_on(trainer.weights()).unwrap();
+    let fwd = r::forward(&model, &f64s(&w.params), &f64s(&w.stats), &images_f64(&data.test, 0, 37), Mode::Eval);
+
+    // Log-probabilities of all 37 test images (three batches, a short last one), in order.
+    let (eval, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test)).unwrap();
+    assert_eq!(eval, block_on(trainer.evaluate(EvalSet::Test)).unwrap());
+    assert_close("evaluation log-probabilities", &f64s(&logprobs), fwd.logprobs(), 1e-4);
+    let confusion = inspect::ConfusionMatrix::from_logprobs(10, &logprobs, &data.test.labels);
+    assert_eq!(confusion.total(), 37);
+    assert!((confusion.accuracy() - eval.accuracy).abs() < 1e-6);
+
+    // The probe: every activation of one image, BatchNorm in evaluation mode, on the GPU and
+    // on the CPU fallback. Twice, so the cached batch-1 plan is reused with new pixels.
+    for i in [5, 30] {
+        let image = &data.test.images[i * 784..(i + 1) * 784];
+        let gpu_acts = block_on(trainer.probe(image)).unwrap();
+        let cpu_acts = inspect::cpu_activations(&model, &w, image);
+        assert_eq!(gpu_acts.len(), model.ops.len() + 1);
+        for (layer, g) in gpu_acts.iter().enumerate() {
+            // An op followed by a ReLU is fused with it, so its output is already rectified.
+            let fused = layer > 0 && matches!(model.ops.get(layer), Some(engine::model::Op::Relu { .. }));
+            let c = &cpu_acts[if fused { layer + 1 } else { layer }];
+            assert_close(&format!("probe activation {layer} of image {i}"), &f64s(g), &f64s(c), 1e-4);
+        }
+        assert_close("probe log-probabilities", &f64s(gpu_acts.last().unwrap()), &fwd.logprobs()[i * 10..(i + 1) * 10], 1e-4);
+    }
+    assert!(block_on(trainer.probe(&[0; 10])).is_err(), "a wrong-sized image is refused");
+    // Probing leaves training where it was: the next step still runs and reports metrics.
+    trainer.step().unwrap();
+    assert_eq!(block_on(trainer.flush_metrics()).unwrap().last().map(|m| m.step), Some(3));
 }
