@@ -1,24 +1,12 @@
-//! Downloads the four MNIST files with byte-level progress, keeps them in the Cache API so a
+//! Downloads a shipped dataset's four files with byte-level progress, keeps them in the Cache API so a
 //! reload does not download 11 MB again, and verifies and parses them with the engine.
 
-use engine::data::{self, Dataset, NamedBytes, Split, Verification};
+use engine::data::{self, BuiltinDataset, Dataset, NamedBytes, Split};
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 const CACHE_NAME: &str = "mnist-v1";
-
-/// The shipped files and their sizes (for the progress total before headers arrive).
-pub const FILES: [(&str, u64); 4] = [
-    ("train-images-idx3-ubyte.gz", 9_719_438),
-    ("train-labels-idx1-ubyte.gz", 28_857),
-    ("t10k-images-idx3-ubyte.gz", 1_616_508),
-    ("t10k-labels-idx1-ubyte.gz", 4_517),
-];
-
-pub fn total_bytes() -> u64 {
-    FILES.iter().map(|f| f.1).sum()
-}
 
 fn js_err(what: &str, e: JsValue) -> String {
     let detail = e.as_string().or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string())).unwrap_or_default();
@@ -96,17 +84,22 @@ pub struct Progress {
     pub total: u64,
 }
 
-/// Downloads (or reads from the cache), verifies against the built-in MNIST checksums, and
-/// parses the dataset. Errors name the file and the problem; a failed verification also
-/// clears the cache so that a retry downloads afresh.
-pub async fn load_mnist(base: &str, use_cache: bool, on_progress: &mut dyn FnMut(Progress)) -> Result<(Dataset, bool), String> {
+/// Downloads `dataset` from `data/<id>/` (or reads it from the cache), verifies it against
+/// its built-in checksums, and parses it. Errors name the file and the problem; a failed
+/// verification also clears the cache so that a retry downloads afresh.
+pub async fn load_dataset(
+    dataset: &BuiltinDataset,
+    use_cache: bool,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<(Dataset, bool), String> {
+    let base = format!("data/{}", dataset.id);
     let cache = if use_cache { open_cache().await } else { None };
-    let total = total_bytes();
+    let total = dataset.total_bytes();
     let mut loaded = 0u64;
     let mut bytes = Vec::new();
     let mut all_cached = true;
-    for (file, _) in FILES {
-        let (b, cached) = fetch_file(base, file, cache.as_ref(), &mut |n| {
+    for (file, _) in dataset.files {
+        let (b, cached) = fetch_file(&base, file, cache.as_ref(), &mut |n| {
             loaded += n;
             on_progress(Progress { loaded: loaded.min(total), total });
         })
@@ -115,8 +108,8 @@ pub async fn load_mnist(base: &str, use_cache: bool, on_progress: &mut dyn FnMut
         bytes.push(b);
     }
     // Name files without ".gz": a server that already decompressed them is fine too.
-    let named = |i: usize| NamedBytes { name: FILES[i].0.trim_end_matches(".gz"), bytes: &bytes[i] };
-    let verify = Verification::mnist();
+    let named = |i: usize| NamedBytes { name: dataset.files[i].0.trim_end_matches(".gz"), bytes: &bytes[i] };
+    let verify = dataset.verification();
     let parsed: Result<(Split, Split), data::DataError> =
         data::parse_split(named(0), named(1), &verify).and_then(|train| Ok((train, data::parse_split(named(2), named(3), &verify)?)));
     match parsed {

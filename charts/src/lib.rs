@@ -2,6 +2,7 @@
 //! (canvas): loss per step (raw and smoothed) with test loss per epoch, and accuracy
 //! (running training accuracy, training and test accuracy per epoch). The x axis is epochs.
 
+use engine::inspect::ConfusionMatrix;
 use engine::trainer::{EvalResult, StepMetrics};
 use plotters::coord::types::RangedCoordf32;
 use plotters::coord::Shift;
@@ -155,6 +156,60 @@ pub fn draw_accuracy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, data: &C
         .label_font((FONT, 13))
         .draw()
         .map_err(err)?;
+    area.present().map_err(err)
+}
+
+/// The confusion matrix as a heatmap: one row per true class, one column per predicted
+/// class, each cell shaded by its share of the row and labelled with its count; each row's
+/// accuracy on the right. `names` label the classes.
+pub fn draw_confusion<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, m: &ConfusionMatrix, names: &[&str]) -> Result<()> {
+    area.fill(&WHITE).map_err(err)?;
+    let (w, h) = area.dim_in_pixel();
+    let n = m.classes.max(1) as i32;
+    let (left, top, right, bottom) = (92i32, 40i32, 56i32, 24i32);
+    let cell = ((w as i32 - left - right) / n).min((h as i32 - top - bottom) / n).max(4);
+    let name = |i: usize| names.get(i).map_or_else(|| i.to_string(), |s| s.to_string());
+    let small = (FONT, (cell as f64 * 0.36).clamp(8.0, 13.0));
+    let centre = plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Center,
+    );
+    let dark_text = TextStyle::from(small.into_font()).color(&BLACK).pos(centre);
+    let light_text = TextStyle::from(small.into_font()).color(&WHITE).pos(centre);
+    let right_aligned = TextStyle::from(small.into_font()).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Right,
+        plotters::style::text_anchor::VPos::Center,
+    ));
+    area.draw(&Text::new("predicted →", (left, 4), (FONT, 13))).map_err(err)?;
+    area.draw(&Text::new("true ↓", (4, 4), (FONT, 13))).map_err(err)?;
+    let accuracy = m.per_class_accuracy();
+    for t in 0..m.classes {
+        let y = top + t as i32 * cell;
+        let row: u32 = (0..m.classes).map(|p| m.count(t, p)).sum();
+        area.draw(&Text::new(name(t), (left - 6, y + cell / 2), right_aligned.clone())).map_err(err)?;
+        for p in 0..m.classes {
+            let x = left + p as i32 * cell;
+            let count = m.count(t, p);
+            let share = count as f64 / row.max(1) as f64;
+            // Diagonal cells in blue, mistakes in red, both darker with a larger share.
+            let base = if t == p { (33.0, 102.0, 172.0) } else { (214.0, 39.0, 40.0) };
+            let mix = |c: f64| (255.0 - (255.0 - c) * share.sqrt()) as u8;
+            let fill = RGBColor(mix(base.0), mix(base.1), mix(base.2));
+            area.draw(&Rectangle::new([(x, y), (x + cell - 1, y + cell - 1)], fill.filled())).map_err(err)?;
+            if count > 0 {
+                let style = if share > 0.45 { &light_text } else { &dark_text };
+                area.draw(&Text::new(count.to_string(), (x + cell / 2, y + cell / 2), style.clone())).map_err(err)?;
+            }
+        }
+        let acc = accuracy[t].map_or_else(|| "–".to_string(), |a| format!("{:.1}%", 100.0 * a));
+        area.draw(&Text::new(acc, (left + n * cell + 6, y + cell / 2 - 6), small)).map_err(err)?;
+    }
+    for p in 0..m.classes {
+        let label: String = name(p).chars().take(((cell / 6).max(1)) as usize).collect();
+        area.draw(&Text::new(label, (left + p as i32 * cell + cell / 2, top - 12), dark_text.clone())).map_err(err)?;
+    }
+    let summary = format!("{} of {} right ({:.2}%)", m.correct(), m.total(), 100.0 * m.accuracy());
+    area.draw(&Text::new(summary, (left, top + n * cell + 6), (FONT, 13))).map_err(err)?;
     area.present().map_err(err)
 }
 

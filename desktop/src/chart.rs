@@ -3,18 +3,32 @@
 
 use anyhow::{anyhow, Result};
 use charts::ChartData;
+use engine::inspect::ConfusionMatrix;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::Path;
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
+fn register_font() -> Result<()> {
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| anyhow!("bundled font is invalid"))
+}
+
 pub fn draw(path: &Path, data: &ChartData) -> Result<()> {
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| anyhow!("bundled font is invalid"))?;
+    register_font()?;
     let root = BitMapBackend::new(path, (1200, 480)).into_drawing_area();
     let (left, right) = root.split_horizontally(600);
     charts::draw_loss(&left, data).map_err(|e| anyhow!(e))?;
     charts::draw_accuracy(&right, data).map_err(|e| anyhow!(e))?;
+    root.present()?;
+    Ok(())
+}
+
+/// The confusion matrix heatmap as a PNG.
+pub fn draw_confusion(path: &Path, m: &ConfusionMatrix, names: &[&str]) -> Result<()> {
+    register_font()?;
+    let root = BitMapBackend::new(path, (640, 560)).into_drawing_area();
+    charts::draw_confusion(&root, m, names).map_err(|e| anyhow!(e))?;
     root.present()?;
     Ok(())
 }

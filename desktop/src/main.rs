@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use charts::{ChartData, EpochPoint};
 use clap::{Args, Parser, Subcommand};
 use engine::data::{self, Dataset, Verification};
+use engine::inspect::ConfusionMatrix;
 use engine::model::{Adam, Model};
 use engine::trainer::{block_on, EvalSet, StepMetrics, TrainConfig, Trainer};
 use engine::weights::{self, WeightsMeta};
@@ -38,6 +39,9 @@ enum Command {
         /// wgsl (ours), burn-wgpu or burn-cpu.
         #[arg(long, default_value = "wgsl", value_parser = parse_backend)]
         backend: BackendKind,
+        /// Also write the confusion matrix here (confusion.csv, confusion.png).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// List GPU adapters and their limits.
     Info,
@@ -61,10 +65,14 @@ enum Command {
 
 #[derive(Args)]
 struct DataArgs {
-    /// Directory with the four idx files (raw or .gz). Checked against SHA256SUMS.decompressed
-    /// when the directory has one (MNIST does), header checks only otherwise.
-    #[arg(long, default_value = "public/data/mnist")]
-    data: PathBuf,
+    /// mnist or fashion-mnist: the default data directory and the class names.
+    #[arg(long, default_value = "mnist", value_parser = ["mnist", "fashion-mnist"])]
+    dataset: String,
+    /// Directory with the four idx files (raw or .gz); default public/data/<dataset>. Checked
+    /// against SHA256SUMS.decompressed when the directory has one (ours do), header checks
+    /// only otherwise.
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Evaluate on the first N test images only (default: all).
     #[arg(long)]
     test_limit: Option<usize>,
@@ -85,7 +93,8 @@ struct TrainArgs {
     /// Train on the first N training images only.
     #[arg(long)]
     limit: Option<usize>,
-    /// Where metrics.csv, epochs.csv and training.png go.
+    /// Where metrics.csv, epochs.csv, training.png and the final confusion matrix
+    /// (confusion.csv, confusion.png) go.
     #[arg(long, default_value = "out")]
     out: PathBuf,
     /// Also save the trained weights (.safetensors).
@@ -110,7 +119,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train(args),
-        Command::Eval { data, weights, backend } => eval(data, &weights, backend),
+        Command::Eval { data, weights, backend, out } => eval(data, &weights, backend, out.as_deref()),
         Command::Info => info(),
         Command::Bench { data, batch, steps, json, backend } => {
             let kinds = if backend == "all" {
@@ -123,9 +132,19 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+impl DataArgs {
+    fn dir(&self) -> PathBuf {
+        self.data.clone().unwrap_or_else(|| Path::new("public/data").join(&self.dataset))
+    }
+    fn class_names(&self) -> [&'static str; 10] {
+        data::BuiltinDataset::by_id(&self.dataset).unwrap_or(data::MNIST).classes
+    }
+}
+
 fn load_data(args: &DataArgs) -> Result<Dataset> {
-    let verify = Verification::from_dir(&args.data)?;
-    let mut dataset = data::load_dir(&args.data, &verify)?;
+    let dir = args.dir();
+    let verify = Verification::from_dir(&dir)?;
+    let mut dataset = data::load_dir(&dir, &verify)?;
     if let Some(n) = args.test_limit {
         dataset.test = dataset.test.truncated(n);
     }
@@ -195,6 +214,7 @@ fn train(args: TrainArgs) -> Result<()> {
 
     let mut steps: Vec<StepMetrics> = Vec::new();
     let mut rows: Vec<EpochRow> = Vec::new();
+    let mut confusion = None;
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> ");
     for epoch in 1..=args.epochs {
         let bar = ProgressBar::new(steps_per_epoch as u64).with_style(style.clone()).with_prefix(epoch.to_string());
@@ -217,7 +237,8 @@ fn train(args: TrainArgs) -> Result<()> {
         })?;
         let seconds = started.elapsed().as_secs_f64();
         bar.finish();
-        let test = block_on(trainer.evaluate(EvalSet::Test))?;
+        let (test, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test))?;
+        confusion = Some(ConfusionMatrix::from_logprobs(10, &logprobs, &dataset.test.labels));
         rows.push(EpochRow { point: EpochPoint::summarize(epoch, &this_epoch, &test), seconds });
         steps.extend(this_epoch);
         print_table(&rows);
@@ -227,6 +248,9 @@ fn train(args: TrainArgs) -> Result<()> {
     let epochs = rows.iter().map(|r| r.point).collect();
     chart::draw(&png, &ChartData { steps, epochs, steps_per_epoch, planned_epochs: args.epochs })?;
     eprintln!("wrote {}, {} and {}", args.out.join("metrics.csv").display(), args.out.join("epochs.csv").display(), png.display());
+    if let Some(m) = confusion {
+        write_confusion(&args.out, &m, &args.data.class_names())?;
+    }
     if let Some(path) = args.save {
         let w = block_on(trainer.weights())?;
         let meta = WeightsMeta {
@@ -275,7 +299,25 @@ fn write_csvs(out: &Path, steps: &[StepMetrics], rows: &[EpochRow], steps_per_ep
     Ok(())
 }
 
-fn eval(data_args: DataArgs, path: &Path, backend: BackendKind) -> Result<()> {
+/// Writes confusion.csv and confusion.png into `out` and prints the per-class accuracy.
+fn write_confusion(out: &Path, m: &ConfusionMatrix, names: &[&str]) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let csv = out.join("confusion.csv");
+    std::fs::write(&csv, m.to_csv(names)).with_context(|| format!("cannot write {}", csv.display()))?;
+    let png = out.join("confusion.png");
+    chart::draw_confusion(&png, m, names)?;
+    let per_class: Vec<String> = m
+        .per_class_accuracy()
+        .iter()
+        .enumerate()
+        .map(|(c, a)| format!("{} {}", names[c], a.map_or_else(|| "–".to_string(), |a| format!("{:.1}%", 100.0 * a))))
+        .collect();
+    println!("per-class test accuracy: {}", per_class.join(", "));
+    eprintln!("wrote {} and {}", csv.display(), png.display());
+    Ok(())
+}
+
+fn eval(data_args: DataArgs, path: &Path, backend: BackendKind, out: Option<&Path>) -> Result<()> {
     let dataset = load_data(&data_args)?;
     let model = Model::tutorial();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -284,7 +326,7 @@ fn eval(data_args: DataArgs, path: &Path, backend: BackendKind) -> Result<()> {
     let config = TrainConfig { batch: 1, ..Default::default() };
     let mut trainer = make_trainer(backend, &dataset, config)?;
     trainer.set_weights(&w)?;
-    let r = block_on(trainer.evaluate(EvalSet::Test))?;
+    let (r, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test))?;
     println!(
         "test loss {:.4}, test accuracy {:.2}% on {} images (weights: epoch {}, seed {})",
         r.loss,
@@ -293,6 +335,9 @@ fn eval(data_args: DataArgs, path: &Path, backend: BackendKind) -> Result<()> {
         meta.epoch,
         meta.seed
     );
+    if let Some(out) = out {
+        write_confusion(out, &ConfusionMatrix::from_logprobs(10, &logprobs, &dataset.test.labels), &data_args.class_names())?;
+    }
     Ok(())
 }
 

@@ -45,10 +45,24 @@ fn train_then_eval_a_small_run() {
     let png = std::fs::read(out.path().join("training.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
 
-    let o = desktop(&["eval", "--weights", weights.to_str().unwrap(), "--test-limit", "100"]);
+    // The final evaluation's confusion matrix: a header and one row per class, 100 in all.
+    let confusion = std::fs::read_to_string(out.path().join("confusion.csv")).unwrap();
+    assert_eq!(confusion.lines().count(), 11, "{confusion}");
+    assert!(confusion.starts_with("true\\predicted,0,1,2"), "{confusion}");
+    let counted: u32 =
+        confusion.lines().skip(1).flat_map(|l| l.split(',').skip(1).take(10).map(|c| c.parse::<u32>().unwrap())).sum();
+    assert_eq!(counted, 100, "{confusion}");
+    assert!(log.contains("per-class test accuracy: 0 "), "{log}");
+    let png = std::fs::read(out.path().join("confusion.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+
+    let eval_out = out.path().join("eval");
+    let o = desktop(&["eval", "--weights", weights.to_str().unwrap(), "--test-limit", "100", "--out", eval_out.to_str().unwrap()]);
     let log = text(&o);
     assert!(o.status.success(), "{log}");
     assert!(log.contains("on 100 images") && log.contains("epoch 2"), "{log}");
+    let again = std::fs::read_to_string(eval_out.join("confusion.csv")).unwrap();
+    assert_eq!(again, confusion, "eval of the saved weights gives the training run's final confusion matrix");
 }
 
 #[test]

@@ -32,6 +32,74 @@ pub const MNIST_SHA256: [(&str, &str); 4] = [
     (TEST_LABELS, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
 ];
 
+/// SHA-256 of the decompressed content of the four Fashion-MNIST files (Debian's
+/// `dataset-fashion-mnist`, the same files as Zalando's release).
+pub const FASHION_MNIST_SHA256: [(&str, &str); 4] = [
+    (TRAIN_IMAGES, "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    (TRAIN_LABELS, "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    (TEST_IMAGES, "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    (TEST_LABELS, "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+];
+
+/// A dataset the project ships: where its files live under `public/data/`, their
+/// compressed sizes (for download progress), checksums and class names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BuiltinDataset {
+    /// Also the directory name under `public/data/`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The four `.gz` files in the order train images, train labels, test images, test labels.
+    pub files: [(&'static str, u64); 4],
+    pub sha256: [(&'static str, &'static str); 4],
+    pub classes: [&'static str; 10],
+    pub credit: &'static str,
+}
+
+pub const MNIST: BuiltinDataset = BuiltinDataset {
+    id: "mnist",
+    title: "MNIST",
+    files: [
+        ("train-images-idx3-ubyte.gz", 9_719_438),
+        ("train-labels-idx1-ubyte.gz", 28_857),
+        ("t10k-images-idx3-ubyte.gz", 1_616_508),
+        ("t10k-labels-idx1-ubyte.gz", 4_517),
+    ],
+    sha256: MNIST_SHA256,
+    classes: crate::inspect::MNIST_CLASSES,
+    credit: "MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0",
+};
+
+pub const FASHION_MNIST: BuiltinDataset = BuiltinDataset {
+    id: "fashion-mnist",
+    title: "Fashion-MNIST",
+    files: [
+        ("train-images-idx3-ubyte.gz", 26_421_856),
+        ("train-labels-idx1-ubyte.gz", 29_491),
+        ("t10k-images-idx3-ubyte.gz", 4_422_079),
+        ("t10k-labels-idx1-ubyte.gz", 5_125),
+    ],
+    sha256: FASHION_MNIST_SHA256,
+    classes: crate::inspect::FASHION_CLASSES,
+    credit: "Fashion-MNIST (Xiao, Rasul, Vollgraf; Zalando SE), MIT licence",
+};
+
+pub const BUILTIN_DATASETS: [BuiltinDataset; 2] = [MNIST, FASHION_MNIST];
+
+impl BuiltinDataset {
+    pub fn by_id(id: &str) -> Option<BuiltinDataset> {
+        BUILTIN_DATASETS.into_iter().find(|d| d.id == id)
+    }
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.1).sum()
+    }
+    pub fn verification(&self) -> Verification {
+        Verification::Sha256 {
+            source: format!("the engine's built-in {} checksums", self.title),
+            sums: self.sha256.iter().map(|(f, h)| (f.to_string(), h.to_string())).collect(),
+        }
+    }
+}
+
 /// Name of the optional checksum file in a data directory (`sha256sum` format).
 pub const SUMS_FILE: &str = "SHA256SUMS.decompressed";
 
@@ -68,6 +136,8 @@ pub enum DataError {
     ChecksumMissing { file: String, sums: String },
     #[error("{file}: holds no images.")]
     Empty { file: String },
+    #[error("only {count} example(s): at least 2 are needed, one to train on and one to test.")]
+    TooFew { count: usize },
 }
 
 /// One split (train or test): `count` images of 784 u8 pixels, row-major, and their labels.
@@ -120,10 +190,7 @@ pub enum Verification {
 impl Verification {
     /// The published MNIST checksums, built into the engine.
     pub fn mnist() -> Self {
-        Verification::Sha256 {
-            source: "the engine's built-in MNIST checksums".into(),
-            sums: MNIST_SHA256.iter().map(|(f, h)| (f.to_string(), h.to_string())).collect(),
-        }
+        MNIST.verification()
     }
 
     /// Checksums from `dir/SHA256SUMS.decompressed` if that file exists, else header checks only.
@@ -267,6 +334,18 @@ pub fn parse_split(images: NamedBytes, labels: NamedBytes, verify: &Verification
         });
     }
     Ok(Split { images: images_u8, labels: labels_u8 })
+}
+
+/// A user's own images and labels (idx, raw or gzipped, header checks only), split so that
+/// the last sixth (at least one example) is held out as the test set.
+pub fn dataset_from_pair(images: NamedBytes, labels: NamedBytes) -> Result<Dataset, DataError> {
+    let all = parse_split(images, labels, &Verification::HeaderOnly)?;
+    if all.len() < 2 {
+        return Err(DataError::TooFew { count: all.len() });
+    }
+    let test = (all.len() / 6).max(1);
+    let train = all.len() - test;
+    Ok(Dataset { train: all.slice(0, train), test: all.slice(train, test) })
 }
 
 /// Finds `name` or `name.gz` in `dir`, preferring the gzipped one.

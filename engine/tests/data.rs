@@ -232,3 +232,41 @@ fn empty_and_garbage_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn shipped_fashion_mnist_loads_and_matches_its_built_in_entry() {
+    let fashion = data::FASHION_MNIST;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/data").join(fashion.id);
+    let d = data::load_dir(&dir, &fashion.verification()).unwrap();
+    assert_eq!((d.train.len(), d.test.len()), (60_000, 10_000));
+    // Fashion-MNIST's first training label is 9 (ankle boot).
+    assert_eq!(d.train.labels[0], 9);
+    assert_eq!(fashion.classes[9], "Ankle boot");
+    for (name, bytes) in fashion.files {
+        assert_eq!(std::fs::metadata(dir.join(name)).unwrap().len(), bytes, "{name}: the size the page's progress bar expects");
+    }
+    for (name, bytes) in data::MNIST.files {
+        assert_eq!(std::fs::metadata(mnist_dir().join(name)).unwrap().len(), bytes, "{name}");
+    }
+}
+
+#[test]
+fn own_idx_pair_is_split_into_train_and_test() {
+    let images = data::encode_images(&(0..12 * IMAGE_PIXELS).map(|i| (i * 5 % 256) as u8).collect::<Vec<_>>());
+    let labels = data::encode_labels(&(0..12).map(|i| (i % 10) as u8).collect::<Vec<_>>());
+    let named = |name, bytes| data::NamedBytes { name, bytes };
+    let gzipped = gzip(&images);
+    let d = data::dataset_from_pair(named("mine-images.gz", &gzipped), named("mine-labels", &labels)).unwrap();
+    assert_eq!((d.train.len(), d.test.len()), (10, 2));
+    assert_eq!(d.test.labels, vec![0, 1]);
+
+    // Swapped files, mismatched counts and a single example are refused with the reason.
+    let e = data::dataset_from_pair(named("labels.idx", &labels), named("images.idx", &images)).unwrap_err();
+    assert_message(&e, &["labels.idx", "wrong magic number"]);
+    let fewer = data::encode_labels(&[1, 2, 3]);
+    let e = data::dataset_from_pair(named("i", &images), named("l", &fewer)).unwrap_err();
+    assert_message(&e, &["12 images", "3 labels"]);
+    let one = data::encode_images(&[7; IMAGE_PIXELS]);
+    let e = data::dataset_from_pair(named("i", &one), named("l", &data::encode_labels(&[3]))).unwrap_err();
+    assert_message(&e, &["at least 2"]);
+}
