@@ -2,10 +2,10 @@
 //! in a Web Worker, each loaded only when its backend is chosen (the CPU one also when
 //! WebGPU is missing). See worker/src/lib.rs for the message protocol.
 
-use engine::trainer::{EvalResult, StepMetrics, TrainConfig, TrainError};
+use engine::trainer::{EvalResult, StepMetrics, TrainConfig, TrainError, Weights};
 use engine::{BackendKind, Dataset};
 use futures_channel::oneshot;
-use js_sys::{Float64Array, Object, Reflect, Uint8Array};
+use js_sys::{Float32Array, Float64Array, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -48,6 +48,10 @@ fn field(o: &JsValue, key: &str) -> JsValue {
 
 fn number(o: &JsValue, key: &str) -> f64 {
     field(o, key).as_f64().unwrap_or(0.0)
+}
+
+fn floats(o: &JsValue, key: &str) -> Vec<f32> {
+    field(o, key).dyn_into::<Float32Array>().map(|a| a.to_vec()).unwrap_or_default()
 }
 
 fn set(o: &Object, key: &str, value: JsValue) {
@@ -138,11 +142,29 @@ impl BurnWorker {
         Ok(flat.chunks(3).map(|c| StepMetrics { step: c[0] as u64, loss: c[1] as f32, accuracy: c[2] as f32 }).collect())
     }
 
-    /// Loss and accuracy on the test split.
-    pub async fn evaluate(&mut self) -> Result<EvalResult, TrainError> {
+    /// Loss and accuracy on the test split, and every test example's log-probabilities.
+    pub async fn evaluate(&mut self) -> Result<(EvalResult, Vec<f32>), TrainError> {
         let msg = Object::new();
         set(&msg, "cmd", "evaluate".into());
         let r = self.request(&msg, "evaluated").await?;
-        Ok(EvalResult { loss: number(&r, "loss") as f32, accuracy: number(&r, "accuracy") as f32, count: number(&r, "count") as usize })
+        let result = EvalResult { loss: number(&r, "loss") as f32, accuracy: number(&r, "accuracy") as f32, count: number(&r, "count") as usize };
+        Ok((result, floats(&r, "logprobs")))
+    }
+
+    /// The worker model's current parameters and running statistics.
+    pub async fn weights(&mut self) -> Result<Weights, TrainError> {
+        let msg = Object::new();
+        set(&msg, "cmd", "weights".into());
+        let r = self.request(&msg, "weights").await?;
+        Ok(Weights { params: floats(&r, "params"), stats: floats(&r, "stats") })
+    }
+
+    /// Replaces the worker model's weights (the worker checks them and keeps its own on error).
+    pub async fn set_weights(&mut self, w: &Weights) -> Result<(), TrainError> {
+        let msg = Object::new();
+        set(&msg, "cmd", "setWeights".into());
+        set(&msg, "params", Float32Array::from(w.params.as_slice()).into());
+        set(&msg, "stats", Float32Array::from(w.stats.as_slice()).into());
+        self.request(&msg, "weightsSet").await.map(|_| ())
     }
 }

@@ -2,6 +2,7 @@
 //! and formatting. Tested natively and, with wasm-bindgen-test, in the browser.
 
 use engine::trainer::{TrainConfig, MAX_BATCH};
+use engine::data::BuiltinDataset;
 use engine::BackendKind;
 
 /// Backends the page offers: ours on WebGPU, and burn-wgpu and burn's CPU backend in Web Workers.
@@ -123,6 +124,8 @@ pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
             "nocache" => flags.no_cache = value != "0",
             "lose_device_after" => flags.lose_device_after = value.parse().ok(),
             "bench" => flags.bench_steps = Some(value.parse().unwrap_or(10).clamp(1, 10_000)),
+            "embed" => flags.embed = value != "0",
+            "dataset" => flags.dataset = BuiltinDataset::by_id(&value),
             _ => {}
         }
     }
@@ -141,6 +144,16 @@ pub struct QueryFlags {
     pub bench_all: bool,
     /// Fault injection for the end-to-end test: destroy the GPU device after N steps.
     pub lose_device_after: Option<u64>,
+    /// `?embed`: the compact layout for an iframe (Train, the two charts, the drawing pad).
+    pub embed: bool,
+    /// `?dataset=mnist|fashion-mnist` (default MNIST).
+    pub dataset: Option<BuiltinDataset>,
+}
+
+/// The download name of a weight file, e.g. `tutorial-cnn-mnist-epoch2.safetensors`.
+pub fn weights_file_name(dataset: &str, epoch: usize) -> String {
+    let safe: String = dataset.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+    format!("tutorial-cnn-{safe}-epoch{epoch}.safetensors")
 }
 
 pub fn format_rate(images_per_s: f64) -> String {
@@ -224,6 +237,15 @@ mod tests {
         let (input, flags) = from_query("?backend=burn-cpu");
         assert_eq!(parse_settings(&input, 60_000, 10_000).unwrap().backend, BackendKind::BurnCpu);
         assert!(!flags.bench_all && from_query("?bench=5&backend=all").1.bench_all);
+        let flags = from_query("?embed&dataset=fashion-mnist").1;
+        assert!(flags.embed && flags.dataset.map(|d| d.id) == Some("fashion-mnist"));
+        assert_eq!(from_query("?dataset=nope").1.dataset, None);
+    }
+
+    #[test]
+    fn weight_file_names_are_safe() {
+        assert_eq!(weights_file_name("mnist", 2), "tutorial-cnn-mnist-epoch2.safetensors");
+        assert_eq!(weights_file_name("my files/x", 0), "tutorial-cnn-my-files-x-epoch0.safetensors");
     }
 
     #[test]

@@ -5,19 +5,24 @@
 
 mod burn_worker;
 mod fetch;
+mod files;
+mod inspect_view;
 mod logic;
 
 use burn_worker::BurnWorker;
 use charts::{ChartData, EpochPoint};
+use engine::data::{BuiltinDataset, NamedBytes};
 use engine::model::Model;
-use engine::trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer};
-use engine::{wgpu, BackendKind, Dataset, GpuContext};
+use engine::trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
+use engine::{inspect, weights, wgpu, BackendKind, Dataset, GpuContext, Split};
+use inspect_view::{Activations, Confusion, DrawPad, Filters, Gallery, Inspection, TestPredictions};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use logic::{format_bytes, format_duration, format_rate, parse_settings, Settings, SettingsInput};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use wasm_bindgen::JsValue;
 
 /// Where the page is.
@@ -59,6 +64,20 @@ struct Session {
     lose_device_after: Cell<Option<u64>>,
     /// Bumped by Reset, so a loop from an earlier run stops and drops its trainer.
     generation: Cell<u32>,
+    /// The test split of the current run (what evaluations and the gallery index into).
+    test_split: RefCell<Option<Arc<Split>>>,
+    /// The latest weights seen (for the CPU fallback of the drawing pad, and the filters).
+    weights: RefCell<Option<Weights>>,
+    /// The image the drawing pad or the gallery asked about, and where it came from.
+    probe_image: RefCell<Option<(Vec<u8>, String)>>,
+    /// An inspection was asked for; the training loop serves it at its next tick.
+    inspect_due: Cell<bool>,
+    /// An inspection outside the training loop is in progress.
+    inspecting: Cell<bool>,
+    /// The dataset in use: a built-in one's id, or "own".
+    dataset_id: RefCell<String>,
+    /// Epochs the loaded weights had already been trained for.
+    base_epochs: Cell<usize>,
 }
 
 /// The signals the loop updates.
@@ -72,6 +91,11 @@ struct Ui {
     webgpu_missing: RwSignal<Option<String>>,
     /// The WebGPU adapter is a software renderer (where the CPU backend may be faster).
     software_adapter: RwSignal<bool>,
+    ins: Inspection,
+    /// The outcome of the last weight download or upload.
+    weights_msg: RwSignal<Option<Result<String, String>>>,
+    /// A problem with the user's own data files (the current data is kept).
+    data_error: RwSignal<Option<String>>,
 }
 
 /// A trainer on one of the page's backends.
@@ -147,11 +171,241 @@ impl PageTrainer {
         }
     }
 
-    async fn evaluate_test(&mut self) -> Result<EvalResult, TrainError> {
+    /// Loss, accuracy and every test example's log-probabilities.
+    async fn evaluate_test(&mut self) -> Result<(EvalResult, Vec<f32>), TrainError> {
         match self {
-            PageTrainer::Gpu(t) => t.evaluate(EvalSet::Test).await,
+            PageTrainer::Gpu(t) => t.evaluate_predictions(EvalSet::Test).await,
             PageTrainer::Burn(w) => w.evaluate().await,
         }
+    }
+
+    async fn weights(&mut self) -> Result<Weights, TrainError> {
+        match self {
+            PageTrainer::Gpu(t) => t.weights().await,
+            PageTrainer::Burn(w) => w.weights().await,
+        }
+    }
+
+    async fn set_weights(&mut self, weights: &Weights) -> Result<(), TrainError> {
+        match self {
+            PageTrainer::Gpu(t) => t.set_weights(weights),
+            PageTrainer::Burn(w) => w.set_weights(weights).await,
+        }
+    }
+}
+
+/// Weights of a model nobody has trained yet (seed 0), so the drawing pad works from the start.
+fn untrained_weights() -> Weights {
+    let model = Model::tutorial();
+    Weights { params: model.init_params(0), stats: model.init_stats() }
+}
+
+/// Reads the current weights (for the filters and the CPU fallback) and, if an image is
+/// being looked at, its probabilities and activations: on the GPU through our kernels when
+/// ours holds the model, otherwise on the CPU with the engine's reference forward pass.
+async fn refresh_inspection(mut trainer: Option<&mut PageTrainer>, session: &Session, ui: Ui) -> Result<(), TrainError> {
+    let model = Model::tutorial();
+    if let Some(t) = trainer.as_deref_mut() {
+        let w = t.weights().await?;
+        *session.weights.borrow_mut() = Some(w);
+    }
+    let trained = session.weights.borrow().is_some();
+    let weights = session.weights.borrow().clone().unwrap_or_else(untrained_weights);
+    if trained {
+        if let Some(f) = inspect::first_conv_filters(&model, &weights.params) {
+            ui.ins.filters.set(Some(Arc::new(f)));
+        }
+    }
+    let probe = session.probe_image.borrow().clone();
+    if let Some((image, source)) = probe {
+        let (acts, engine) = match trainer {
+            Some(PageTrainer::Gpu(t)) => (t.probe(&image).await?, "GPU (our WGSL kernels)"),
+            _ if trained => (inspect::cpu_activations(&model, &weights, &image), "CPU (the engine's reference forward pass)"),
+            _ => (inspect::cpu_activations(&model, &weights, &image), "CPU, with an untrained model: train or load weights first"),
+        };
+        ui.ins.probe_probs.set(Some(inspect::probabilities(acts.last().expect("a model has layers"))));
+        ui.ins.activations.set(Some(Arc::new(acts)));
+        ui.ins.probe_input.set(Some(Arc::new(image)));
+        ui.ins.probe_source.set(source);
+        ui.ins.probe_engine.set(engine);
+    }
+    Ok(())
+}
+
+/// Asks for an inspection: the training loop serves it at its next tick; otherwise it runs
+/// now, with the trainer (if any) taken out of the session meanwhile.
+fn request_inspection(session: Rc<Session>, ui: Ui) {
+    session.inspect_due.set(true);
+    if session.running.get() || session.inspecting.replace(true) {
+        return;
+    }
+    spawn_local(async move {
+        while session.inspect_due.replace(false) && !session.running.get() {
+            let generation = session.generation.get();
+            let mut trainer = session.trainer.borrow_mut().take();
+            let result = refresh_inspection(trainer.as_mut(), &session, ui).await;
+            if let Some(t) = trainer {
+                if session.generation.get() == generation && session.trainer.borrow().is_none() {
+                    *session.trainer.borrow_mut() = Some(t);
+                }
+            }
+            if let Err(e) = result {
+                ui.weights_msg.set(Some(Err(format!("Could not look inside the model: {e}"))));
+            }
+        }
+        session.inspecting.set(false);
+    });
+}
+
+/// Publishes an evaluation to the gallery and the confusion matrix.
+fn publish_evaluation(session: &Session, ui: Ui, result: EvalResult, logprobs: Vec<f32>, epoch: usize) {
+    let Some(test) = session.test_split.borrow().clone() else { return };
+    if logprobs.len() == test.len() * 10 {
+        ui.ins.eval.set(Some(Arc::new(TestPredictions { result, logprobs, test, epoch })));
+    }
+}
+
+/// Forgets the current run and everything derived from its model.
+fn reset_run(session: &Session, ui: Ui) {
+    session.running.set(false);
+    session.generation.set(session.generation.get() + 1);
+    *session.trainer.borrow_mut() = None;
+    *session.weights.borrow_mut() = None;
+    session.base_epochs.set(0);
+    ui.chart.set(ChartData::default());
+    ui.progress.set(TrainProgress::default());
+    ui.ins.clear();
+}
+
+/// Loads a `.safetensors` file into a fresh run with the form's settings, then evaluates
+/// it. A wrong, corrupt or mismatched file is refused before anything changes.
+async fn load_weights_file(session: Rc<Session>, ui: Ui, form: FormSignals, name: String, bytes: Vec<u8>) {
+    let model = Model::tutorial();
+    let (w, meta) = match weights::load(&model, &bytes) {
+        Ok(x) => x,
+        Err(e) => {
+            ui.weights_msg.set(Some(Err(format!("{name} was not loaded: {e}. The current model is unchanged."))));
+            return;
+        }
+    };
+    if session.running.get() {
+        ui.weights_msg.set(Some(Err(format!("Pause training before loading {name}. The current model is unchanged."))));
+        return;
+    }
+    if !prepare_trainer(session.clone(), ui, form).await {
+        return;
+    }
+    let Some(mut trainer) = session.trainer.borrow_mut().take() else { return };
+    let generation = session.generation.get();
+    let result = match trainer.set_weights(&w).await {
+        Ok(()) => trainer.evaluate_test().await,
+        Err(e) => Err(e),
+    };
+    if session.generation.get() != generation {
+        return;
+    }
+    match result {
+        Ok((eval, logprobs)) => {
+            *session.weights.borrow_mut() = Some(w);
+            session.base_epochs.set(meta.epoch);
+            publish_evaluation(&session, ui, eval, logprobs, meta.epoch);
+            let saved = meta.test_accuracy.map_or_else(String::new, |a| format!(", saved with {:.2}% test accuracy", 100.0 * a));
+            ui.weights_msg.set(Some(Ok(format!(
+                "Loaded {name} (epoch {}, seed {}{saved}): {:.2}% test accuracy on {} images here. Resume trains on from these weights.",
+                meta.epoch,
+                meta.seed,
+                100.0 * eval.accuracy,
+                eval.count
+            ))));
+            *session.trainer.borrow_mut() = Some(trainer);
+            ui.phase.set(Phase::Paused);
+            request_inspection(session, ui);
+        }
+        Err(e) => {
+            ui.weights_msg.set(Some(Err(format!("{name} could not be used: {e}"))));
+            ui.phase.set(Phase::Failed(format!("Loading weights failed: {e}")));
+        }
+    }
+}
+
+/// Offers the current weights as a `.safetensors` download with metadata.
+async fn save_weights_file(session: Rc<Session>, ui: Ui) {
+    let Some(mut trainer) = session.trainer.borrow_mut().take() else {
+        ui.weights_msg.set(Some(Err("There is no model yet: train or load one first.".into())));
+        return;
+    };
+    let generation = session.generation.get();
+    let weights = trainer.weights().await;
+    let epoch = session.base_epochs.get() + trainer.epoch();
+    if session.generation.get() == generation && session.trainer.borrow().is_none() {
+        *session.trainer.borrow_mut() = Some(trainer);
+    }
+    let meta = weights::WeightsMeta {
+        epoch,
+        test_accuracy: ui.ins.eval.get_untracked().map(|e| e.result.accuracy),
+        seed: session.settings.borrow().as_ref().map_or(0, |s| s.seed),
+        ..Default::default()
+    };
+    let saved = weights.map_err(|e| e.to_string()).and_then(|w| weights::save(&Model::tutorial(), &w, &meta).map_err(|e| e.to_string()));
+    let name = logic::weights_file_name(&session.dataset_id.borrow(), epoch);
+    match saved.and_then(|bytes| files::download(&name, &bytes).map(|()| bytes.len())) {
+        Ok(len) => ui.weights_msg.set(Some(Ok(format!("Saved {name} ({}).", format_bytes(len as u64))))),
+        Err(e) => ui.weights_msg.set(Some(Err(format!("Could not save the weights: {e}")))),
+    }
+}
+
+/// Downloads (or reads from the cache) and verifies one of the shipped datasets.
+async fn load_builtin(session: Rc<Session>, ui: Ui, dataset: BuiltinDataset, use_cache: bool, download: RwSignal<(u64, u64)>, data_note: RwSignal<String>) -> bool {
+    ui.phase.set(Phase::Loading);
+    download.set((0, dataset.total_bytes()));
+    let started = now_s();
+    let result = fetch::load_dataset(&dataset, use_cache, &mut |p| download.set((p.loaded, p.total))).await;
+    match result {
+        Ok((data, cached)) => {
+            data_note.set(format!(
+                "{}: {} training and {} test images, verified ({} in {:.1}s)",
+                dataset.title,
+                data.train.len(),
+                data.test.len(),
+                if cached { "from the browser cache" } else { "downloaded" },
+                now_s() - started
+            ));
+            *session.dataset.borrow_mut() = Some(Rc::new(data));
+            *session.dataset_id.borrow_mut() = dataset.id.to_string();
+            ui.ins.classes.set(dataset.classes.iter().map(|c| c.to_string()).collect());
+            ui.phase.set(Phase::Ready);
+            true
+        }
+        Err(e) => {
+            ui.phase.set(Phase::Failed(format!("Could not load the data: {e}")));
+            false
+        }
+    }
+}
+
+/// Uses the user's own idx pair (images and labels) as the dataset; bad files are refused
+/// with the reason, and the current data is kept.
+async fn load_own_files(session: Rc<Session>, ui: Ui, images: web_sys::File, labels: web_sys::File, data_note: RwSignal<String>) {
+    let read = async { Ok::<_, String>((files::read_file(&images).await?, files::read_file(&labels).await?)) };
+    let parsed = read.await.and_then(|((i_name, i_bytes), (l_name, l_bytes))| {
+        engine::data::dataset_from_pair(NamedBytes { name: &i_name, bytes: &i_bytes }, NamedBytes { name: &l_name, bytes: &l_bytes })
+            .map_err(|e| e.to_string())
+    });
+    match parsed {
+        Ok(data) => {
+            reset_run(&session, ui);
+            data_note.set(format!(
+                "Your files: {} training and {} test images (the last sixth is held out for testing; headers checked)",
+                data.train.len(),
+                data.test.len()
+            ));
+            *session.dataset.borrow_mut() = Some(Rc::new(data));
+            *session.dataset_id.borrow_mut() = "own".into();
+            ui.ins.classes.set(inspect::MNIST_CLASSES.iter().map(|c| c.to_string()).collect());
+            ui.data_error.set(None);
+            ui.phase.set(Phase::Ready);
+        }
+        Err(e) => ui.data_error.set(Some(format!("{e} The current data is kept."))),
     }
 }
 
@@ -242,32 +496,20 @@ async fn start_up(
             Err(e) => no_gpu(format!("{e} {NO_WEBGPU_HELP}")),
         }
     }
-    ui.phase.set(Phase::Loading);
-    let started = now_s();
-    let result = fetch::load_mnist("data/mnist", use_cache, &mut |p| download.set((p.loaded, p.total))).await;
-    match result {
-        Ok((dataset, cached)) => {
-            data_note.set(format!(
-                "MNIST: {} training and {} test images, verified ({} in {:.1}s)",
-                dataset.train.len(),
-                dataset.test.len(),
-                if cached { "from the browser cache" } else { "downloaded" },
-                now_s() - started
-            ));
-            *session.dataset.borrow_mut() = Some(Rc::new(dataset));
-            ui.phase.set(Phase::Ready);
-            if let Some(steps) = bench_steps {
-                let kinds: Vec<BackendKind> = if flags.bench_all {
-                    logic::PAGE_BACKENDS.to_vec()
-                } else {
-                    vec![logic::page_backend(&form.backend.get_untracked()).unwrap_or(BackendKind::Wgsl)]
-                };
-                run_bench(session, ui, steps, adapter.get_untracked(), &kinds).await;
-            } else if autostart {
-                start_training(session, ui, form).await;
-            }
-        }
-        Err(e) => ui.phase.set(Phase::Failed(format!("Could not load the data: {e}"))),
+    let dataset = BuiltinDataset::by_id(&form.dataset.get_untracked()).unwrap_or(engine::data::MNIST);
+    form.dataset.set(dataset.id.to_string());
+    if !load_builtin(session.clone(), ui, dataset, use_cache, download, data_note).await {
+        return;
+    }
+    if let Some(steps) = bench_steps {
+        let kinds: Vec<BackendKind> = if flags.bench_all {
+            logic::PAGE_BACKENDS.to_vec()
+        } else {
+            vec![logic::page_backend(&form.backend.get_untracked()).unwrap_or(BackendKind::Wgsl)]
+        };
+        run_bench(session, ui, steps, adapter.get_untracked(), &kinds).await;
+    } else if autostart {
+        start_training(session, ui, form).await;
     }
 }
 
@@ -281,11 +523,14 @@ struct FormSignals {
     limit: RwSignal<String>,
     test_limit: RwSignal<String>,
     backend: RwSignal<String>,
+    /// A built-in dataset's id, or "own".
+    dataset: RwSignal<String>,
 }
 
 impl FormSignals {
-    fn new(input: SettingsInput) -> Self {
+    fn new(input: SettingsInput, dataset: &str) -> Self {
         FormSignals {
+            dataset: RwSignal::new(dataset.to_string()),
             lr: RwSignal::new(input.lr),
             batch: RwSignal::new(input.batch),
             epochs: RwSignal::new(input.epochs),
@@ -308,16 +553,16 @@ impl FormSignals {
     }
 }
 
-/// Validates the form, builds a trainer (starting the worker for the CPU backend) and
-/// starts the loop.
-async fn start_training(session: Rc<Session>, ui: Ui, form: FormSignals) {
-    let Some(dataset) = session.dataset.borrow().clone() else { return };
+/// Validates the form and builds a trainer for a new run (starting the worker for a burn
+/// backend), without starting it. False (with the reason shown) if that failed.
+async fn prepare_trainer(session: Rc<Session>, ui: Ui, form: FormSignals) -> bool {
+    let Some(dataset) = session.dataset.borrow().clone() else { return false };
     let ctx = session.ctx.borrow().clone();
     let settings = match parse_settings(&form.input(), dataset.train.len(), dataset.test.len()) {
         Ok(s) => s,
         Err(e) => {
             ui.form_error.set(Some(e));
-            return;
+            return false;
         }
     };
     ui.form_error.set(None);
@@ -325,30 +570,42 @@ async fn start_training(session: Rc<Session>, ui: Ui, form: FormSignals) {
         train: settings.limit.map_or_else(|| dataset.train.clone(), |n| dataset.train.truncated(n)),
         test: settings.test_limit.map_or_else(|| dataset.test.clone(), |n| dataset.test.truncated(n)),
     };
+    let previous = ui.phase.get_untracked();
     ui.phase.set(Phase::Training);
     let generation = session.generation.get();
     let started = PageTrainer::start(settings.backend, ctx, &subset, settings.train_config()).await;
     if session.generation.get() != generation {
-        return; // Reset while the worker started.
+        return false; // Reset while the worker started.
     }
     let trainer = match started {
         Ok(t) => t,
         Err(e @ TrainError::Config(_)) => {
             ui.form_error.set(Some(e.to_string()));
-            ui.phase.set(Phase::Ready);
-            return;
+            ui.phase.set(previous);
+            return false;
         }
         Err(e) => {
             ui.phase.set(Phase::Failed(e.to_string()));
-            return;
+            return false;
         }
     };
     let total_steps = (trainer.steps_per_epoch() * settings.epochs) as u64;
     ui.chart.set(ChartData { steps_per_epoch: trainer.steps_per_epoch(), planned_epochs: settings.epochs, ..Default::default() });
     ui.progress.set(TrainProgress { total_steps, epochs: settings.epochs, ..Default::default() });
+    ui.ins.eval.set(None);
+    *session.test_split.borrow_mut() = Some(Arc::new(subset.test));
+    *session.weights.borrow_mut() = None;
+    session.base_epochs.set(0);
     *session.trainer.borrow_mut() = Some(trainer);
     *session.settings.borrow_mut() = Some(settings);
-    resume(session, ui);
+    true
+}
+
+/// Builds a trainer for a new run and starts the loop.
+async fn start_training(session: Rc<Session>, ui: Ui, form: FormSignals) {
+    if prepare_trainer(session.clone(), ui, form).await {
+        resume(session, ui);
+    }
 }
 
 fn resume(session: Rc<Session>, ui: Ui) {
@@ -381,6 +638,9 @@ async fn train_loop(session: Rc<Session>, ui: Ui, generation: u32) {
     };
     ui.chart.with_untracked(|c| publish_report(phase_name(&phase), c, &ui.progress.get_untracked()));
     ui.phase.set(phase);
+    if session.inspect_due.get() {
+        request_inspection(session, ui);
+    }
 }
 
 /// Submits a few steps, waits for the GPU (yielding to the event loop), collects metrics,
@@ -393,6 +653,7 @@ async fn run_ticks(trainer: &mut PageTrainer, session: &Session, ui: Ui, generat
     let mut steps_per_tick = 1usize;
     let mut pending: Vec<StepMetrics> = Vec::new();
     let mut last_draw = 0.0;
+    let mut last_inspect = 0.0;
     loop {
         if !session.running.get() || session.generation.get() != generation {
             return Ok(LoopEnd::Paused);
@@ -425,12 +686,19 @@ async fn run_ticks(trainer: &mut PageTrainer, session: &Session, ui: Ui, generat
             ui.progress.update(|p| p.evaluating = true);
             let test = trainer.evaluate_test().await;
             ui.progress.update(|p| p.evaluating = false);
-            let test = test?;
+            let (test, logprobs) = test?;
+            publish_evaluation(session, ui, test, logprobs, session.base_epochs.get() + trainer.epoch());
             ui.chart.update(|c| {
                 let this_epoch = &c.steps[c.steps.len().saturating_sub(c.steps_per_epoch)..];
                 let point = EpochPoint::summarize(trainer.epoch(), this_epoch, &test);
                 c.epochs.push(point);
             });
+        }
+        // The filters and the drawing pad follow the latest weights, every couple of seconds.
+        if session.inspect_due.get() || epoch_done || now_s() - last_inspect > 2.0 {
+            session.inspect_due.set(false);
+            refresh_inspection(Some(trainer), session, ui).await?;
+            last_inspect = now_s();
         }
         ui.chart.with_untracked(|c| publish_report("training", c, &ui.progress.get_untracked()));
     }
@@ -509,7 +777,7 @@ async fn run_bench(session: Rc<Session>, ui: Ui, steps: usize, adapter: String, 
 
 /// The two live charts, redrawn whenever the chart data changes.
 #[component]
-fn Charts(chart: RwSignal<ChartData>) -> impl IntoView {
+fn Charts(chart: RwSignal<ChartData>, #[prop(default = 520)] width: u32, #[prop(default = 340)] height: u32) -> impl IntoView {
     let loss_canvas = NodeRef::<html::Canvas>::new();
     let accuracy_canvas = NodeRef::<html::Canvas>::new();
     Effect::new(move |_| {
@@ -529,8 +797,8 @@ fn Charts(chart: RwSignal<ChartData>) -> impl IntoView {
     });
     view! {
         <div class="charts">
-            <canvas id="loss-chart" node_ref=loss_canvas width="520" height="340"></canvas>
-            <canvas id="accuracy-chart" node_ref=accuracy_canvas width="520" height="340"></canvas>
+            <canvas id="loss-chart" node_ref=loss_canvas width=width height=height></canvas>
+            <canvas id="accuracy-chart" node_ref=accuracy_canvas width=width height=height></canvas>
         </div>
     }
 }
@@ -560,11 +828,70 @@ fn BackendSelect(value: RwSignal<String>, webgpu: Signal<bool>) -> impl IntoView
     }
 }
 
+/// The dataset chooser: the shipped datasets, or the user's own idx pair.
+#[component]
+fn DatasetSelect(value: RwSignal<String>, on_change: Callback<String>, disabled: Signal<bool>) -> impl IntoView {
+    view! {
+        <label for="dataset">"Dataset"
+            <select id="dataset" prop:value=move || value.get() disabled=move || disabled.get()
+                on:change=move |ev| { let v = event_target_value(&ev); value.set(v.clone()); on_change.run(v) }>
+                {engine::data::BUILTIN_DATASETS.iter().map(|d| view! { <option value=d.id>{d.title}</option> }).collect::<Vec<_>>()}
+                <option value="own">"My own idx files…"</option>
+            </select>
+        </label>
+    }
+}
+
+/// Two file pickers for the user's own images and labels.
+#[component]
+fn OwnFiles(on_use: Callback<(web_sys::File, web_sys::File)>, error: RwSignal<Option<String>>) -> impl IntoView {
+    let images = NodeRef::<html::Input>::new();
+    let labels = NodeRef::<html::Input>::new();
+    let submit = move |_| {
+        let pick = |n: NodeRef<html::Input>| n.get_untracked().and_then(|i| files::chosen_file(&i));
+        match (pick(images), pick(labels)) {
+            (Some(i), Some(l)) => on_use.run((i, l)),
+            _ => error.set(Some("Choose an idx image file and an idx label file (raw or .gz), 28x28 images and labels 0–9.".into())),
+        }
+    };
+    view! {
+        <div id="own-files" class="own-files">
+            <label>"Images (idx3, raw or .gz)" <input id="own-images" type="file" node_ref=images /></label>
+            <label>"Labels (idx1, raw or .gz)" <input id="own-labels" type="file" node_ref=labels /></label>
+            <button id="use-own" on:click=submit>"Use these files"</button>
+            <span class="hint">"The last sixth is held out as the test set."</span>
+        </div>
+    }
+}
+
+/// Download and upload of the weights.
+#[component]
+fn WeightsPanel(ui: Ui, can_save: Signal<bool>, on_save: Callback<()>, on_load: Callback<web_sys::File>) -> impl IntoView {
+    let input = NodeRef::<html::Input>::new();
+    view! {
+        <section id="weights-section" class="panel">
+            <h2>"Weights"</h2>
+            <div class="weights-bar">
+                <button id="download-weights" disabled=move || !can_save.get() on:click=move |_| on_save.run(())>"Download weights (.safetensors)"</button>
+                <label class="upload">"Load weights: "
+                    <input id="upload-weights" type="file" accept=".safetensors" node_ref=input
+                        on:change=move |_| if let Some(f) = input.get_untracked().and_then(|i| files::chosen_file(&i)) { on_load.run(f) } />
+                </label>
+            </div>
+            <p class="hint">"Files carry the architecture, epoch, test accuracy and seed; the desktop binary reads and writes the same files (train --save, eval --weights). A loaded model can be evaluated, drawn on, or trained further (Resume)."</p>
+            {move || ui.weights_msg.get().map(|m| match m {
+                Ok(text) => view! { <div id="weights-msg" class="notice ok">{text}</div> }.into_any(),
+                Err(text) => view! { <div id="weights-msg" class="notice error">{text}</div> }.into_any(),
+            })}
+        </section>
+    }
+}
+
 #[component]
 fn App() -> impl IntoView {
     let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
     let (input, flags) = logic::from_query(&query);
-    let form = FormSignals::new(input);
+    let form = FormSignals::new(input, flags.dataset.unwrap_or(engine::data::MNIST).id);
     let ui = Ui {
         phase: RwSignal::new(Phase::Starting),
         progress: RwSignal::new(TrainProgress::default()),
@@ -572,8 +899,11 @@ fn App() -> impl IntoView {
         form_error: RwSignal::new(None),
         webgpu_missing: RwSignal::new(None),
         software_adapter: RwSignal::new(false),
+        ins: Inspection::new(),
+        weights_msg: RwSignal::new(None),
+        data_error: RwSignal::new(None),
     };
-    let download = RwSignal::new((0u64, fetch::total_bytes()));
+    let download = RwSignal::new((0u64, engine::data::MNIST.total_bytes()));
     let adapter = RwSignal::new(String::new());
     let data_note = RwSignal::new(String::new());
     let session = StoredValue::new_local(Rc::new(Session::default()));
@@ -603,11 +933,7 @@ fn App() -> impl IntoView {
     };
     let on_reset = move |_| {
         let s = session.get_value();
-        s.running.set(false);
-        s.generation.set(s.generation.get() + 1);
-        *s.trainer.borrow_mut() = None;
-        ui.chart.set(ChartData::default());
-        ui.progress.set(TrainProgress::default());
+        reset_run(&s, ui);
         if matches!(phase.get_untracked(), Phase::Failed(_)) {
             retry();
         } else {
@@ -615,6 +941,110 @@ fn App() -> impl IntoView {
         }
     };
     let on_retry = move |_| retry();
+    let show_own = RwSignal::new(false);
+    let on_dataset = Callback::new(move |id: String| {
+        ui.data_error.set(None);
+        if id == "own" {
+            show_own.set(true);
+            return;
+        }
+        show_own.set(false);
+        let Some(dataset) = BuiltinDataset::by_id(&id) else { return };
+        let s = session.get_value();
+        reset_run(&s, ui);
+        spawn_local(async move {
+            load_builtin(s, ui, dataset, !flags.no_cache, download, data_note).await;
+        });
+    });
+    let on_own = Callback::new(move |(images, labels): (web_sys::File, web_sys::File)| {
+        spawn_local(load_own_files(session.get_value(), ui, images, labels, data_note));
+    });
+    let on_digit = Callback::new(move |digit: Option<Vec<u8>>| {
+        let s = session.get_value();
+        match digit {
+            Some(pixels) => {
+                *s.probe_image.borrow_mut() = Some((pixels, "your drawing".into()));
+                request_inspection(s, ui);
+            }
+            None => {
+                *s.probe_image.borrow_mut() = None;
+                ui.ins.probe_probs.set(None);
+                ui.ins.activations.set(None);
+                ui.ins.probe_input.set(None);
+                ui.ins.probe_source.set(String::new());
+            }
+        }
+    });
+    let on_pick = Callback::new(move |i: usize| {
+        let Some(e) = ui.ins.eval.get_untracked() else { return };
+        let names = ui.ins.classes.get_untracked();
+        let s = session.get_value();
+        let label = &names[e.test.labels[i] as usize];
+        *s.probe_image.borrow_mut() = Some((e.test.images[i * 784..(i + 1) * 784].to_vec(), format!("test image {i} (a {label})")));
+        request_inspection(s, ui);
+    });
+    let on_save = Callback::new(move |()| spawn_local(save_weights_file(session.get_value(), ui)));
+    let on_load = Callback::new(move |file: web_sys::File| {
+        ui.weights_msg.set(None);
+        spawn_local(async move {
+            match files::read_file(&file).await {
+                Ok((name, bytes)) => load_weights_file(session.get_value(), ui, form, name, bytes).await,
+                Err(e) => ui.weights_msg.set(Some(Err(format!("{e}. The current model is unchanged.")))),
+            }
+        })
+    });
+    let can_save = Signal::derive(move || matches!(phase.get(), Phase::Paused | Phase::Finished));
+    let busy = Signal::derive(move || matches!(phase.get(), Phase::Training | Phase::Loading | Phase::Starting));
+
+    let train_button = move || view! {
+        <button id="train" disabled=move || !can_edit() || matches!(phase.get(), Phase::Failed(_)) on:click=on_train>
+            {move || if phase.get() == Phase::Paused { "Resume" } else { "Train" }}
+        </button>
+    };
+    let progress_text = move || {
+        let p = ui.progress.get();
+        if p.total_steps == 0 { return "Not started".to_string(); }
+        let status = format!("step {} of {} · epoch {} of {} · {} · ETA {}", p.step, p.total_steps, (p.epoch + 1).min(p.epochs), p.epochs, format_rate(p.images_per_s), format_duration(p.eta_s));
+        if p.evaluating { format!("{status} · evaluating on the test set…") } else { status }
+    };
+    let status_notice = move || match phase.get() {
+        Phase::Failed(msg) => view! {
+            <div id="error" class="notice error">{msg}" "
+                <button id="retry" on:click=on_retry>"Retry"</button>
+            </div>
+        }.into_any(),
+        Phase::Starting => view! { <div class="notice">"Looking for a GPU…"</div> }.into_any(),
+        Phase::Loading => view! {
+            <div class="notice">
+                "Downloading the data… "
+                <progress id="download-progress" max=move || download.get().1 as f64 value=move || download.get().0 as f64></progress>
+                " " {move || format!("{} / {}", format_bytes(download.get().0), format_bytes(download.get().1))}
+            </div>
+        }.into_any(),
+        _ => view! { <div class="notice ok">{move || data_note.get()}</div> }.into_any(),
+    };
+
+    if flags.embed {
+        // The compact layout for an iframe of 640x480: Train, the two charts, the drawing pad.
+        return view! {
+            <div class="embed">
+                <div class="embed-bar">
+                    {train_button}
+                    <button id="pause" disabled=move || phase.get() != Phase::Training on:click=on_pause>"Pause"</button>
+                    <span id="progress-text" class="hint">{progress_text}</span>
+                    <a class="hint" href="./" target="_blank">"full page ↗"</a>
+                </div>
+                <section id="status" class="embed-status" data-phase=move || phase_name(&phase.get())>
+                    {move || ui.webgpu_missing.get().map(|_| view! {
+                        <div id="webgpu-missing" class="notice warn">"No WebGPU here: training runs on the CPU (slower)."</div>
+                    })}
+                    {status_notice}
+                </section>
+                <Charts chart=ui.chart width=310 height=180 />
+                <DrawPad ins=ui.ins on_digit=on_digit size=150 />
+            </div>
+        }.into_any();
+    }
 
     view! {
         <header>
@@ -626,22 +1056,7 @@ fn App() -> impl IntoView {
                 {move || ui.webgpu_missing.get().map(|msg| view! {
                     <div id="webgpu-missing" class="notice warn"><strong>"WebGPU is not available. "</strong>{msg}</div>
                 })}
-                {move || match phase.get() {
-                    Phase::Failed(msg) => view! {
-                        <div id="error" class="notice error">{msg}" "
-                            <button id="retry" on:click=on_retry>"Retry"</button>
-                        </div>
-                    }.into_any(),
-                    Phase::Starting => view! { <div class="notice">"Looking for a GPU…"</div> }.into_any(),
-                    Phase::Loading => view! {
-                        <div class="notice">
-                            "Downloading MNIST… "
-                            <progress id="download-progress" max=move || download.get().1 as f64 value=move || download.get().0 as f64></progress>
-                            " " {move || format!("{} / {}", format_bytes(download.get().0), format_bytes(download.get().1))}
-                        </div>
-                    }.into_any(),
-                    _ => view! { <div class="notice ok">{move || data_note.get()}</div> }.into_any(),
-                }}
+                {status_notice}
                 <div id="adapter" class="adapter">{move || adapter.get()}</div>
                 {move || ui.software_adapter.get().then(|| view! {
                     <div id="software-hint" class="adapter">"This adapter is a software renderer, not a GPU: here the CPU backend may train faster (see the Backend choice)."</div>
@@ -649,6 +1064,7 @@ fn App() -> impl IntoView {
             </section>
 
             <section class="controls">
+                <DatasetSelect value=form.dataset on_change=on_dataset disabled=busy />
                 <Field label="Learning rate" id="lr" value=form.lr />
                 <Field label="Batch size" id="batch" value=form.batch />
                 <Field label="Epochs" id="epochs" value=form.epochs />
@@ -657,23 +1073,18 @@ fn App() -> impl IntoView {
                 <Field label="Test images" id="test-limit" value=form.test_limit placeholder="all 10,000" />
                 <BackendSelect value=form.backend webgpu=Signal::derive(move || ui.webgpu_missing.get().is_none()) />
                 <div class="buttons">
-                    <button id="train" disabled=move || !can_edit() || matches!(phase.get(), Phase::Failed(_)) on:click=on_train>
-                        {move || if phase.get() == Phase::Paused { "Resume" } else { "Train" }}
-                    </button>
+                    {train_button}
                     <button id="pause" disabled=move || phase.get() != Phase::Training on:click=on_pause>"Pause"</button>
                     <button id="reset" disabled=move || phase.get() == Phase::Training on:click=on_reset>"Reset"</button>
                 </div>
+                {move || show_own.get().then(|| view! { <OwnFiles on_use=on_own error=ui.data_error /> })}
+                {move || ui.data_error.get().map(|e| view! { <div id="data-error" class="notice error">{e}</div> })}
                 {move || ui.form_error.get().map(|e| view! { <div id="form-error" class="notice error">{e}</div> })}
             </section>
 
             <section class="progress">
                 <progress id="train-progress" max=move || ui.progress.get().total_steps.max(1) as f64 value=move || ui.progress.get().step as f64></progress>
-                <span id="progress-text">{move || {
-                    let p = ui.progress.get();
-                    if p.total_steps == 0 { return "Not started".to_string(); }
-                    let status = format!("step {} of {} · epoch {} of {} · {} · ETA {}", p.step, p.total_steps, (p.epoch + 1).min(p.epochs), p.epochs, format_rate(p.images_per_s), format_duration(p.eta_s));
-                    if p.evaluating { format!("{status} · evaluating on the test set…") } else { status }
-                }}</span>
+                <span id="progress-text">{progress_text}</span>
             </section>
 
             <Charts chart=ui.chart />
@@ -688,9 +1099,23 @@ fn App() -> impl IntoView {
                     </tbody>
                 </table>
             </section>
+
+            <section id="draw-section" class="panel">
+                <h2>"Draw"</h2>
+                <p class="hint">"Draw a digit (or, with Fashion-MNIST, a piece of clothing). It is scaled and centred the way MNIST's digits were, and the model reads it, during training with the latest weights."</p>
+                <DrawPad ins=ui.ins on_digit=on_digit />
+            </section>
+            <Gallery ins=ui.ins on_pick=on_pick />
+            <Confusion ins=ui.ins />
+            <section id="inside-section" class="panel inside">
+                <h2>"Inside the network"</h2>
+                <Filters ins=ui.ins />
+                <Activations ins=ui.ins />
+            </section>
+            <WeightsPanel ui=ui can_save=can_save on_save=on_save on_load=on_load />
         </main>
-        <footer>"Data: MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0."</footer>
-    }
+        <footer>"Data: MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0; Fashion-MNIST (Zalando SE), MIT licence."</footer>
+    }.into_any()
 }
 
 fn main() {

@@ -12,8 +12,16 @@
 // 4. Corrupt data files: the error names the file and the problem, and offers Retry.
 // 5. A lost GPU device (injected with ?lose_device_after=N) stops training with a message,
 //    keeps the charts and offers Retry.
+// 6. Inside the model: after a short run the gallery and the confusion matrix render; a
+//    stroke drawn with pointer events gives probabilities that sum to 1; the filters and
+//    activation maps draw; weights downloaded and uploaded again keep the test accuracy; a
+//    bad weight file is refused and the model kept; weights trained by the desktop binary
+//    (DESKTOP_BIN) give the page the accuracy the binary reports.
+// 7. Embed mode (?embed) loads in a 640x480 frame with Train, both charts and the pad, and
+//    trains; Fashion-MNIST and the user's own idx files load.
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { serve, launch, watch } from './harness.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
@@ -175,16 +183,193 @@ async function survivesDeviceLoss(base, failures) {
   });
 }
 
+
+/** Number of non-white pixels on a canvas. */
+function inkOf(page, selector) {
+  return page.evaluate((sel) => {
+    const c = document.querySelector(sel);
+    if (!c || !c.width) return 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) n++;
+    return n;
+  }, selector);
+}
+
+/** Draws a stroke through `points` (fractions of the pad) with mouse-driven pointer events. */
+async function drawStroke(page, points) {
+  const box = await page.locator('#draw-pad').boundingBox();
+  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 6 });
+  await page.mouse.up();
+}
+
+async function probabilities(page) {
+  await page.waitForSelector('#prob-bars .bar', { timeout: 60_000 });
+  return page.evaluate(() => [...document.querySelectorAll('#prob-bars .bar')].map((b) => Number(b.dataset.prob)));
+}
+
+async function confusionCounts(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('#confusion');
+    return { total: Number(c.dataset.total), correct: Number(c.dataset.correct) };
+  });
+}
+
+/** Uploads a weight file and waits for the page's verdict. */
+async function uploadWeights(page, file) {
+  await page.setInputFiles('#upload-weights', file);
+  // Every verdict names the file; the page clears the previous one first.
+  await page.waitForFunction((name) => document.querySelector('#weights-msg')?.innerText.includes(name), path.basename(file), { timeout: 180_000 });
+  return page.locator('#weights-msg').innerText();
+}
+
+async function insideTheModel(base, failures) {
+  console.log('case: inside the model (gallery, confusion matrix, drawing, filters, activations, weights round trip)');
+  await withPage(true, 'inside', async (page, problems) => {
+    await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
+    // Draw while training: the pad answers with the latest weights.
+    await page.waitForFunction(() => window.__train && window.__train.submitted >= 1, null, { timeout: 240_000, polling: 200 });
+    await drawStroke(page, [[0.3, 0.2], [0.7, 0.2], [0.45, 0.85]]); // a 7
+    const during = await probabilities(page);
+    const sum = during.reduce((a, b) => a + b, 0);
+    check(failures, during.length === 10 && Math.abs(sum - 1) < 1e-3, `a drawn stroke gives 10 probabilities summing to 1 during training (${sum.toFixed(5)})`);
+    await page.waitForFunction(() => document.querySelector('#status').dataset.phase === 'finished', null, { timeout: 300_000, polling: 500 })
+      .catch(async (e) => { await page.screenshot({ path: path.join(artifacts, 'inside-timeout.png'), fullPage: true }); throw e; });
+    const thumbs = await page.locator('#gallery .thumb').count();
+    check(failures, thumbs === 32, `the gallery shows 32 test images after training (${thumbs})`);
+    const captions = await page.locator('#gallery .thumb .top3').first().innerText();
+    check(failures, (captions.match(/%/g) ?? []).length === 3, `each image lists its top-3 probabilities (${captions})`);
+    const { total, correct } = await confusionCounts(page);
+    check(failures, total === 64 && correct >= 0 && correct <= 64, `the confusion matrix counts the 64 test images (${correct} right)`);
+    check(failures, (await inkOf(page, '#confusion')) > 2000, 'the confusion matrix is drawn');
+    const wrong = await page.locator('#gallery .thumb.wrong').count();
+    await page.click('#show-mistakes');
+    const mistakes = await page.locator('#gallery .thumb').count();
+    check(failures, mistakes === Math.min(32, 64 - correct) && await page.locator('#gallery .thumb:not(.wrong)').count() === 0,
+      `"show mistakes" pages through misclassified images only (${mistakes}; ${wrong} in the random view)`);
+    await page.click('#show-mistakes');
+    // A new stroke after training: probabilities from the finished model, on the GPU.
+    await page.click('#clear-pad');
+    await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]]); // a 1
+    await page.waitForFunction(() => document.querySelector('#prob-bars .bar-list')?.dataset.engine?.startsWith('GPU'), null, { timeout: 60_000 });
+    const after = await probabilities(page);
+    check(failures, Math.abs(after.reduce((a, b) => a + b, 0) - 1) < 1e-3, `after training too (${after.map((p) => p.toFixed(2))})`);
+    check(failures, (await inkOf(page, '#filters')) > 300, 'the 32 first-layer filters are drawn');
+    const maps = await page.locator('canvas.activation-maps').count();
+    const mapInk = await page.evaluate(() => [...document.querySelectorAll('canvas.activation-maps')].map((c) => c.width * c.height));
+    check(failures, maps === 4 && mapInk.every((n) => n > 1), `activation maps of the 4 conv layers are drawn (${mapInk})`);
+    await page.locator('#gallery .thumb').first().click();
+    await page.waitForFunction(() => /test image/.test(document.querySelector('#activations').innerText), null, { timeout: 60_000 });
+    check(failures, true, 'clicking a test image shows its activations');
+    await page.screenshot({ path: path.join(artifacts, 'inside.png'), fullPage: true });
+
+    // Download, then upload: the accuracy is the same.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
+    const saved = path.join(artifacts, download.suggestedFilename());
+    await download.saveAs(saved);
+    check(failures, /^tutorial-cnn-mnist-epoch1\.safetensors$/.test(download.suggestedFilename()) && fs.statSync(saved).size > 100_000,
+      `the weights download as ${download.suggestedFilename()} (${fs.statSync(saved).size} bytes)`);
+    await page.click('#reset');
+    const message = await uploadWeights(page, saved);
+    const reloaded = await confusionCounts(page);
+    check(failures, /Loaded/.test(message) && reloaded.total === 64 && reloaded.correct === correct,
+      `uploading them gives the same test accuracy (${reloaded.correct}/64 vs ${correct}/64): ${message}`);
+    check(failures, (await page.locator('#train').innerText()) === 'Resume', 'a loaded model can be trained further (Resume)');
+
+    // A corrupt file and a file for another architecture are refused; the model stays.
+    const corrupt = path.join(artifacts, 'corrupt.safetensors');
+    fs.writeFileSync(corrupt, fs.readFileSync(saved).subarray(0, 5000));
+    const refused = await uploadWeights(page, corrupt);
+    check(failures, /not loaded/.test(refused) && /unchanged/.test(refused), `a truncated weight file is refused (${refused})`);
+    const still = await confusionCounts(page);
+    check(failures, still.correct === correct, 'and the loaded model is untouched');
+
+    // Weights trained natively by the desktop binary give the page the binary's accuracy.
+    const bin = process.env.DESKTOP_BIN;
+    check(failures, !!bin && fs.existsSync(bin), `DESKTOP_BIN names the desktop binary (${bin})`);
+    if (bin && fs.existsSync(bin)) {
+      const native = path.join(artifacts, 'native.safetensors');
+      const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
+      execFileSync(bin, ['train', '--limit', '512', '--batch', '64', '--test-limit', '300', '--out', path.join(artifacts, 'native'), '--save', native], { env, stdio: 'inherit' });
+      const evalText = execFileSync(bin, ['eval', '--weights', native, '--test-limit', '300'], { env }).toString();
+      const nativeAcc = Number(/test accuracy ([\d.]+)%/.exec(evalText)[1]);
+      await page.fill('#test-limit', '300');
+      const msg = await uploadWeights(page, native);
+      const pageAcc = Number(/([\d.]+)% test accuracy on 300 images here/.exec(msg)?.[1]);
+      check(failures, Math.abs(pageAcc - nativeAcc) <= 0.34, `natively trained weights: page ${pageAcc}% vs desktop ${nativeAcc}% on 300 test images`);
+    }
+    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
+  }, { viewport: { width: 1200, height: 1000 }, acceptDownloads: true });
+}
+
+async function embedMode(base, failures) {
+  console.log('case: embed mode in a 640x480 frame');
+  await withPage(true, 'embed', async (page, problems) => {
+    await page.goto(`${base}/?embed&limit=64&batch=16&epochs=1&test_limit=32&nocache`);
+    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 120_000 });
+    const present = await page.evaluate(() => ['#train', '#loss-chart', '#accuracy-chart', '#draw-pad'].map((s) => !!document.querySelector(s)));
+    check(failures, present.every(Boolean), `Train, both charts and the drawing pad are there (${present})`);
+    const size = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]);
+    check(failures, size[0] <= 640 && size[1] <= 480, `it fits 640x480 (${size})`);
+    check(failures, await page.locator('#gallery').count() === 0, 'the full page\'s extra panels are left out');
+    await page.click('#train');
+    await page.waitForFunction(() => window.__train && window.__train.epochs >= 1, null, { timeout: 240_000, polling: 500 });
+    await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]]);
+    const probs = await probabilities(page);
+    check(failures, Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'it trains, and the pad reads a stroke');
+    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
+    await page.screenshot({ path: path.join(artifacts, 'embed.png') });
+  }, { viewport: { width: 640, height: 480 } });
+}
+
+async function otherData(base, failures) {
+  console.log('case: Fashion-MNIST and your own idx files');
+  await withPage(true, 'datasets', async (page, problems) => {
+    await page.goto(`${base}/?nocache`);
+    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 120_000 });
+    await page.selectOption('#dataset', 'fashion-mnist');
+    await page.waitForFunction(() => /Fashion-MNIST: 60000 training/.test(document.querySelector('#status').innerText), null, { timeout: 180_000 });
+    check(failures, true, 'Fashion-MNIST downloads and verifies');
+    await page.fill('#limit', '64');
+    await page.fill('#batch', '32');
+    await page.fill('#test-limit', '40');
+    await page.click('#train');
+    await page.waitForFunction(() => document.querySelector('#status').dataset.phase === 'finished', null, { timeout: 240_000, polling: 500 });
+    const names = await page.locator('#gallery .thumb .guess').allInnerTexts();
+    const fashionNames = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+    check(failures, names.length > 0 && names.every((n) => fashionNames.some((f) => n.startsWith(f))), `the gallery names Fashion-MNIST classes (${names.slice(0, 3)})`);
+
+    // Own files: a bad pair is refused with the reason; a good pair (MNIST's test files) loads.
+    await page.selectOption('#dataset', 'own');
+    const mnist = path.join(dist, 'data', 'mnist');
+    await page.setInputFiles('#own-images', path.join(mnist, 't10k-labels-idx1-ubyte.gz'));
+    await page.setInputFiles('#own-labels', path.join(mnist, 't10k-labels-idx1-ubyte.gz'));
+    await page.click('#use-own');
+    await page.waitForSelector('#data-error', { timeout: 60_000 });
+    const why = await page.locator('#data-error').innerText();
+    check(failures, /magic/.test(why) && /kept/.test(why), `swapped files are refused with the reason (${why})`);
+    await page.setInputFiles('#own-images', path.join(mnist, 't10k-images-idx3-ubyte.gz'));
+    await page.click('#use-own');
+    await page.waitForFunction(() => /Your files: 8334 training and 1666 test/.test(document.querySelector('#status').innerText), null, { timeout: 60_000 });
+    check(failures, await page.locator('#data-error').count() === 0, 'your own idx pair loads (8334 training, 1666 test images)');
+    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
+  }, { viewport: { width: 1200, height: 1000 } });
+}
+
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
 const failures = [];
 try {
-  await trainsWithWebGpu(base, failures);
-  await trainsOnTheCpuWithoutWebGpu(base, failures);
-  await trainsWithBurnWgpu(base, failures);
-  await cachesTheData(base, failures);
-  await reportsCorruptData(base, failures);
-  await survivesDeviceLoss(base, failures);
+  const cases = { trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
+    survivesDeviceLoss, insideTheModel, embedMode, otherData };
+  // E2E_ONLY=name,name runs a subset (for development); the suite runs them all.
+  const only = process.env.E2E_ONLY?.split(',');
+  for (const [name, run] of Object.entries(cases)) {
+    if (!only || only.includes(name)) await run(base, failures);
+  }
 } catch (e) {
   failures.push(`error: ${e.message}`);
   console.log(`  FAIL ${e.stack}`);

@@ -8,7 +8,11 @@
 //!   (Uint8Arrays and numbers) → `{kind: "ready", stepsPerEpoch}`;
 //! - `{cmd: "steps", count}` trains up to `count` steps, stopping at the end of an epoch →
 //!   `{kind: "stepped", metrics: Float64Array [step, loss, accuracy, ...], stepsDone, epoch, stepInEpoch}`;
-//! - `{cmd: "evaluate"}` → `{kind: "evaluated", loss, accuracy, count}` on the test split;
+//! - `{cmd: "evaluate"}` → `{kind: "evaluated", loss, accuracy, count, logprobs: Float32Array}`
+//!   on the test split (`count * 10` log-probabilities, in order);
+//! - `{cmd: "weights"}` → `{kind: "weights", params, stats}` (Float32Arrays);
+//! - `{cmd: "setWeights", params, stats}` → `{kind: "weightsSet"}` (checked first: bad weights
+//!   are refused and the model is kept);
 //! - any failure → `{kind: "error", message}`.
 
 #[cfg(target_arch = "wasm32")]
@@ -18,9 +22,9 @@ pub use worker::start;
 mod worker {
     use engine::burn_backend::{BurnDevice, BurnTrainer};
     use engine::model::Model;
-    use engine::trainer::{EvalSet, TrainConfig, TrainError};
+    use engine::trainer::{EvalSet, TrainConfig, TrainError, Weights};
     use engine::{Dataset, Split};
-    use js_sys::{Float64Array, Object, Reflect, Uint8Array};
+    use js_sys::{Float32Array, Float64Array, Object, Reflect, Uint8Array};
     use std::cell::{Cell, RefCell};
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
@@ -111,13 +115,42 @@ mod worker {
 
     async fn evaluate() -> Result<Object, String> {
         let mut t = take_trainer()?;
-        let r = t.evaluate(EvalSet::Test).await;
+        let r = t.evaluate_predictions(EvalSet::Test).await;
         put_trainer(t);
-        let r = r.map_err(|e| e.to_string())?;
+        let (r, logprobs) = r.map_err(|e| e.to_string())?;
         Ok(reply(
             "evaluated",
-            &[("loss", (r.loss as f64).into()), ("accuracy", (r.accuracy as f64).into()), ("count", (r.count as f64).into())],
+            &[
+                ("loss", (r.loss as f64).into()),
+                ("accuracy", (r.accuracy as f64).into()),
+                ("count", (r.count as f64).into()),
+                ("logprobs", Float32Array::from(logprobs.as_slice()).into()),
+            ],
         ))
+    }
+
+    async fn weights() -> Result<Object, String> {
+        let t = take_trainer()?;
+        let w = t.net.weights().await;
+        put_trainer(t);
+        let w = w.map_err(|e| e.to_string())?;
+        Ok(reply(
+            "weights",
+            &[("params", Float32Array::from(w.params.as_slice()).into()), ("stats", Float32Array::from(w.stats.as_slice()).into())],
+        ))
+    }
+
+    fn floats(msg: &JsValue, key: &str) -> Result<Vec<f32>, String> {
+        get(msg, key).dyn_into::<Float32Array>().map(|a| a.to_vec()).map_err(|_| format!("message field `{key}` must be a Float32Array"))
+    }
+
+    fn set_weights(msg: &JsValue) -> Result<Object, String> {
+        let w = Weights { params: floats(msg, "params")?, stats: floats(msg, "stats")? };
+        let mut t = take_trainer()?;
+        let r = t.net.set_weights(&w);
+        put_trainer(t);
+        r.map_err(|e| e.to_string())?;
+        Ok(reply("weightsSet", &[]))
     }
 
     async fn handle(msg: JsValue) -> Object {
@@ -126,6 +159,8 @@ mod worker {
             "init" => init(&msg).await,
             "steps" => steps(&msg).await,
             "evaluate" => evaluate().await,
+            "weights" => weights().await,
+            "setWeights" => set_weights(&msg),
             other => Err(format!("unknown command `{other}`")),
         };
         result.unwrap_or_else(|message| reply("error", &[("message", message.into())]))
