@@ -147,7 +147,8 @@ impl BurnWorker {
         let msg = Object::new();
         set(&msg, "cmd", "evaluate".into());
         let r = self.request(&msg, "evaluated").await?;
-        let result = EvalResult { loss: number(&r, "loss") as f32, accuracy: number(&r, "accuracy") as f32, count: number(&r, "count") as usize };
+        let result =
+            EvalResult { loss: number(&r, "loss") as f32, accuracy: number(&r, "accuracy") as f32, count: number(&r, "count") as usize };
         Ok((result, floats(&r, "logprobs")))
     }
 

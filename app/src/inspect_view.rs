@@ -16,6 +16,9 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, PointerEve
 /// Images shown per gallery page.
 pub const GALLERY_SIZE: usize = 32;
 
+/// The first convolution's filters: (count, side, weights), as `inspect::first_conv_filters`.
+pub type FilterImages = (usize, usize, Vec<f32>);
+
 /// The latest evaluation of the test set: every example's log-probabilities.
 #[derive(Clone, Debug)]
 pub struct TestPredictions {
@@ -47,7 +50,7 @@ impl TestPredictions {
 pub struct Inspection {
     pub eval: RwSignal<Option<Arc<TestPredictions>>>,
     /// The first convolution's filters: (count, side, weights).
-    pub filters: RwSignal<Option<Arc<(usize, usize, Vec<f32>)>>>,
+    pub filters: RwSignal<Option<Arc<FilterImages>>>,
     /// The image being looked at (the drawn digit or a chosen test image), as the model sees it.
     pub probe_input: RwSignal<Option<Arc<Vec<u8>>>>,
     /// Where `probe_input` came from, for the caption.
@@ -84,6 +87,14 @@ impl Inspection {
 
 fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
     canvas.get_context("2d").ok().flatten()?.dyn_into().ok()
+}
+
+/// The drawing pad's context: its pixels are read back after every stroke, so ask the
+/// browser to keep them on the CPU.
+fn pad_context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"willReadFrequently".into(), &true.into());
+    canvas.get_context_with_context_options("2d", &options).ok().flatten()?.dyn_into().ok()
 }
 
 /// Draws `pixels` (0–255, 255 = ink) as dark ink on white, one canvas pixel each.
@@ -215,7 +226,7 @@ fn canvas_point(canvas: &HtmlCanvasElement, ev: &PointerEvent) -> (f64, f64) {
 
 /// The ink on the pad: each pixel's alpha in [0, 1].
 fn read_ink(canvas: &HtmlCanvasElement) -> Option<Vec<f32>> {
-    let ctx = context(canvas)?;
+    let ctx = pad_context(canvas)?;
     let data = ctx.get_image_data(0.0, 0.0, canvas.width() as f64, canvas.height() as f64).ok()?.data();
     Some(data.0.chunks(4).map(|p| p[3] as f32 / 255.0).collect())
 }
@@ -235,7 +246,7 @@ pub fn DrawPad(ins: Inspection, on_digit: Callback<Option<Vec<u8>>>, #[prop(defa
     };
     let stroke_to = move |ev: &PointerEvent, start: bool| {
         let Some(c) = canvas.get_untracked() else { return };
-        let Some(ctx) = context(&c) else { return };
+        let Some(ctx) = pad_context(&c) else { return };
         let (x, y) = canvas_point(&c, ev);
         ctx.set_line_width(size as f64 / 14.0);
         ctx.set_line_cap("round");
@@ -273,7 +284,7 @@ pub fn DrawPad(ins: Inspection, on_digit: Callback<Option<Vec<u8>>>, #[prop(defa
     };
     let clear = move |_| {
         if let Some(c) = canvas.get_untracked() {
-            if let Some(ctx) = context(&c) {
+            if let Some(ctx) = pad_context(&c) {
                 ctx.clear_rect(0.0, 0.0, c.width() as f64, c.height() as f64);
             }
         }
@@ -343,7 +354,11 @@ fn draw_maps(canvas: &HtmlCanvasElement, maps: &[&[f32]], h: usize, w: usize, pe
                 let v = (map[y * w + x] / scale).clamp(-1.0, 1.0);
                 let color = if diverging {
                     let t = (255.0 * (1.0 - v.abs())) as u8;
-                    if v >= 0.0 { format!("rgb(255,{t},{t})") } else { format!("rgb({t},{t},255)") }
+                    if v >= 0.0 {
+                        format!("rgb(255,{t},{t})")
+                    } else {
+                        format!("rgb({t},{t},255)")
+                    }
                 } else {
                     let g = (255.0 * (1.0 - v)) as u8;
                     format!("rgb({g},{g},{g})")

@@ -1,8 +1,8 @@
 //! The page's pure logic (no DOM): settings from the form or the query string, validation
 //! and formatting. Tested natively and, with wasm-bindgen-test, in the browser.
 
-use engine::trainer::{TrainConfig, MAX_BATCH};
 use engine::data::BuiltinDataset;
+use engine::trainer::{TrainConfig, MAX_BATCH};
 use engine::BackendKind;
 
 /// Backends the page offers: ours on WebGPU, and burn-wgpu and burn's CPU backend in Web Workers.

@@ -355,7 +355,14 @@ async fn save_weights_file(session: Rc<Session>, ui: Ui) {
 }
 
 /// Downloads (or reads from the cache) and verifies one of the shipped datasets.
-async fn load_builtin(session: Rc<Session>, ui: Ui, dataset: BuiltinDataset, use_cache: bool, download: RwSignal<(u64, u64)>, data_note: RwSignal<String>) -> bool {
+async fn load_builtin(
+    session: Rc<Session>,
+    ui: Ui,
+    dataset: BuiltinDataset,
+    use_cache: bool,
+    download: RwSignal<(u64, u64)>,
+    data_note: RwSignal<String>,
+) -> bool {
     ui.phase.set(Phase::Loading);
     download.set((0, dataset.total_bytes()));
     let started = now_s();
@@ -996,23 +1003,40 @@ fn App() -> impl IntoView {
     let can_save = Signal::derive(move || matches!(phase.get(), Phase::Paused | Phase::Finished));
     let busy = Signal::derive(move || matches!(phase.get(), Phase::Training | Phase::Loading | Phase::Starting));
 
-    let train_button = move || view! {
-        <button id="train" disabled=move || !can_edit() || matches!(phase.get(), Phase::Failed(_)) on:click=on_train>
-            {move || if phase.get() == Phase::Paused { "Resume" } else { "Train" }}
-        </button>
+    let train_button = move || {
+        view! {
+            <button id="train" disabled=move || !can_edit() || matches!(phase.get(), Phase::Failed(_)) on:click=on_train>
+                {move || if phase.get() == Phase::Paused { "Resume" } else { "Train" }}
+            </button>
+        }
     };
     let progress_text = move || {
         let p = ui.progress.get();
-        if p.total_steps == 0 { return "Not started".to_string(); }
-        let status = format!("step {} of {} · epoch {} of {} · {} · ETA {}", p.step, p.total_steps, (p.epoch + 1).min(p.epochs), p.epochs, format_rate(p.images_per_s), format_duration(p.eta_s));
-        if p.evaluating { format!("{status} · evaluating on the test set…") } else { status }
+        if p.total_steps == 0 {
+            return "Not started".to_string();
+        }
+        let status = format!(
+            "step {} of {} · epoch {} of {} · {} · ETA {}",
+            p.step,
+            p.total_steps,
+            (p.epoch + 1).min(p.epochs),
+            p.epochs,
+            format_rate(p.images_per_s),
+            format_duration(p.eta_s)
+        );
+        if p.evaluating {
+            format!("{status} · evaluating on the test set…")
+        } else {
+            status
+        }
     };
     let status_notice = move || match phase.get() {
         Phase::Failed(msg) => view! {
             <div id="error" class="notice error">{msg}" "
                 <button id="retry" on:click=on_retry>"Retry"</button>
             </div>
-        }.into_any(),
+        }
+        .into_any(),
         Phase::Starting => view! { <div class="notice">"Looking for a GPU…"</div> }.into_any(),
         Phase::Loading => view! {
             <div class="notice">
@@ -1020,7 +1044,8 @@ fn App() -> impl IntoView {
                 <progress id="download-progress" max=move || download.get().1 as f64 value=move || download.get().0 as f64></progress>
                 " " {move || format!("{} / {}", format_bytes(download.get().0), format_bytes(download.get().1))}
             </div>
-        }.into_any(),
+        }
+        .into_any(),
         _ => view! { <div class="notice ok">{move || data_note.get()}</div> }.into_any(),
     };
 
@@ -1043,7 +1068,8 @@ fn App() -> impl IntoView {
                 <Charts chart=ui.chart width=310 height=180 />
                 <DrawPad ins=ui.ins on_digit=on_digit size=150 />
             </div>
-        }.into_any();
+        }
+        .into_any();
     }
 
     view! {

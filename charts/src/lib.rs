@@ -170,20 +170,16 @@ pub fn draw_confusion<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, m: &Con
     let cell = ((w as i32 - left - right) / n).min((h as i32 - top - bottom) / n).max(4);
     let name = |i: usize| names.get(i).map_or_else(|| i.to_string(), |s| s.to_string());
     let small = (FONT, (cell as f64 * 0.36).clamp(8.0, 13.0));
-    let centre = plotters::style::text_anchor::Pos::new(
-        plotters::style::text_anchor::HPos::Center,
-        plotters::style::text_anchor::VPos::Center,
-    );
+    let centre =
+        plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Center, plotters::style::text_anchor::VPos::Center);
     let dark_text = TextStyle::from(small.into_font()).color(&BLACK).pos(centre);
     let light_text = TextStyle::from(small.into_font()).color(&WHITE).pos(centre);
-    let right_aligned = TextStyle::from(small.into_font()).pos(plotters::style::text_anchor::Pos::new(
-        plotters::style::text_anchor::HPos::Right,
-        plotters::style::text_anchor::VPos::Center,
-    ));
+    let right_aligned = TextStyle::from(small.into_font())
+        .pos(plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Right, plotters::style::text_anchor::VPos::Center));
     area.draw(&Text::new("predicted →", (left, 4), (FONT, 13))).map_err(err)?;
     area.draw(&Text::new("true ↓", (4, 4), (FONT, 13))).map_err(err)?;
     let accuracy = m.per_class_accuracy();
-    for t in 0..m.classes {
+    for (t, row_accuracy) in accuracy.iter().enumerate() {
         let y = top + t as i32 * cell;
         let row: u32 = (0..m.classes).map(|p| m.count(t, p)).sum();
         area.draw(&Text::new(name(t), (left - 6, y + cell / 2), right_aligned.clone())).map_err(err)?;
@@ -201,7 +197,7 @@ pub fn draw_confusion<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, m: &Con
                 area.draw(&Text::new(count.to_string(), (x + cell / 2, y + cell / 2), style.clone())).map_err(err)?;
             }
         }
-        let acc = accuracy[t].map_or_else(|| "–".to_string(), |a| format!("{:.1}%", 100.0 * a));
+        let acc = row_accuracy.map_or_else(|| "–".to_string(), |a| format!("{:.1}%", 100.0 * a));
         area.draw(&Text::new(acc, (left + n * cell + 6, y + cell / 2 - 6), small)).map_err(err)?;
     }
     for p in 0..m.classes {

@@ -49,8 +49,7 @@ fn train_then_eval_a_small_run() {
     let confusion = std::fs::read_to_string(out.path().join("confusion.csv")).unwrap();
     assert_eq!(confusion.lines().count(), 11, "{confusion}");
     assert!(confusion.starts_with("true\\predicted,0,1,2"), "{confusion}");
-    let counted: u32 =
-        confusion.lines().skip(1).flat_map(|l| l.split(',').skip(1).take(10).map(|c| c.parse::<u32>().unwrap())).sum();
+    let counted: u32 = confusion.lines().skip(1).flat_map(|l| l.split(',').skip(1).take(10).map(|c| c.parse::<u32>().unwrap())).sum();
     assert_eq!(counted, 100, "{confusion}");
     assert!(log.contains("per-class test accuracy: 0 "), "{log}");
     let png = std::fs::read(out.path().join("confusion.png")).unwrap();

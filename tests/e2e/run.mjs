@@ -293,7 +293,7 @@ async function insideTheModel(base, failures) {
     if (bin && fs.existsSync(bin)) {
       const native = path.join(artifacts, 'native.safetensors');
       const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
-      execFileSync(bin, ['train', '--limit', '512', '--batch', '64', '--test-limit', '300', '--out', path.join(artifacts, 'native'), '--save', native], { env, stdio: 'inherit' });
+      execFileSync(bin, ['train', '--limit', '1024', '--batch', '32', '--epochs', '2', '--test-limit', '300', '--out', path.join(artifacts, 'native'), '--save', native], { env, stdio: 'inherit' });
       const evalText = execFileSync(bin, ['eval', '--weights', native, '--test-limit', '300'], { env }).toString();
       const nativeAcc = Number(/test accuracy ([\d.]+)%/.exec(evalText)[1]);
       await page.fill('#test-limit', '300');
