@@ -114,6 +114,14 @@ async function trainsOnTheCpuWithoutWebGpu(base, failures) {
     check(failures, report.steps === 8, `every step reported its metrics (${report.steps})`);
     check(failures, report.lastLoss < report.firstLoss, `loss went down on the CPU (${report.firstLoss} -> ${report.lastLoss})`);
     check(failures, workerBundles.some((u) => u.endsWith('.wasm')), `the worker bundle was fetched (${workerBundles.length} requests)`);
+    // The worker's evaluation feeds the gallery; the pad reads strokes on the CPU fallback.
+    await page.waitForFunction(() => document.querySelector('#status').dataset.phase === 'finished', null, { timeout: 120_000 });
+    const thumbs = await page.locator('#gallery .thumb').count();
+    check(failures, thumbs === 32, `the gallery shows the worker's test predictions (${thumbs})`);
+    await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]]);
+    await page.waitForFunction(() => document.querySelector('#prob-bars .bar-list')?.dataset.engine?.startsWith('CPU (the engine'), null, { timeout: 60_000 });
+    const probs = await probabilities(page);
+    check(failures, Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'a stroke is read on the CPU with the worker\'s weights');
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'no-webgpu.png'), fullPage: true });
   }, { viewport: { width: 1200, height: 1000 } });
