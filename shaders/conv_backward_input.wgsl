@@ -1,5 +1,11 @@
-// Convolution backward w.r.t. the input: one invocation per input element, gathering the
-// output positions whose window covers it (no atomics needed).
+// Convolution backward w.r.t. the input, as one GEMM per stride phase. An input pixel
+// (iy, ix) receives from kernel taps ky = (iy + pad_top) mod stride (+ stride, + 2 stride,
+// ...) only, and likewise for kx, so the pixels are split into stride x stride phases
+// with the same taps. Within a phase: dx[m, ic] = sum_k A[m, k] * B[k, ic], where m runs
+// over the phase's (sample, pixel), k over (output channel, tap) and A gathers the dy
+// value each tap reads (0 past the border). No multiply is wasted on taps that miss.
+// A workgroup computes 32 pixels x 32 input channels of one phase, staging 16-deep slices
+// of A and B in workgroup memory, with 4x4 results per invocation in registers.
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
     o: u32, oh: u32, ow: u32, k: u32,
@@ -10,31 +16,105 @@ struct Params {
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
-    if (i >= p.n * p.c * p.h * p.w) { return; }
-    let ix = i % p.w;
-    let iy = (i / p.w) % p.h;
-    let ic = (i / (p.w * p.h)) % p.c;
-    let s = i / (p.w * p.h * p.c);
-    var acc = 0.0;
-    for (var ky = 0u; ky < p.k; ky++) {
-        // Output row oy reads input row oy*stride + ky - pad_top.
-        let ty = i32(iy + p.pad_top) - i32(ky);
-        if (ty < 0 || (u32(ty) % p.stride) != 0u) { continue; }
-        let oy = u32(ty) / p.stride;
-        if (oy >= p.oh) { continue; }
-        for (var kx = 0u; kx < p.k; kx++) {
-            let tx = i32(ix + p.pad_left) - i32(kx);
-            if (tx < 0 || (u32(tx) % p.stride) != 0u) { continue; }
-            let ox = u32(tx) / p.stride;
-            if (ox >= p.ow) { continue; }
-            for (var oc = 0u; oc < p.o; oc++) {
-                acc += dy[((s * p.o + oc) * p.oh + oy) * p.ow + ox]
-                     * params[p.w_off + ((oc * p.c + ic) * p.k + ky) * p.k + kx];
+const TM: u32 = 32u;
+const TN: u32 = 32u;
+const TK: u32 = 16u;
+var<workgroup> a_tile: array<f32, 512>; // [TK][TM]
+var<workgroup> b_tile: array<f32, 512>; // [TK][TN]
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let st = p.stride;
+    let c_tiles = (p.c + TN - 1u) / TN;
+    let phase = wid.y / c_tiles;
+    let c0 = (wid.y % c_tiles) * TN;
+    let py = phase / st;
+    let px = phase % st;
+    // The first row and column of this phase: (iy + pad_top) mod stride == py.
+    let iy0 = (py + st - p.pad_top % st) % st;
+    let ix0 = (px + st - p.pad_left % st) % st;
+    if (iy0 >= p.h || ix0 >= p.w) { return; }
+    let hc = (p.h - iy0 + st - 1u) / st;
+    let wc = (p.w - ix0 + st - 1u) / st;
+    let phase_pixels = hc * wc;
+    let m_total = p.n * phase_pixels;
+    let m0 = wid.x * TM;
+    if (m0 >= m_total) { return; }
+    let kyn = select(0u, (p.k - py + st - 1u) / st, py < p.k);
+    let kxn = select(0u, (p.k - px + st - 1u) / st, px < p.k);
+    let taps = kyn * kxn;
+    let k_total = p.o * taps;
+    let tm = (lid % 8u) * 4u;
+    let tn = (lid / 8u) * 4u;
+    var acc: array<vec4<f32>, 4>; // acc[i][j]: pixel m0 + tm + i, channel c0 + tn + j
+
+    for (var k0 = 0u; k0 < k_total; k0 += TK) {
+        for (var r = 0u; r < 8u; r++) {
+            let e = lid + 64u * r;
+            let kr = e / TM;
+            let mr = e % TM;
+            let m = m0 + mr;
+            let kg = k0 + kr;
+            var v = 0.0;
+            if (m < m_total && kg < k_total) {
+                let s = m / phase_pixels;
+                let q = m % phase_pixels;
+                let iy = iy0 + st * (q / wc);
+                let ix = ix0 + st * (q % wc);
+                let oc = kg / taps;
+                let t = kg % taps;
+                // Exact divisions: the phase makes iy + pad_top - ky a multiple of the stride.
+                let ty = i32(iy + p.pad_top) - i32(py + st * (t / kxn));
+                let tx = i32(ix + p.pad_left) - i32(px + st * (t % kxn));
+                if (ty >= 0 && tx >= 0) {
+                    let oy = u32(ty) / st;
+                    let ox = u32(tx) / st;
+                    if (oy < p.oh && ox < p.ow) {
+                        v = dy[((s * p.o + oc) * p.oh + oy) * p.ow + ox];
+                    }
+                }
             }
+            a_tile[kr * TM + mr] = v;
+        }
+        for (var r = 0u; r < 8u; r++) {
+            let e = lid + 64u * r;
+            let kr = e % TK;
+            let col = e / TK;
+            let ic = c0 + col;
+            let kg = k0 + kr;
+            var v = 0.0;
+            if (ic < p.c && kg < k_total) {
+                let oc = kg / taps;
+                let t = kg % taps;
+                let ky = py + st * (t / kxn);
+                let kx = px + st * (t % kxn);
+                v = params[p.w_off + ((oc * p.c + ic) * p.k + ky) * p.k + kx];
+            }
+            b_tile[kr * TN + col] = v;
+        }
+        workgroupBarrier();
+        for (var kr = 0u; kr < TK; kr++) {
+            let a = vec4<f32>(a_tile[kr * TM + tm], a_tile[kr * TM + tm + 1u], a_tile[kr * TM + tm + 2u], a_tile[kr * TM + tm + 3u]);
+            let b = vec4<f32>(b_tile[kr * TN + tn], b_tile[kr * TN + tn + 1u], b_tile[kr * TN + tn + 2u], b_tile[kr * TN + tn + 3u]);
+            acc[0] += a.x * b;
+            acc[1] += a.y * b;
+            acc[2] += a.z * b;
+            acc[3] += a.w * b;
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + tm + i;
+        if (m >= m_total) { continue; }
+        let s = m / phase_pixels;
+        let q = m % phase_pixels;
+        let iy = iy0 + st * (q / wc);
+        let ix = ix0 + st * (q % wc);
+        for (var j = 0u; j < 4u; j++) {
+            let ic = c0 + tn + j;
+            if (ic >= p.c) { continue; }
+            dx[((s * p.c + ic) * p.h + iy) * p.w + ix] = acc[i][j];
         }
     }
-    dx[i] = acc;
 }

@@ -1,5 +1,10 @@
-// Convolution backward w.r.t. weights and bias. One workgroup per weight element (then one
-// per bias), reducing over batch and output positions in workgroup memory.
+// Convolution backward w.r.t. weights and bias, as a GEMM over the batch:
+// dW[oc, k] = sum_m dy[m, oc] * A[m, k], where m runs over (sample, output pixel), k over
+// (input channel, kernel row, kernel column) and A is the image patch matrix (im2col) of x,
+// gathered on the fly. One extra column of ones (k = K) gives the bias gradient in the same
+// pass. A workgroup computes a 32x32 tile of [dW | db] (32 output channels x 32 columns),
+// staging 16 rows of dy and A at a time in workgroup memory; each invocation keeps 4x4
+// results in registers.
 // `bias_feeds_bn`: a BatchNorm follows, so the bias gradient is exactly zero; write 0 rather
 // than f32 cancellation noise, which Adam would blow up into real updates.
 struct Params {
@@ -13,47 +18,82 @@ struct Params {
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grads: array<f32>;
 
-const WG: u32 = 64u;
-var<workgroup> partial: array<f32, 64>;
+const TO: u32 = 32u;
+const TC: u32 = 32u;
+const TK: u32 = 16u;
+var<workgroup> dy_tile: array<f32, 512>; // [TK][TO]
+var<workgroup> a_tile: array<f32, 512>;  // [TK][TC]
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let g = wid.x + wid.y * nwg.x;
-    let weights = p.o * p.c * p.k * p.k;
-    if (g >= weights + p.o) { return; }
-    let per_sample = p.oh * p.ow;
-    let total = p.n * per_sample;
-    var acc = 0.0;
-    if (g < weights) {
-        let kx = g % p.k;
-        let ky = (g / p.k) % p.k;
-        let ic = (g / (p.k * p.k)) % p.c;
-        let oc = g / (p.k * p.k * p.c);
-        for (var j = lid; j < total; j += WG) {
-            let s = j / per_sample;
-            let oy = (j / p.ow) % p.oh;
-            let ox = j % p.ow;
-            let iy = i32(oy * p.stride + ky) - i32(p.pad_top);
-            let ix = i32(ox * p.stride + kx) - i32(p.pad_left);
-            if (iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.w)) { continue; }
-            acc += dy[(s * p.o + oc) * per_sample + oy * p.ow + ox]
-                 * x[((s * p.c + ic) * p.h + u32(iy)) * p.w + u32(ix)];
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let pixels = p.oh * p.ow;
+    let m_total = p.n * pixels;
+    let area = p.k * p.k;
+    let k_total = p.c * area;
+    let o0 = wid.x * TO;
+    let c0 = wid.y * TC;
+    let to = (lid % 8u) * 4u;
+    let tc = (lid / 8u) * 4u;
+    var acc: array<vec4<f32>, 4>; // acc[i][j]: channel o0 + to + i, column c0 + tc + j
+
+    for (var m0 = 0u; m0 < m_total; m0 += TK) {
+        for (var r = 0u; r < 8u; r++) {
+            let e = lid + 64u * r;
+            // Consecutive invocations read consecutive pixels of one channel.
+            let mr = e % TK;
+            let orow = e / TK;
+            let m = m0 + mr;
+            let oc = o0 + orow;
+            var v = 0.0;
+            if (m < m_total && oc < p.o) {
+                v = dy[((m / pixels) * p.o + oc) * pixels + m % pixels];
+            }
+            dy_tile[mr * TO + orow] = v;
         }
-    } else if (p.bias_feeds_bn == 0u) {
-        let oc = g - weights;
-        for (var j = lid; j < total; j += WG) {
-            let s = j / per_sample;
-            acc += dy[(s * p.o + oc) * per_sample + j % per_sample];
+        for (var r = 0u; r < 8u; r++) {
+            let e = lid + 64u * r;
+            let mr = e / TC;
+            let col = e % TC;
+            let m = m0 + mr;
+            let kg = c0 + col;
+            var v = 0.0;
+            if (m < m_total && kg < k_total) {
+                let s = m / pixels;
+                let pix = m % pixels;
+                let ic = kg / area;
+                let kyx = kg % area;
+                let iy = i32((pix / p.ow) * p.stride + kyx / p.k) - i32(p.pad_top);
+                let ix = i32((pix % p.ow) * p.stride + kyx % p.k) - i32(p.pad_left);
+                if (iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
+                    v = x[((s * p.c + ic) * p.h + u32(iy)) * p.w + u32(ix)];
+                }
+            } else if (m < m_total && kg == k_total) {
+                v = 1.0;
+            }
+            a_tile[mr * TC + col] = v;
         }
-    }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if (lid < stride) { partial[lid] += partial[lid + stride]; }
+        workgroupBarrier();
+        for (var mr = 0u; mr < TK; mr++) {
+            let d = vec4<f32>(dy_tile[mr * TO + to], dy_tile[mr * TO + to + 1u], dy_tile[mr * TO + to + 2u], dy_tile[mr * TO + to + 3u]);
+            let a = vec4<f32>(a_tile[mr * TC + tc], a_tile[mr * TC + tc + 1u], a_tile[mr * TC + tc + 2u], a_tile[mr * TC + tc + 3u]);
+            acc[0] += d.x * a;
+            acc[1] += d.y * a;
+            acc[2] += d.z * a;
+            acc[3] += d.w * a;
+        }
         workgroupBarrier();
     }
-    if (lid == 0u) {
-        if (g < weights) { grads[p.w_off + g] = partial[0]; } else { grads[p.b_off + g - weights] = partial[0]; }
+
+    for (var i = 0u; i < 4u; i++) {
+        let oc = o0 + to + i;
+        if (oc >= p.o) { continue; }
+        for (var j = 0u; j < 4u; j++) {
+            let kg = c0 + tc + j;
+            if (kg < k_total) {
+                grads[p.w_off + oc * k_total + kg] = acc[i][j];
+            } else if (kg == k_total) {
+                grads[p.b_off + oc] = select(acc[i][j], 0.0, p.bias_feeds_bn != 0u);
+            }
+        }
     }
 }

@@ -1,5 +1,11 @@
-// Convolution forward (NCHW, OIHW weights, SAME padding given as top/left), optional fused ReLU.
-// One invocation per output element.
+// Convolution forward (NCHW, OIHW weights, SAME padding given as top/left), optional fused ReLU,
+// as an implicit GEMM: Y[m, oc] = sum_k A[m, k] * W[oc, k] + b[oc], where m runs over
+// (sample, output row, output column), k over (input channel, kernel row, kernel column), and
+// A is the image patch matrix (im2col), gathered on the fly with zeros for the padding.
+// A workgroup computes a 32x32 tile of Y (32 output pixels x 32 channels), staging 16-deep
+// slices of A and W in workgroup memory; each of its 64 invocations keeps a 4x4 block of the
+// tile in registers, so every staged value is reused 4 times from registers and 32 times
+// from workgroup memory.
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
     o: u32, oh: u32, ow: u32, k: u32,
@@ -11,28 +17,82 @@ struct Params {
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
-    if (i >= p.n * p.o * p.oh * p.ow) { return; }
-    let ox = i % p.ow;
-    let oy = (i / p.ow) % p.oh;
-    let oc = (i / (p.ow * p.oh)) % p.o;
-    let s = i / (p.ow * p.oh * p.o);
-    var acc = params[p.b_off + oc];
-    for (var ic = 0u; ic < p.c; ic++) {
-        let x_base = (s * p.c + ic) * p.h;
-        let w_base = p.w_off + (oc * p.c + ic) * p.k * p.k;
-        for (var ky = 0u; ky < p.k; ky++) {
-            let iy = i32(oy * p.stride + ky) - i32(p.pad_top);
-            if (iy < 0 || iy >= i32(p.h)) { continue; }
-            for (var kx = 0u; kx < p.k; kx++) {
-                let ix = i32(ox * p.stride + kx) - i32(p.pad_left);
-                if (ix < 0 || ix >= i32(p.w)) { continue; }
-                acc += x[(x_base + u32(iy)) * p.w + u32(ix)] * params[w_base + ky * p.k + kx];
+const TM: u32 = 32u;
+const TN: u32 = 32u;
+const TK: u32 = 16u;
+var<workgroup> a_tile: array<f32, 512>; // [TK][TM]
+var<workgroup> w_tile: array<f32, 512>; // [TK][TN]
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let pixels = p.oh * p.ow;
+    let m_total = p.n * pixels;
+    let area = p.k * p.k;
+    let k_total = p.c * area;
+    let m0 = wid.x * TM;
+    let n0 = wid.y * TN;
+    let tm = (lid % 8u) * 4u;
+    let tn = (lid / 8u) * 4u;
+    var acc: array<vec4<f32>, 4>; // acc[i][j]: pixel m0 + tm + i, channel n0 + tn + j
+
+    for (var k0 = 0u; k0 < k_total; k0 += TK) {
+        for (var r = 0u; r < 8u; r++) {
+            let e = lid + 64u * r;
+            let kr = e / TM;
+            let mr = e % TM;
+            let m = m0 + mr;
+            let kg = k0 + kr;
+            var v = 0.0;
+            if (m < m_total && kg < k_total) {
+                let s = m / pixels;
+                let pix = m % pixels;
+                let oy = pix / p.ow;
+                let ox = pix % p.ow;
+                let ic = kg / area;
+                let kyx = kg % area;
+                let iy = i32(oy * p.stride + kyx / p.k) - i32(p.pad_top);
+                let ix = i32(ox * p.stride + kyx % p.k) - i32(p.pad_left);
+                if (iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
+                    v = x[((s * p.c + ic) * p.h + u32(iy)) * p.w + u32(ix)];
+                }
             }
+            a_tile[kr * TM + mr] = v;
+        }
+        for (var r = 0u; r < 8u; r++) {
+            let e = lid + 64u * r;
+            let nr = e / TK;
+            let kr = e % TK;
+            let oc = n0 + nr;
+            let kg = k0 + kr;
+            var v = 0.0;
+            if (oc < p.o && kg < k_total) {
+                v = params[p.w_off + oc * k_total + kg];
+            }
+            w_tile[kr * TN + nr] = v;
+        }
+        workgroupBarrier();
+        for (var kr = 0u; kr < TK; kr++) {
+            let a = vec4<f32>(a_tile[kr * TM + tm], a_tile[kr * TM + tm + 1u], a_tile[kr * TM + tm + 2u], a_tile[kr * TM + tm + 3u]);
+            let b = vec4<f32>(w_tile[kr * TN + tn], w_tile[kr * TN + tn + 1u], w_tile[kr * TN + tn + 2u], w_tile[kr * TN + tn + 3u]);
+            acc[0] += a.x * b;
+            acc[1] += a.y * b;
+            acc[2] += a.z * b;
+            acc[3] += a.w * b;
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + tm + i;
+        if (m >= m_total) { continue; }
+        let s = m / pixels;
+        let pix = m % pixels;
+        for (var j = 0u; j < 4u; j++) {
+            let oc = n0 + tn + j;
+            if (oc >= p.o) { continue; }
+            var v = acc[i][j] + params[p.b_off + oc];
+            if (p.relu != 0u) { v = max(v, 0.0); }
+            y[(s * p.o + oc) * pixels + pix] = v;
         }
     }
-    if (p.relu != 0u) { acc = max(acc, 0.0); }
-    y[i] = acc;
 }

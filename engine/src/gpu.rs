@@ -326,7 +326,10 @@ impl Kernels {
     ) -> Dispatch {
         let mut words = Self::conv_words(g, n);
         words.extend([w_off as u32, b_off as u32, relu as u32]);
-        self.dispatch("conv_forward", &words, &[x, params, y], elementwise(n * g.output.len()))
+        // One workgroup per 32 output pixels x 32 channels (the batch is at most MAX_BATCH,
+        // so the pixel tiles stay well under the 65,535 limit).
+        let tiles = ((n * g.output.h * g.output.w).div_ceil(32) as u32, g.output.c.div_ceil(32) as u32);
+        self.dispatch("conv_forward", &words, &[x, params, y], tiles)
     }
 
     pub fn conv_backward_input(
@@ -340,7 +343,11 @@ impl Kernels {
     ) -> Dispatch {
         let mut words = Self::conv_words(g, n);
         words.push(w_off as u32);
-        self.dispatch("conv_backward_input", &words, &[dy, params, dx], elementwise(n * g.input.len()))
+        // One workgroup per 32 pixels x 32 channels of each of the stride x stride phases.
+        let phase_pixels = n * g.input.h.div_ceil(g.stride) * g.input.w.div_ceil(g.stride);
+        let tiles = (phase_pixels.div_ceil(32), g.input.c.div_ceil(32) * g.stride * g.stride);
+        assert!(tiles.0 <= 65_535 && tiles.1 <= 65_535, "conv_backward_input: {tiles:?} workgroups exceed the dispatch limit");
+        self.dispatch("conv_backward_input", &words, &[dy, params, dx], (tiles.0 as u32, tiles.1 as u32))
     }
 
     /// Writes dW and db into `grads` at the given offsets. With `bias_feeds_bn` the bias
@@ -359,7 +366,10 @@ impl Kernels {
     ) -> Dispatch {
         let mut words = Self::conv_words(g, n);
         words.extend([w_off as u32, b_off as u32, bias_feeds_bn as u32]);
-        self.dispatch("conv_backward_params", &words, &[x, dy, grads], grid(g.weight_len() + g.output.c))
+        // One workgroup per 32 output channels x 32 columns of [weights | bias].
+        let columns = g.input.c * g.kernel * g.kernel + 1;
+        let tiles = (g.output.c.div_ceil(32) as u32, columns.div_ceil(32) as u32);
+        self.dispatch("conv_backward_params", &words, &[x, dy, grads], tiles)
     }
 
     /// Batch statistics into `save` ([mean C, invstd C]); updates running stats if asked.

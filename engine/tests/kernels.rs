@@ -22,6 +22,8 @@ fn geometries() -> Vec<ConvGeom> {
         ConvGeom::same(Shape { c: 10, h: 4, w: 4 }, 10, 3, 2),
         ConvGeom::same(Shape { c: 3, h: 9, w: 6 }, 5, 3, 1),
         ConvGeom::same(Shape { c: 2, h: 11, w: 8 }, 4, 4, 3),
+        // More than one 32-wide tile of channels and of weight columns, neither a multiple of 16.
+        ConvGeom::same(Shape { c: 5, h: 6, w: 5 }, 37, 3, 2),
     ]
 }
 
