@@ -48,54 +48,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let tn = (lid / 8u) * 4u;
     var acc: array<vec4<f32>, 4>; // acc[i][j]: pixel m0 + tm + i, channel c0 + tn + j
 
+    // This invocation stages column kr = lid % 16 of each slice, for the 8 pixels (of A)
+    // and channels (of B) lid / 16 + 4r. The pixels' coordinates do not change along k.
+    let kr = lid % TK;
+    var dy_base: array<u32, 8>; // offset of the pixel's sample in dy
+    var ty_base: array<i32, 8>; // iy + pad_top (negative: no pixel)
+    var tx_base: array<i32, 8>;
+    for (var r = 0u; r < 8u; r++) {
+        let m = m0 + lid / TK + 4u * r;
+        let s = m / phase_pixels;
+        let q = m % phase_pixels;
+        dy_base[r] = s * p.o * p.oh * p.ow;
+        ty_base[r] = select(-1000000, i32(iy0 + st * (q / wc) + p.pad_top), m < m_total);
+        tx_base[r] = i32(ix0 + st * (q % wc) + p.pad_left);
+    }
+
     for (var k0 = 0u; k0 < k_total; k0 += TK) {
+        let kg = k0 + kr;
+        let oc = kg / taps;
+        let t = kg % taps;
+        let ky = py + st * (t / kxn);
+        let kx = px + st * (t % kxn);
+        let in_range = kg < k_total;
         for (var r = 0u; r < 8u; r++) {
-            let e = lid + 64u * r;
-            let kr = e / TM;
-            let mr = e % TM;
-            let m = m0 + mr;
-            let kg = k0 + kr;
+            // Exact divisions: the phase makes iy + pad_top - ky a multiple of the stride.
+            let ty = ty_base[r] - i32(ky);
+            let tx = tx_base[r] - i32(kx);
             var v = 0.0;
-            if (m < m_total && kg < k_total) {
-                let s = m / phase_pixels;
-                let q = m % phase_pixels;
-                let iy = iy0 + st * (q / wc);
-                let ix = ix0 + st * (q % wc);
-                let oc = kg / taps;
-                let t = kg % taps;
-                // Exact divisions: the phase makes iy + pad_top - ky a multiple of the stride.
-                let ty = i32(iy + p.pad_top) - i32(py + st * (t / kxn));
-                let tx = i32(ix + p.pad_left) - i32(px + st * (t % kxn));
-                if (ty >= 0 && tx >= 0) {
-                    let oy = u32(ty) / st;
-                    let ox = u32(tx) / st;
-                    if (oy < p.oh && ox < p.ow) {
-                        v = dy[((s * p.o + oc) * p.oh + oy) * p.ow + ox];
-                    }
+            if (in_range && ty >= 0 && tx >= 0) {
+                let oy = u32(ty) / st;
+                let ox = u32(tx) / st;
+                if (oy < p.oh && ox < p.ow) {
+                    v = dy[dy_base[r] + (oc * p.oh + oy) * p.ow + ox];
                 }
             }
-            a_tile[kr * TM + mr] = v;
+            a_tile[kr * TM + lid / TK + 4u * r] = v;
         }
         for (var r = 0u; r < 8u; r++) {
-            let e = lid + 64u * r;
-            let kr = e % TK;
-            let col = e / TK;
+            let col = lid / TK + 4u * r;
             let ic = c0 + col;
-            let kg = k0 + kr;
             var v = 0.0;
-            if (ic < p.c && kg < k_total) {
-                let oc = kg / taps;
-                let t = kg % taps;
-                let ky = py + st * (t / kxn);
-                let kx = px + st * (t % kxn);
+            if (in_range && ic < p.c) {
                 v = params[p.w_off + ((oc * p.c + ic) * p.k + ky) * p.k + kx];
             }
             b_tile[kr * TN + col] = v;
         }
         workgroupBarrier();
-        for (var kr = 0u; kr < TK; kr++) {
-            let a = vec4<f32>(a_tile[kr * TM + tm], a_tile[kr * TM + tm + 1u], a_tile[kr * TM + tm + 2u], a_tile[kr * TM + tm + 3u]);
-            let b = vec4<f32>(b_tile[kr * TN + tn], b_tile[kr * TN + tn + 1u], b_tile[kr * TN + tn + 2u], b_tile[kr * TN + tn + 3u]);
+        for (var q = 0u; q < TK; q++) {
+            let a = vec4<f32>(a_tile[q * TM + tm], a_tile[q * TM + tm + 1u], a_tile[q * TM + tm + 2u], a_tile[q * TM + tm + 3u]);
+            let b = vec4<f32>(b_tile[q * TN + tn], b_tile[q * TN + tn + 1u], b_tile[q * TN + tn + 2u], b_tile[q * TN + tn + 3u]);
             acc[0] += a.x * b;
             acc[1] += a.y * b;
             acc[2] += a.z * b;

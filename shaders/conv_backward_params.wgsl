@@ -36,46 +36,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let tc = (lid / 8u) * 4u;
     var acc: array<vec4<f32>, 4>; // acc[i][j]: channel o0 + to + i, column c0 + tc + j
 
+    // This invocation stages row mr = lid % 16 of each slice, for the 8 channels (of dy) and
+    // columns (of A) lid / 16 + 4r. The columns' kernel taps do not change along m.
+    let mr = lid % TK;
+    var x_chan: array<u32, 8>; // offset of the column's input channel within a sample
+    var ky_off: array<i32, 8>; // ky - pad_top
+    var kx_off: array<i32, 8>;
+    var kind: array<u32, 8>;   // 0: a weight column, 1: the bias column (ones), 2: past the end
+    for (var r = 0u; r < 8u; r++) {
+        let kg = c0 + lid / TK + 4u * r;
+        let kyx = kg % area;
+        x_chan[r] = (kg / area) * p.h * p.w;
+        ky_off[r] = i32(kyx / p.k) - i32(p.pad_top);
+        kx_off[r] = i32(kyx % p.k) - i32(p.pad_left);
+        kind[r] = select(select(2u, 1u, kg == k_total), 0u, kg < k_total);
+    }
+    let sample_len = p.c * p.h * p.w;
+
     for (var m0 = 0u; m0 < m_total; m0 += TK) {
+        let m = m0 + mr;
+        let in_range = m < m_total;
+        let s = m / pixels;
+        let pix = m % pixels;
+        let y0 = i32((pix / p.ow) * p.stride);
+        let x0 = i32((pix % p.ow) * p.stride);
         for (var r = 0u; r < 8u; r++) {
-            let e = lid + 64u * r;
-            // Consecutive invocations read consecutive pixels of one channel.
-            let mr = e % TK;
-            let orow = e / TK;
-            let m = m0 + mr;
+            let orow = lid / TK + 4u * r;
             let oc = o0 + orow;
             var v = 0.0;
-            if (m < m_total && oc < p.o) {
-                v = dy[((m / pixels) * p.o + oc) * pixels + m % pixels];
+            if (in_range && oc < p.o) {
+                v = dy[(s * p.o + oc) * pixels + pix];
             }
             dy_tile[mr * TO + orow] = v;
         }
         for (var r = 0u; r < 8u; r++) {
-            let e = lid + 64u * r;
-            let mr = e / TC;
-            let col = e % TC;
-            let m = m0 + mr;
-            let kg = c0 + col;
+            let col = lid / TK + 4u * r;
             var v = 0.0;
-            if (m < m_total && kg < k_total) {
-                let s = m / pixels;
-                let pix = m % pixels;
-                let ic = kg / area;
-                let kyx = kg % area;
-                let iy = i32((pix / p.ow) * p.stride + kyx / p.k) - i32(p.pad_top);
-                let ix = i32((pix % p.ow) * p.stride + kyx % p.k) - i32(p.pad_left);
+            if (in_range && kind[r] == 0u) {
+                let iy = y0 + ky_off[r];
+                let ix = x0 + kx_off[r];
                 if (iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
-                    v = x[((s * p.c + ic) * p.h + u32(iy)) * p.w + u32(ix)];
+                    v = x[s * sample_len + x_chan[r] + u32(iy) * p.w + u32(ix)];
                 }
-            } else if (m < m_total && kg == k_total) {
+            } else if (in_range && kind[r] == 1u) {
                 v = 1.0;
             }
             a_tile[mr * TC + col] = v;
         }
         workgroupBarrier();
-        for (var mr = 0u; mr < TK; mr++) {
-            let d = vec4<f32>(dy_tile[mr * TO + to], dy_tile[mr * TO + to + 1u], dy_tile[mr * TO + to + 2u], dy_tile[mr * TO + to + 3u]);
-            let a = vec4<f32>(a_tile[mr * TC + tc], a_tile[mr * TC + tc + 1u], a_tile[mr * TC + tc + 2u], a_tile[mr * TC + tc + 3u]);
+        for (var q = 0u; q < TK; q++) {
+            let d = vec4<f32>(dy_tile[q * TO + to], dy_tile[q * TO + to + 1u], dy_tile[q * TO + to + 2u], dy_tile[q * TO + to + 3u]);
+            let a = vec4<f32>(a_tile[q * TC + tc], a_tile[q * TC + tc + 1u], a_tile[q * TC + tc + 2u], a_tile[q * TC + tc + 3u]);
             acc[0] += d.x * a;
             acc[1] += d.y * a;
             acc[2] += d.z * a;

@@ -35,35 +35,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let tn = (lid / 8u) * 4u;
     var acc: array<vec4<f32>, 4>; // acc[i][j]: pixel m0 + tm + i, channel n0 + tn + j
 
+    // This invocation stages column kr = lid % 16 of each A slice, for the 8 pixels
+    // lid / 16 + 4r: their coordinates do not change along k, so work them out once.
+    let kr = lid % TK;
+    var x_base: array<u32, 8>; // offset of the pixel's sample in x
+    var iy_base: array<i32, 8>; // input row of kernel row 0 (negative: padding; far below: no pixel)
+    var ix_base: array<i32, 8>;
+    for (var r = 0u; r < 8u; r++) {
+        let m = m0 + lid / TK + 4u * r;
+        let s = m / pixels;
+        let pix = m % pixels;
+        x_base[r] = s * p.c * p.h * p.w;
+        iy_base[r] = select(-1000000, i32((pix / p.ow) * p.stride) - i32(p.pad_top), m < m_total);
+        ix_base[r] = i32((pix % p.ow) * p.stride) - i32(p.pad_left);
+    }
+
     for (var k0 = 0u; k0 < k_total; k0 += TK) {
+        let kg = k0 + kr;
+        let ic = kg / area;
+        let ky = i32((kg % area) / p.k);
+        let kx = i32(kg % p.k);
         for (var r = 0u; r < 8u; r++) {
-            let e = lid + 64u * r;
-            let kr = e / TM;
-            let mr = e % TM;
-            let m = m0 + mr;
-            let kg = k0 + kr;
+            let iy = iy_base[r] + ky;
+            let ix = ix_base[r] + kx;
             var v = 0.0;
-            if (m < m_total && kg < k_total) {
-                let s = m / pixels;
-                let pix = m % pixels;
-                let oy = pix / p.ow;
-                let ox = pix % p.ow;
-                let ic = kg / area;
-                let kyx = kg % area;
-                let iy = i32(oy * p.stride + kyx / p.k) - i32(p.pad_top);
-                let ix = i32(ox * p.stride + kyx % p.k) - i32(p.pad_left);
-                if (iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
-                    v = x[((s * p.c + ic) * p.h + u32(iy)) * p.w + u32(ix)];
-                }
+            if (kg < k_total && iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
+                v = x[x_base[r] + (ic * p.h + u32(iy)) * p.w + u32(ix)];
             }
-            a_tile[kr * TM + mr] = v;
+            a_tile[kr * TM + lid / TK + 4u * r] = v;
         }
+        // The same column kr of the W slice, for the 8 channels lid / 16 + 4r.
         for (var r = 0u; r < 8u; r++) {
-            let e = lid + 64u * r;
-            let nr = e / TK;
-            let kr = e % TK;
+            let nr = lid / TK + 4u * r;
             let oc = n0 + nr;
-            let kg = k0 + kr;
             var v = 0.0;
             if (oc < p.o && kg < k_total) {
                 v = params[p.w_off + oc * k_total + kg];
@@ -71,9 +75,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             w_tile[kr * TN + nr] = v;
         }
         workgroupBarrier();
-        for (var kr = 0u; kr < TK; kr++) {
-            let a = vec4<f32>(a_tile[kr * TM + tm], a_tile[kr * TM + tm + 1u], a_tile[kr * TM + tm + 2u], a_tile[kr * TM + tm + 3u]);
-            let b = vec4<f32>(w_tile[kr * TN + tn], w_tile[kr * TN + tn + 1u], w_tile[kr * TN + tn + 2u], w_tile[kr * TN + tn + 3u]);
+        for (var q = 0u; q < TK; q++) {
+            let a = vec4<f32>(a_tile[q * TM + tm], a_tile[q * TM + tm + 1u], a_tile[q * TM + tm + 2u], a_tile[q * TM + tm + 3u]);
+            let b = vec4<f32>(w_tile[q * TN + tn], w_tile[q * TN + tn + 1u], w_tile[q * TN + tn + 2u], w_tile[q * TN + tn + 3u]);
             acc[0] += a.x * b;
             acc[1] += a.y * b;
             acc[2] += a.z * b;
