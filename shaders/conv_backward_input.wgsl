@@ -19,8 +19,8 @@ struct Params {
 const TM: u32 = 32u;
 const TN: u32 = 32u;
 const TK: u32 = 16u;
-var<workgroup> a_tile: array<f32, 512>; // [TK][TM]
-var<workgroup> b_tile: array<f32, 512>; // [TK][TN]
+var<workgroup> a_tile: array<vec4<f32>, 128>; // [TK][TM / 4], 4 values per element
+var<workgroup> b_tile: array<vec4<f32>, 128>; // [TK][TN / 4], 4 values per element
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -82,7 +82,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                     v = dy[dy_base[r] + (oc * p.oh + oy) * p.ow + ox];
                 }
             }
-            a_tile[kr * TM + lid / TK + 4u * r] = v;
+            let f_a_tile = kr * TM + lid / TK + 4u * r;
+            a_tile[f_a_tile / 4u][f_a_tile % 4u] = v;
         }
         for (var r = 0u; r < 8u; r++) {
             let col = lid / TK + 4u * r;
@@ -91,12 +92,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (in_range && ic < p.c) {
                 v = params[p.w_off + ((oc * p.c + ic) * p.k + ky) * p.k + kx];
             }
-            b_tile[kr * TN + col] = v;
+            let f_b_tile = kr * TN + col;
+            b_tile[f_b_tile / 4u][f_b_tile % 4u] = v;
         }
         workgroupBarrier();
         for (var q = 0u; q < TK; q++) {
-            let a = vec4<f32>(a_tile[q * TM + tm], a_tile[q * TM + tm + 1u], a_tile[q * TM + tm + 2u], a_tile[q * TM + tm + 3u]);
-            let b = vec4<f32>(b_tile[q * TN + tn], b_tile[q * TN + tn + 1u], b_tile[q * TN + tn + 2u], b_tile[q * TN + tn + 3u]);
+            let a = a_tile[q * (TM / 4u) + tm / 4u];
+            let b = b_tile[q * (TN / 4u) + tn / 4u];
             acc[0] += a.x * b;
             acc[1] += a.y * b;
             acc[2] += a.z * b;

@@ -21,8 +21,8 @@ struct Params {
 const TO: u32 = 32u;
 const TC: u32 = 32u;
 const TK: u32 = 16u;
-var<workgroup> dy_tile: array<f32, 512>; // [TK][TO]
-var<workgroup> a_tile: array<f32, 512>;  // [TK][TC]
+var<workgroup> dy_tile: array<vec4<f32>, 128>; // [TK][TO / 4], 4 values per element
+var<workgroup> a_tile: array<vec4<f32>, 128>;  // [TK][TC / 4], 4 values per element
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -67,7 +67,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (in_range && oc < p.o) {
                 v = dy[(s * p.o + oc) * pixels + pix];
             }
-            dy_tile[mr * TO + orow] = v;
+            let f_dy_tile = mr * TO + orow;
+            dy_tile[f_dy_tile / 4u][f_dy_tile % 4u] = v;
         }
         for (var r = 0u; r < 8u; r++) {
             let col = lid / TK + 4u * r;
@@ -81,12 +82,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             } else if (in_range && kind[r] == 1u) {
                 v = 1.0;
             }
-            a_tile[mr * TC + col] = v;
+            let f_a_tile = mr * TC + col;
+            a_tile[f_a_tile / 4u][f_a_tile % 4u] = v;
         }
         workgroupBarrier();
         for (var q = 0u; q < TK; q++) {
-            let d = vec4<f32>(dy_tile[q * TO + to], dy_tile[q * TO + to + 1u], dy_tile[q * TO + to + 2u], dy_tile[q * TO + to + 3u]);
-            let a = vec4<f32>(a_tile[q * TC + tc], a_tile[q * TC + tc + 1u], a_tile[q * TC + tc + 2u], a_tile[q * TC + tc + 3u]);
+            let d = dy_tile[q * (TO / 4u) + to / 4u];
+            let a = a_tile[q * (TC / 4u) + tc / 4u];
             acc[0] += d.x * a;
             acc[1] += d.y * a;
             acc[2] += d.z * a;

@@ -20,8 +20,8 @@ struct Params {
 const TM: u32 = 32u;
 const TN: u32 = 32u;
 const TK: u32 = 16u;
-var<workgroup> a_tile: array<f32, 512>; // [TK][TM]
-var<workgroup> w_tile: array<f32, 512>; // [TK][TN]
+var<workgroup> a_tile: array<vec4<f32>, 128>; // [TK][TM / 4], 4 values per element
+var<workgroup> w_tile: array<vec4<f32>, 128>; // [TK][TN / 4], 4 values per element
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -62,7 +62,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (kg < k_total && iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
                 v = x[x_base[r] + (ic * p.h + u32(iy)) * p.w + u32(ix)];
             }
-            a_tile[kr * TM + lid / TK + 4u * r] = v;
+            let f_a_tile = kr * TM + lid / TK + 4u * r;
+            a_tile[f_a_tile / 4u][f_a_tile % 4u] = v;
         }
         // The same column kr of the W slice, for the 8 channels lid / 16 + 4r.
         for (var r = 0u; r < 8u; r++) {
@@ -72,12 +73,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (oc < p.o && kg < k_total) {
                 v = params[p.w_off + oc * k_total + kg];
             }
-            w_tile[kr * TN + nr] = v;
+            let f_w_tile = kr * TN + nr;
+            w_tile[f_w_tile / 4u][f_w_tile % 4u] = v;
         }
         workgroupBarrier();
         for (var q = 0u; q < TK; q++) {
-            let a = vec4<f32>(a_tile[q * TM + tm], a_tile[q * TM + tm + 1u], a_tile[q * TM + tm + 2u], a_tile[q * TM + tm + 3u]);
-            let b = vec4<f32>(w_tile[q * TN + tn], w_tile[q * TN + tn + 1u], w_tile[q * TN + tn + 2u], w_tile[q * TN + tn + 3u]);
+            let a = a_tile[q * (TM / 4u) + tm / 4u];
+            let b = w_tile[q * (TN / 4u) + tn / 4u];
             acc[0] += a.x * b;
             acc[1] += a.y * b;
             acc[2] += a.z * b;
