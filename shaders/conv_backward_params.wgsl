@@ -87,12 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         workgroupBarrier();
         for (var q = 0u; q < TK; q++) {
-            let d = dy_tile[q * (TO / 4u) + to / 4u];
-            let a = a_tile[q * (TC / 4u) + tc / 4u];
-            acc[0] += d.x * a;
-            acc[1] += d.y * a;
-            acc[2] += d.z * a;
-            acc[3] += d.w * a;
+            outer_product_add(&acc, dy_tile[q * (TO / 4u) + to / 4u], a_tile[q * (TC / 4u) + tc / 4u]);
         }
         workgroupBarrier();
     }

@@ -78,12 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         workgroupBarrier();
         for (var q = 0u; q < TK; q++) {
-            let a = a_tile[q * (TM / 4u) + tm / 4u];
-            let b = w_tile[q * (TN / 4u) + tn / 4u];
-            acc[0] += a.x * b;
-            acc[1] += a.y * b;
-            acc[2] += a.z * b;
-            acc[3] += a.w * b;
+            outer_product_add(&acc, a_tile[q * (TM / 4u) + tm / 4u], w_tile[q * (TN / 4u) + tn / 4u]);
         }
         workgroupBarrier();
     }

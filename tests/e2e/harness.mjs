@@ -49,3 +49,14 @@ export function watch(page, name) {
   return problems;
 }
 
+
+/** Draws a stroke on the page's drawing pad through `points` (fractions of its size) with
+ * mouse-driven pointer events. */
+export async function drawStroke(page, points, steps = 6) {
+  const box = await page.locator('#draw-pad').boundingBox();
+  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps });
+  await page.mouse.up();
+}

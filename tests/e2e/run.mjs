@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { serve, launch, watch } from './harness.mjs';
+import { serve, launch, watch, drawStroke } from './harness.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 const artifacts = path.resolve(process.argv[3] ?? 'target/e2e');
@@ -202,16 +202,6 @@ function inkOf(page, selector) {
     for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) n++;
     return n;
   }, selector);
-}
-
-/** Draws a stroke through `points` (fractions of the pad) with mouse-driven pointer events. */
-async function drawStroke(page, points) {
-  const box = await page.locator('#draw-pad').boundingBox();
-  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
-  await page.mouse.move(...at(points[0]));
-  await page.mouse.down();
-  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 6 });
-  await page.mouse.up();
 }
 
 async function probabilities(page) {

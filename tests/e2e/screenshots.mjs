@@ -3,20 +3,12 @@
 // The weights come from the desktop binary, e.g.
 //   cargo run --release -p desktop -- train --backend burn-cpu --save /tmp/w.safetensors
 import path from 'node:path';
-import { serve, launch } from './harness.mjs';
+import { serve, launch, drawStroke } from './harness.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 const weights = path.resolve(process.argv[3] ?? '/tmp/w.safetensors');
 const out = path.resolve(process.argv[4] ?? 'docs');
 
-async function drawStroke(page, points) {
-  const box = await page.locator('#draw-pad').boundingBox();
-  const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
-  await page.mouse.move(...at(points[0]));
-  await page.mouse.down();
-  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
-  await page.mouse.up();
-}
 // A hand-drawn-looking 3.
 const THREE = [[0.3, 0.2], [0.5, 0.13], [0.66, 0.22], [0.62, 0.38], [0.45, 0.47], [0.64, 0.56], [0.68, 0.72], [0.52, 0.85], [0.3, 0.8]];
 
@@ -29,7 +21,7 @@ try {
   await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 180_000 });
   await page.setInputFiles('#upload-weights', weights);
   await page.waitForFunction(() => /Loaded/.test(document.querySelector('#weights-msg')?.innerText ?? ''), null, { timeout: 600_000 });
-  await drawStroke(page, THREE);
+  await drawStroke(page, THREE, 8);
   await page.waitForFunction(() => /drawing/.test(document.querySelector('#activations').innerText), null, { timeout: 60_000 });
   await page.waitForTimeout(500);
   for (const [id, file] of [['#draw-section', 'draw.png'], ['#gallery-section', 'gallery.png'], ['#confusion-section', 'confusion.png'], ['#inside-section', 'inside.png']]) {
@@ -41,7 +33,7 @@ try {
   await embed.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 180_000 });
   await embed.click('#train');
   await embed.waitForFunction(() => document.querySelector('#status').dataset.phase === 'finished', null, { timeout: 600_000, polling: 500 });
-  await drawStroke(embed, THREE);
+  await drawStroke(embed, THREE, 8);
   await embed.waitForSelector('#prob-bars .bar', { timeout: 60_000 });
   await embed.waitForTimeout(500);
   await embed.screenshot({ path: path.join(out, 'embed.png') });
