@@ -13,8 +13,14 @@ use wgpu::util::DeviceExt;
 pub const SHADERS: &[(&str, &str)] = &[
     ("gather", include_str!("../../shaders/gather.wgsl")),
     ("conv_forward", concat!(include_str!("../../shaders/include/tile_gemm.wgsl"), include_str!("../../shaders/conv_forward.wgsl"))),
-    ("conv_backward_input", concat!(include_str!("../../shaders/include/tile_gemm.wgsl"), include_str!("../../shaders/conv_backward_input.wgsl"))),
-    ("conv_backward_params", concat!(include_str!("../../shaders/include/tile_gemm.wgsl"), include_str!("../../shaders/conv_backward_params.wgsl"))),
+    (
+        "conv_backward_input",
+        concat!(include_str!("../../shaders/include/tile_gemm.wgsl"), include_str!("../../shaders/conv_backward_input.wgsl")),
+    ),
+    (
+        "conv_backward_params",
+        concat!(include_str!("../../shaders/include/tile_gemm.wgsl"), include_str!("../../shaders/conv_backward_params.wgsl")),
+    ),
     ("bn_stats", include_str!("../../shaders/bn_stats.wgsl")),
     ("bn_eval_stats", include_str!("../../shaders/bn_eval_stats.wgsl")),
     ("bn_apply", include_str!("../../shaders/bn_apply.wgsl")),
