@@ -243,6 +243,9 @@ fn train(args: TrainArgs) -> Result<()> {
         steps.extend(this_epoch);
         print_table(&rows);
     }
+    if let AnyTrainer::Wgsl(t) = &trainer {
+        eprintln!("GPU memory after training and evaluation: {:.1} MB", t.gpu_memory_bytes() as f64 / 1e6);
+    }
     write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
     let png = args.out.join("training.png");
     let epochs = rows.iter().map(|r| r.point).collect();
