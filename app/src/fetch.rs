@@ -98,8 +98,8 @@ pub async fn load_dataset(
     let mut loaded = 0u64;
     let mut bytes = Vec::new();
     let mut all_cached = true;
-    for (file, _) in dataset.files {
-        let (b, cached) = fetch_file(&base, file, cache.as_ref(), &mut |n| {
+    for (file, _) in dataset.gz_files() {
+        let (b, cached) = fetch_file(&base, &file, cache.as_ref(), &mut |n| {
             loaded += n;
             on_progress(Progress { loaded: loaded.min(total), total });
         })
@@ -108,7 +108,7 @@ pub async fn load_dataset(
         bytes.push(b);
     }
     // Name files without ".gz": a server that already decompressed them is fine too.
-    let named = |i: usize| NamedBytes { name: dataset.files[i].0.trim_end_matches(".gz"), bytes: &bytes[i] };
+    let named = |i: usize| NamedBytes { name: data::FILE_NAMES[i], bytes: &bytes[i] };
     let verify = dataset.verification();
     let parsed: Result<(Split, Split), data::DataError> =
         data::parse_split(named(0), named(1), &verify).and_then(|train| Ok((train, data::parse_split(named(2), named(3), &verify)?)));

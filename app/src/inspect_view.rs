@@ -39,7 +39,8 @@ impl TestPredictions {
     pub fn confusion(&self) -> ConfusionMatrix {
         ConfusionMatrix::from_logprobs(10, &self.logprobs, &self.test.labels)
     }
-    fn image(&self, i: usize) -> Vec<u8> {
+    /// Test image `i`'s pixels.
+    pub fn image(&self, i: usize) -> Vec<u8> {
         self.test.images[i * 784..(i + 1) * 784].to_vec()
     }
 }
@@ -76,12 +77,25 @@ impl Inspection {
             classes: RwSignal::new(inspect::MNIST_CLASSES.iter().map(|s| s.to_string()).collect()),
         }
     }
-    /// Forgets everything that belongs to a model (on Reset or a new dataset).
+    /// Forgets everything that belongs to a model (on Reset or a new dataset); the probed
+    /// image stays, to be read again by the next model.
     pub fn clear(&self) {
         self.eval.set(None);
         self.filters.set(None);
+        self.clear_probe_results();
+    }
+    /// Forgets the probed image and what the model made of it (the pad was cleared).
+    pub fn clear_probe(&self) {
+        self.clear_probe_results();
+        self.probe_input.set(None);
+        self.probe_source.set(String::new());
+    }
+    fn clear_probe_results(&self) {
         self.probe_probs.set(None);
         self.activations.set(None);
+    }
+    pub fn set_classes(&self, names: &[&str]) {
+        self.classes.set(names.iter().map(|c| c.to_string()).collect());
     }
 }
 
@@ -130,17 +144,19 @@ pub fn Gallery(ins: Inspection, on_pick: Callback<usize>) -> impl IntoView {
     let seed = RwSignal::new(0u64);
     let mistakes_only = RwSignal::new(false);
     let page = RwSignal::new(0usize);
+    // The misclassified test images, worked out once per evaluation.
+    let wrong = Memo::new(move |_| {
+        ins.eval.get().map_or_else(Vec::new, |e| (0..e.test.len()).filter(|&i| e.predicted(i) != e.test.labels[i] as usize).collect())
+    });
     let shown = move || -> Vec<usize> {
         let Some(e) = ins.eval.get() else { return Vec::new() };
-        let n = e.test.len();
         if mistakes_only.get() {
-            let wrong: Vec<usize> = (0..n).filter(|&i| e.predicted(i) != e.test.labels[i] as usize).collect();
-            wrong.into_iter().skip(page.get() * GALLERY_SIZE).take(GALLERY_SIZE).collect()
+            wrong.with(|w| w.iter().copied().skip(page.get() * GALLERY_SIZE).take(GALLERY_SIZE).collect())
         } else {
-            engine::model::permutation(n, seed.get()).into_iter().take(GALLERY_SIZE).map(|i| i as usize).collect()
+            engine::model::permutation(e.test.len(), seed.get()).into_iter().take(GALLERY_SIZE).map(|i| i as usize).collect()
         }
     };
-    let mistakes = move || ins.eval.get().map_or(0, |e| (0..e.test.len()).filter(|&i| e.predicted(i) != e.test.labels[i] as usize).count());
+    let mistakes = move || wrong.with(Vec::len);
     let pages = move || mistakes().div_ceil(GALLERY_SIZE).max(1);
     view! {
         <section id="gallery-section" class="panel">
@@ -190,19 +206,20 @@ pub fn Gallery(ins: Inspection, on_pick: Callback<usize>) -> impl IntoView {
 #[component]
 pub fn Confusion(ins: Inspection) -> impl IntoView {
     let canvas = NodeRef::<html::Canvas>::new();
+    let matrix = Memo::new(move |_| ins.eval.get().map(|e| e.confusion()));
     Effect::new(move |_| {
-        let (Some(e), Some(node)) = (ins.eval.get(), canvas.get()) else { return };
+        let (Some(m), Some(node)) = (matrix.get(), canvas.get()) else { return };
         let names = ins.classes.get();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         if let Some(backend) = plotters_canvas::CanvasBackend::with_canvas_object(node) {
             use plotters::prelude::IntoDrawingArea;
-            if let Err(err) = charts::draw_confusion(&backend.into_drawing_area(), &e.confusion(), &names) {
+            if let Err(err) = charts::draw_confusion(&backend.into_drawing_area(), &m, &names) {
                 web_sys::console::warn_1(&err.into());
             }
         }
     });
-    let total = move || ins.eval.get().map_or(0, |e| e.confusion().total());
-    let correct = move || ins.eval.get().map_or(0, |e| e.confusion().correct());
+    let total = move || matrix.with(|m| m.as_ref().map_or(0, ConfusionMatrix::total));
+    let correct = move || matrix.with(|m| m.as_ref().map_or(0, ConfusionMatrix::correct));
     view! {
         <section id="confusion-section" class="panel">
             <h2>"Confusion matrix"</h2>

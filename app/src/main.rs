@@ -232,6 +232,20 @@ async fn refresh_inspection(mut trainer: Option<&mut PageTrainer>, session: &Ses
     Ok(())
 }
 
+/// Takes the trainer out of the session for an async job, with the generation to hand back.
+fn borrow_trainer(session: &Session) -> (Option<PageTrainer>, u32) {
+    (session.trainer.borrow_mut().take(), session.generation.get())
+}
+
+/// Puts a borrowed trainer back, unless Reset or a new run replaced it meanwhile.
+fn return_trainer(session: &Session, trainer: Option<PageTrainer>, generation: u32) {
+    if let Some(t) = trainer {
+        if session.generation.get() == generation && session.trainer.borrow().is_none() {
+            *session.trainer.borrow_mut() = Some(t);
+        }
+    }
+}
+
 /// Asks for an inspection: the training loop serves it at its next tick; otherwise it runs
 /// now, with the trainer (if any) taken out of the session meanwhile.
 fn request_inspection(session: Rc<Session>, ui: Ui) {
@@ -241,14 +255,9 @@ fn request_inspection(session: Rc<Session>, ui: Ui) {
     }
     spawn_local(async move {
         while session.inspect_due.replace(false) && !session.running.get() {
-            let generation = session.generation.get();
-            let mut trainer = session.trainer.borrow_mut().take();
+            let (mut trainer, generation) = borrow_trainer(&session);
             let result = refresh_inspection(trainer.as_mut(), &session, ui).await;
-            if let Some(t) = trainer {
-                if session.generation.get() == generation && session.trainer.borrow().is_none() {
-                    *session.trainer.borrow_mut() = Some(t);
-                }
-            }
+            return_trainer(&session, trainer, generation);
             if let Err(e) = result {
                 ui.weights_msg.set(Some(Err(format!("Could not look inside the model: {e}"))));
             }
@@ -330,16 +339,13 @@ async fn load_weights_file(session: Rc<Session>, ui: Ui, form: FormSignals, name
 
 /// Offers the current weights as a `.safetensors` download with metadata.
 async fn save_weights_file(session: Rc<Session>, ui: Ui) {
-    let Some(mut trainer) = session.trainer.borrow_mut().take() else {
+    let (Some(mut trainer), generation) = borrow_trainer(&session) else {
         ui.weights_msg.set(Some(Err("There is no model yet: train or load one first.".into())));
         return;
     };
-    let generation = session.generation.get();
     let weights = trainer.weights().await;
     let epoch = session.base_epochs.get() + trainer.epoch();
-    if session.generation.get() == generation && session.trainer.borrow().is_none() {
-        *session.trainer.borrow_mut() = Some(trainer);
-    }
+    return_trainer(&session, Some(trainer), generation);
     let meta = weights::WeightsMeta {
         epoch,
         test_accuracy: ui.ins.eval.get_untracked().map(|e| e.result.accuracy),
@@ -379,7 +385,7 @@ async fn load_builtin(
             ));
             *session.dataset.borrow_mut() = Some(Rc::new(data));
             *session.dataset_id.borrow_mut() = dataset.id.to_string();
-            ui.ins.classes.set(dataset.classes.iter().map(|c| c.to_string()).collect());
+            ui.ins.set_classes(&dataset.classes);
             ui.phase.set(Phase::Ready);
             true
         }
@@ -408,7 +414,7 @@ async fn load_own_files(session: Rc<Session>, ui: Ui, images: web_sys::File, lab
             ));
             *session.dataset.borrow_mut() = Some(Rc::new(data));
             *session.dataset_id.borrow_mut() = "own".into();
-            ui.ins.classes.set(inspect::MNIST_CLASSES.iter().map(|c| c.to_string()).collect());
+            ui.ins.set_classes(&inspect::MNIST_CLASSES);
             ui.data_error.set(None);
             ui.phase.set(Phase::Ready);
         }
@@ -835,6 +841,12 @@ fn BackendSelect(value: RwSignal<String>, webgpu: Signal<bool>) -> impl IntoView
     }
 }
 
+/// The footer's credit line for every shipped dataset.
+fn data_credit() -> String {
+    let credits: Vec<&str> = engine::data::BUILTIN_DATASETS.iter().map(|d| d.credit).collect();
+    format!("Data: {}.", credits.join("; "))
+}
+
 /// The dataset chooser: the shipped datasets, or the user's own idx pair.
 #[component]
 fn DatasetSelect(value: RwSignal<String>, on_change: Callback<String>, disabled: Signal<bool>) -> impl IntoView {
@@ -975,10 +987,7 @@ fn App() -> impl IntoView {
             }
             None => {
                 *s.probe_image.borrow_mut() = None;
-                ui.ins.probe_probs.set(None);
-                ui.ins.activations.set(None);
-                ui.ins.probe_input.set(None);
-                ui.ins.probe_source.set(String::new());
+                ui.ins.clear_probe();
             }
         }
     });
@@ -987,7 +996,7 @@ fn App() -> impl IntoView {
         let names = ui.ins.classes.get_untracked();
         let s = session.get_value();
         let label = &names[e.test.labels[i] as usize];
-        *s.probe_image.borrow_mut() = Some((e.test.images[i * 784..(i + 1) * 784].to_vec(), format!("test image {i} (a {label})")));
+        *s.probe_image.borrow_mut() = Some((e.image(i), format!("test image {i} (a {label})")));
         request_inspection(s, ui);
     });
     let on_save = Callback::new(move |()| spawn_local(save_weights_file(session.get_value(), ui)));
@@ -1140,7 +1149,7 @@ fn App() -> impl IntoView {
             </section>
             <WeightsPanel ui=ui can_save=can_save on_save=on_save on_load=on_load />
         </main>
-        <footer>"Data: MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0; Fashion-MNIST (Zalando SE), MIT licence."</footer>
+        <footer>{data_credit}</footer>
     }.into_any()
 }
 

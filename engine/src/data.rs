@@ -48,8 +48,8 @@ pub struct BuiltinDataset {
     /// Also the directory name under `public/data/`.
     pub id: &'static str,
     pub title: &'static str,
-    /// The four `.gz` files in the order train images, train labels, test images, test labels.
-    pub files: [(&'static str, u64); 4],
+    /// Sizes of the four `.gz` files, in the order of [`FILE_NAMES`] (for download progress).
+    pub gz_bytes: [u64; 4],
     pub sha256: [(&'static str, &'static str); 4],
     pub classes: [&'static str; 10],
     pub credit: &'static str,
@@ -58,12 +58,7 @@ pub struct BuiltinDataset {
 pub const MNIST: BuiltinDataset = BuiltinDataset {
     id: "mnist",
     title: "MNIST",
-    files: [
-        ("train-images-idx3-ubyte.gz", 9_719_438),
-        ("train-labels-idx1-ubyte.gz", 28_857),
-        ("t10k-images-idx3-ubyte.gz", 1_616_508),
-        ("t10k-labels-idx1-ubyte.gz", 4_517),
-    ],
+    gz_bytes: [9_719_438, 28_857, 1_616_508, 4_517],
     sha256: MNIST_SHA256,
     classes: crate::inspect::MNIST_CLASSES,
     credit: "MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0",
@@ -72,15 +67,10 @@ pub const MNIST: BuiltinDataset = BuiltinDataset {
 pub const FASHION_MNIST: BuiltinDataset = BuiltinDataset {
     id: "fashion-mnist",
     title: "Fashion-MNIST",
-    files: [
-        ("train-images-idx3-ubyte.gz", 26_421_856),
-        ("train-labels-idx1-ubyte.gz", 29_491),
-        ("t10k-images-idx3-ubyte.gz", 4_422_079),
-        ("t10k-labels-idx1-ubyte.gz", 5_125),
-    ],
+    gz_bytes: [26_421_856, 29_491, 4_422_079, 5_125],
     sha256: FASHION_MNIST_SHA256,
     classes: crate::inspect::FASHION_CLASSES,
-    credit: "Fashion-MNIST (Xiao, Rasul, Vollgraf; Zalando SE), MIT licence",
+    credit: "Fashion-MNIST (Xiao, Rasul and Vollgraf, Zalando SE), MIT licence",
 };
 
 pub const BUILTIN_DATASETS: [BuiltinDataset; 2] = [MNIST, FASHION_MNIST];
@@ -89,8 +79,12 @@ impl BuiltinDataset {
     pub fn by_id(id: &str) -> Option<BuiltinDataset> {
         BUILTIN_DATASETS.into_iter().find(|d| d.id == id)
     }
+    /// The shipped files (`<name>.gz`) and their sizes.
+    pub fn gz_files(&self) -> impl Iterator<Item = (String, u64)> {
+        FILE_NAMES.into_iter().zip(self.gz_bytes).map(|(name, bytes)| (format!("{name}.gz"), bytes))
+    }
     pub fn total_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.1).sum()
+        self.gz_bytes.iter().sum()
     }
     pub fn verification(&self) -> Verification {
         Verification::Sha256 {

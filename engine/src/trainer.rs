@@ -166,6 +166,20 @@ struct Plan {
     bytes: u64,
 }
 
+impl Plan {
+    /// A command encoder holding this plan's forward pass, in one compute pass.
+    fn forward_encoder(&self, ctx: &GpuContext) -> wgpu::CommandEncoder {
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for d in &self.forward {
+                d.encode(&mut pass);
+            }
+        }
+        encoder
+    }
+}
+
 /// Buffers every plan shares.
 struct Shared {
     params: wgpu::Buffer,
@@ -564,13 +578,7 @@ impl Trainer {
         for start in (0..len).step_by(eval_batch) {
             let valid = eval_batch.min(len - start);
             self.write_step(start, valid, 0, true);
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                for d in &plan.forward {
-                    d.encode(&mut pass);
-                }
-            }
+            let mut encoder = plan.forward_encoder(&ctx);
             if let Some(kept) = &kept {
                 let bytes = |n: usize| (n * classes * 4) as u64;
                 encoder.copy_buffer_to_buffer(logprobs_out, 0, kept, bytes(start), bytes(valid));
@@ -610,14 +618,7 @@ impl Trainer {
         let (data, plan) = self.probe.as_ref().expect("built above");
         ctx.queue.write_buffer(&data.pixels, 0, &padded_u8(image));
         self.write_step(0, 1, 0, true);
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            for d in &plan.forward {
-                d.encode(&mut pass);
-            }
-        }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.queue.submit([plan.forward_encoder(&ctx).finish()]);
         let mut out = Vec::with_capacity(plan.acts.len());
         for (buffer, len) in plan.acts.iter().zip(self.model.activation_lens()) {
             let mut v = ctx.read_f32(buffer).await?;

@@ -242,11 +242,11 @@ fn shipped_fashion_mnist_loads_and_matches_its_built_in_entry() {
     // Fashion-MNIST's first training label is 9 (ankle boot).
     assert_eq!(d.train.labels[0], 9);
     assert_eq!(fashion.classes[9], "Ankle boot");
-    for (name, bytes) in fashion.files {
-        assert_eq!(std::fs::metadata(dir.join(name)).unwrap().len(), bytes, "{name}: the size the page's progress bar expects");
+    for (name, bytes) in fashion.gz_files() {
+        assert_eq!(std::fs::metadata(dir.join(&name)).unwrap().len(), bytes, "{name}: the size the page's progress bar expects");
     }
-    for (name, bytes) in data::MNIST.files {
-        assert_eq!(std::fs::metadata(mnist_dir().join(name)).unwrap().len(), bytes, "{name}");
+    for (name, bytes) in data::MNIST.gz_files() {
+        assert_eq!(std::fs::metadata(mnist_dir().join(&name)).unwrap().len(), bytes, "{name}");
     }
 }
 

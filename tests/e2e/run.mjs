@@ -45,6 +45,18 @@ function check(failures, ok, what) {
   if (ok) passed++; else failures.push(what);
 }
 
+/** Number of non-white pixels on a canvas. */
+function inkOf(page, selector) {
+  return page.evaluate((sel) => {
+    const c = document.querySelector(sel);
+    if (!c || !c.width) return 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) n++;
+    return n;
+  }, selector);
+}
+
 async function trainsWithWebGpu(base, failures) {
   console.log('case: trains with WebGPU (SwiftShader)');
   await withPage(true, 'webgpu', async (page, problems) => {
@@ -69,13 +81,7 @@ async function trainsWithWebGpu(base, failures) {
     check(failures, report.lastLoss < report.firstLoss, `loss went down (${report.firstLoss} -> ${report.lastLoss})`);
     const progress = await page.evaluate(() => document.querySelector('#train-progress').value);
     check(failures, progress > 0, `the progress bar moved (value ${progress})`);
-    const inked = await page.evaluate(() => ['#loss-chart', '#accuracy-chart'].map((sel) => {
-      const c = document.querySelector(sel);
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) n++;
-      return n;
-    }));
+    const inked = [await inkOf(page, '#loss-chart'), await inkOf(page, '#accuracy-chart')];
     check(failures, inked.every((n) => n > 500), `both chart canvases have drawn pixels (${inked})`);
     const rows = await page.locator('#epoch-table tbody tr').count();
     check(failures, rows === 1, `the epoch table has a row (${rows})`);
@@ -191,18 +197,6 @@ async function survivesDeviceLoss(base, failures) {
   });
 }
 
-
-/** Number of non-white pixels on a canvas. */
-function inkOf(page, selector) {
-  return page.evaluate((sel) => {
-    const c = document.querySelector(sel);
-    if (!c || !c.width) return 0;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) n++;
-    return n;
-  }, selector);
-}
 
 async function probabilities(page) {
   await page.waitForSelector('#prob-bars .bar', { timeout: 60_000 });
