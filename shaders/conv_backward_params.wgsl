@@ -2,21 +2,21 @@
 // dW[oc, k] = sum_m dy[m, oc] * A[m, k], where m runs over (sample, output pixel), k over
 // (input channel, kernel row, kernel column) and A is the image patch matrix (im2col) of x,
 // gathered on the fly. One extra column of ones (k = K) gives the bias gradient in the same
-// pass. A workgroup computes a 32x32 tile of [dW | db] (32 output channels x 32 columns),
-// staging 16 rows of dy and A at a time in workgroup memory; each invocation keeps 4x4
-// results in registers.
-// `bias_feeds_bn`: a BatchNorm follows, so the bias gradient is exactly zero; write 0 rather
-// than f32 cancellation noise, which Adam would blow up into real updates.
+// pass. A workgroup computes a 32x32 tile of [dW | db] (32 output channels x 32 columns)
+// over one chunk of `m_chunk` rows (split-K: the output is tiny and m is long, so a real GPU
+// needs many workgroups per tile), staging 16 rows of dy and A at a time in workgroup
+// memory; each invocation keeps 4x4 results in registers. Each chunk writes its partial
+// sums to `partials` [split][o][k + 1]; conv_params_reduce adds them up into the gradients.
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
     o: u32, oh: u32, ow: u32, k: u32,
-    stride: u32, pad_top: u32, pad_left: u32, w_off: u32,
-    b_off: u32, bias_feeds_bn: u32, _pad1: u32, _pad2: u32,
+    stride: u32, pad_top: u32, pad_left: u32, m_chunk: u32,
+    col_tiles: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 
 const TO: u32 = 32u;
 const TC: u32 = 32u;
@@ -31,7 +31,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let area = p.k * p.k;
     let k_total = p.c * area;
     let o0 = wid.x * TO;
-    let c0 = wid.y * TC;
+    let c0 = (wid.y % p.col_tiles) * TC;
+    let split = wid.y / p.col_tiles;
+    let m_begin = split * p.m_chunk;
+    let m_end = min(m_total, m_begin + p.m_chunk);
     let to = (lid % 8u) * 4u;
     let tc = (lid / 8u) * 4u;
     var acc: array<vec4<f32>, 4>; // acc[i][j]: channel o0 + to + i, column c0 + tc + j
@@ -53,9 +56,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     let sample_len = p.c * p.h * p.w;
 
-    for (var m0 = 0u; m0 < m_total; m0 += TK) {
+    for (var m0 = m_begin; m0 < m_end; m0 += TK) {
         let m = m0 + mr;
-        let in_range = m < m_total;
+        let in_range = m < m_end;
         let s = m / pixels;
         let pix = m % pixels;
         let y0 = i32((pix / p.ow) * p.stride);
@@ -92,15 +95,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         workgroupBarrier();
     }
 
+    let row_len = k_total + 1u;
     for (var i = 0u; i < 4u; i++) {
         let oc = o0 + to + i;
         if (oc >= p.o) { continue; }
         for (var j = 0u; j < 4u; j++) {
             let kg = c0 + tc + j;
-            if (kg < k_total) {
-                grads[p.w_off + oc * k_total + kg] = acc[i][j];
-            } else if (kg == k_total) {
-                grads[p.b_off + oc] = select(acc[i][j], 0.0, p.bias_feeds_bn != 0u);
+            if (kg < row_len) {
+                partials[(split * p.o + oc) * row_len + kg] = acc[i][j];
             }
         }
     }

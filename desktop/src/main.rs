@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use engine::data::{self, Dataset, Verification};
 use engine::inspect::ConfusionMatrix;
 use engine::model::{Adam, Model};
-use engine::trainer::{block_on, EvalSet, StepMetrics, TrainConfig, Trainer};
+use engine::trainer::{block_on, EvalSet, KernelTime, StepMetrics, TrainConfig, Trainer};
 use engine::weights::{self, WeightsMeta};
 use engine::wgpu;
 use engine::GpuContext;
@@ -60,6 +60,9 @@ enum Command {
         /// wgsl (ours), burn-wgpu, burn-cpu, or all (each in turn, with our speed-up over each).
         #[arg(long, default_value = "wgsl")]
         backend: String,
+        /// Also list every dispatch of the profiled step in order, not only per-kernel sums.
+        #[arg(long)]
+        dispatches: bool,
     },
 }
 
@@ -121,13 +124,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train(args),
         Command::Eval { data, weights, backend, out } => eval(data, &weights, backend, out.as_deref()),
         Command::Info => info(),
-        Command::Bench { data, batch, steps, json, backend } => {
+        Command::Bench { data, batch, steps, json, backend, dispatches } => {
             let kinds = if backend == "all" {
                 BackendKind::ALL.into_iter().filter(|k| k.compiled_in()).collect()
             } else {
                 vec![BackendKind::parse(&backend).map_err(anyhow::Error::msg)?]
             };
-            bench(data, batch, steps, json, &kinds)
+            bench(data, batch, steps, json, dispatches, &kinds)
         }
     }
 }
@@ -383,9 +386,11 @@ struct BenchResult {
     /// Ours only: allocated GPU memory and per-kernel time (name, ns, dispatches).
     gpu_memory_bytes: Option<u64>,
     kernels: Vec<(&'static str, f64, usize)>,
+    /// Ours only: every dispatch of the profiled step, in order.
+    dispatches: Vec<KernelTime>,
 }
 
-fn bench(data_args: DataArgs, batch: usize, steps: usize, json: bool, kinds: &[BackendKind]) -> Result<()> {
+fn bench(data_args: DataArgs, batch: usize, steps: usize, json: bool, dispatches: bool, kinds: &[BackendKind]) -> Result<()> {
     if steps == 0 {
         bail!("--steps must be at least 1");
     }
@@ -397,6 +402,9 @@ fn bench(data_args: DataArgs, batch: usize, steps: usize, json: bool, kinds: &[B
             print_bench_json(&r, batch, steps);
         } else {
             print_bench(&r, batch, steps);
+            if dispatches {
+                print_dispatches(&r);
+            }
         }
         results.push(r);
     }
@@ -434,13 +442,15 @@ fn bench_one(kind: BackendKind, dataset: &Dataset, batch: usize, steps: usize) -
         ms_per_step: seconds * 1e3 / steps as f64,
         gpu_memory_bytes: None,
         kernels: Vec::new(),
+        dispatches: Vec::new(),
     };
     match &mut trainer {
         AnyTrainer::Wgsl(t) => {
             r.adapter = t.context().describe();
             r.gpu_memory_bytes = Some(t.gpu_memory_bytes());
+            r.dispatches = block_on(t.profile_step())?.unwrap_or_default();
             // Sum the dispatches of each kernel.
-            for k in block_on(t.profile_step())?.iter().flatten() {
+            for k in &r.dispatches {
                 match r.kernels.iter_mut().find(|(n, _, _)| *n == k.kernel) {
                     Some(e) => {
                         e.1 += k.nanos;
@@ -471,6 +481,13 @@ fn print_bench_json(r: &BenchResult, batch: usize, steps: usize) {
         r.ms_per_step,
         kernels.join(",")
     );
+}
+
+fn print_dispatches(r: &BenchResult) {
+    println!("dispatches of the profiled step, in order:");
+    for (i, d) in r.dispatches.iter().enumerate() {
+        println!("  {i:>3} {:<24} {:>10.3} ms", d.kernel, d.nanos / 1e6);
+    }
 }
 
 fn print_bench(r: &BenchResult, batch: usize, steps: usize) {

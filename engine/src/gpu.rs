@@ -21,6 +21,7 @@ pub const SHADERS: &[(&str, &str)] = &[
         "conv_backward_params",
         concat!(include_str!("../../shaders/include/tile_gemm.wgsl"), include_str!("../../shaders/conv_backward_params.wgsl")),
     ),
+    ("conv_params_reduce", include_str!("../../shaders/conv_params_reduce.wgsl")),
     ("bn_stats", include_str!("../../shaders/bn_stats.wgsl")),
     ("bn_eval_stats", include_str!("../../shaders/bn_eval_stats.wgsl")),
     ("bn_apply", include_str!("../../shaders/bn_apply.wgsl")),
@@ -231,6 +232,36 @@ fn grid(count: usize) -> (u32, u32) {
     (x, count.div_ceil(x))
 }
 
+/// How the weight gradient's GEMM splits its long reduction (over batch x output pixels)
+/// into chunks, each a workgroup per output tile writing partial sums: a real GPU needs
+/// hundreds of workgroups, and the output has only one to a few dozen tiles.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvParamsSplit {
+    pub splits: usize,
+    /// Rows of the reduction per chunk, a multiple of the kernel's 16-row slices.
+    pub m_chunk: usize,
+}
+
+impl ConvParamsSplit {
+    /// Aim for about this many workgroups per weight-gradient dispatch...
+    const TARGET_WORKGROUPS: usize = 512;
+    /// ...but keep chunks at least this long, so the partial sums stay a small extra cost.
+    const MIN_CHUNK: usize = 256;
+
+    pub fn new(g: &ConvGeom, n: usize) -> Self {
+        let m_total = (n * g.output.h * g.output.w).max(1);
+        let tiles = g.output.c.div_ceil(32) * (g.input.c * g.kernel * g.kernel + 1).div_ceil(32);
+        let wanted = Self::TARGET_WORKGROUPS.div_ceil(tiles).min(m_total.div_ceil(Self::MIN_CHUNK)).max(1);
+        let m_chunk = m_total.div_ceil(wanted).next_multiple_of(16);
+        ConvParamsSplit { splits: m_total.div_ceil(m_chunk), m_chunk }
+    }
+
+    /// Floats of scratch the partial sums need.
+    pub fn scratch_len(g: &ConvGeom, n: usize) -> usize {
+        Self::new(g, n).splits * g.output.c * (g.input.c * g.kernel * g.kernel + 1)
+    }
+}
+
 fn elementwise(count: usize) -> (u32, u32) {
     grid(count.div_ceil(256))
 }
@@ -253,8 +284,16 @@ impl Kernels {
         let source =
             SHADERS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s).unwrap_or_else(|| panic!("kernel {name} is listed in SHADERS"));
         let device = &self.ctx.device;
-        let module = device
-            .create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(name), source: wgpu::ShaderSource::Wgsl(source.into()) });
+        let descriptor = wgpu::ShaderModuleDescriptor { label: Some(name), source: wgpu::ShaderSource::Wgsl(source.into()) };
+        // Bounds and division checks stay on. Loop bounding goes: naga wraps every loop in a
+        // 64-bit guard counter, which hides the trip counts from the driver's compiler, so it
+        // stops unrolling the tile loops and serialises their loads (gfx-rs/wgpu#7698; on an
+        // H100 the convolutions ran several times slower with it).
+        let checks = wgpu::ShaderRuntimeChecks { force_loop_bounding: false, ..wgpu::ShaderRuntimeChecks::checked() };
+        // SAFETY: the only check dropped is loop bounding, and every loop in shaders/ counts
+        // to a bound fixed when the dispatch is recorded (sizes from the model and batch), or
+        // halves a constant stride to zero; none can run forever.
+        let module = unsafe { device.create_shader_module_trusted(descriptor, checks) };
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(name),
             layout: None,
@@ -357,8 +396,10 @@ impl Kernels {
         self.dispatch("conv_backward_input", &words, &[dy, params, dx], (tiles.0 as u32, tiles.1 as u32))
     }
 
-    /// Writes dW and db into `grads` at the given offsets. With `bias_feeds_bn` the bias
-    /// gradient is written as exactly zero (a following BatchNorm cancels any bias).
+    /// Writes dW and db into `grads` at the given offsets, in two dispatches: partial sums
+    /// per chunk of the batch into `partials` (at least [`ConvParamsSplit::scratch_len`]
+    /// floats), then their sum. With `bias_feeds_bn` the bias gradient is written as exactly
+    /// zero (a following BatchNorm cancels any bias).
     #[allow(clippy::too_many_arguments)]
     pub fn conv_backward_params(
         &self,
@@ -367,16 +408,23 @@ impl Kernels {
         bias_feeds_bn: bool,
         x: &wgpu::Buffer,
         dy: &wgpu::Buffer,
+        partials: &wgpu::Buffer,
         grads: &wgpu::Buffer,
         w_off: usize,
         b_off: usize,
-    ) -> Dispatch {
-        let mut words = Self::conv_words(g, n);
-        words.extend([w_off as u32, b_off as u32, bias_feeds_bn as u32]);
-        // One workgroup per 32 output channels x 32 columns of [weights | bias].
+    ) -> [Dispatch; 2] {
+        let split = ConvParamsSplit::new(g, n);
         let columns = g.input.c * g.kernel * g.kernel + 1;
-        let tiles = (g.output.c.div_ceil(32) as u32, columns.div_ceil(32) as u32);
-        self.dispatch("conv_backward_params", &words, &[x, dy, grads], tiles)
+        let col_tiles = columns.div_ceil(32);
+        let mut words = Self::conv_words(g, n);
+        words.extend([split.m_chunk as u32, col_tiles as u32]);
+        // One workgroup per 32 output channels x 32 columns of [weights | bias] x chunk of m.
+        let tiles = (g.output.c.div_ceil(32) as u32, (col_tiles * split.splits) as u32);
+        let reduce_words = [g.output.c, columns - 1, split.splits, w_off, b_off, bias_feeds_bn as usize].map(|v| v as u32);
+        [
+            self.dispatch("conv_backward_params", &words, &[x, dy, partials], tiles),
+            self.dispatch("conv_params_reduce", &reduce_words, &[partials, grads], elementwise(g.output.c * columns)),
+        ]
     }
 
     /// Batch statistics into `save` ([mean C, invstd C]); updates running stats if asked.

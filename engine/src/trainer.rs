@@ -3,7 +3,7 @@
 //! through a ring of staging buffers without stalling the step loop.
 
 use crate::data::{Dataset, Split, IMAGE_PIXELS};
-use crate::gpu::{Dispatch, GpuContext, GpuError, Kernels, StepUniform};
+use crate::gpu::{ConvParamsSplit, Dispatch, GpuContext, GpuError, Kernels, StepUniform};
 use crate::model::{epoch_permutation, Adam, Model, Op};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -788,6 +788,16 @@ fn build_plan(
         }
     }
     let grads: Vec<wgpu::Buffer> = grads.into_iter().map(|g| g.unwrap_or_else(|| acts[0].clone())).collect();
+    // The weight gradients' partial sums: one scratch buffer, used by each convolution in turn.
+    let scratch_len = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Conv { geom, .. } if train => Some(ConvParamsSplit::scratch_len(geom, n)),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1);
+    let partials = alloc("weight gradient partial sums", scratch_len);
     let labels = alloc("labels", n);
     let mut saves: Vec<Option<wgpu::Buffer>> = vec![None; ops.len()];
 
@@ -832,7 +842,7 @@ fn build_plan(
             match *op {
                 Op::Conv { geom, weight, bias } => {
                     let bias_feeds_bn = matches!(ops.get(i + 1), Some(Op::BatchNorm { .. }));
-                    backward.push(k.conv_backward_params(&geom, n, bias_feeds_bn, x, dy, &shared.grads, weight, bias));
+                    backward.extend(k.conv_backward_params(&geom, n, bias_feeds_bn, x, dy, &partials, &shared.grads, weight, bias));
                     if i > 0 {
                         backward.push(k.conv_backward_input(&geom, n, dy, &shared.params, weight, dx));
                     }

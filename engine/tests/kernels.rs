@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use engine::gpu::{Kernels, StepUniform};
+use engine::gpu::{ConvParamsSplit, Kernels, StepUniform};
 use engine::model::{Adam, ConvGeom, Shape};
 use engine::reference as r;
 
@@ -53,6 +53,19 @@ fn same_padding_matches_the_golden_conventions() {
 }
 
 #[test]
+fn weight_gradient_chunks_cover_the_batch_exactly() {
+    for g in geometries() {
+        for n in [1, 2, 3, 64, 127, 128, 500, 4096] {
+            let m_total = n * g.output.h * g.output.w;
+            let s = ConvParamsSplit::new(&g, n);
+            assert_eq!(s.m_chunk % 16, 0, "{g:?} batch {n}: {s:?}");
+            // Every row in exactly one chunk, and no chunk empty.
+            assert!(s.splits * s.m_chunk >= m_total && (s.splits - 1) * s.m_chunk < m_total, "{g:?} batch {n}: {s:?}");
+        }
+    }
+}
+
+#[test]
 fn conv_kernels_match_reference() {
     let ctx = gpu();
     let k = Kernels::new(ctx.clone());
@@ -75,15 +88,14 @@ fn conv_kernels_match_reference() {
             let y_relu = poisoned(&ctx, n * g.output.len());
             let dx = poisoned(&ctx, n * g.input.len());
             let grads = poisoned(&ctx, grads_len);
-            run(
-                &ctx,
-                &[
-                    k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
-                    k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
-                    k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
-                    k.conv_backward_params(&g, n, false, &xb, &dyb, &grads, w_off, b_off),
-                ],
-            );
+            let partials = poisoned(&ctx, ConvParamsSplit::scratch_len(&g, n));
+            let mut dispatches = vec![
+                k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
+                k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
+                k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
+            ];
+            dispatches.extend(k.conv_backward_params(&g, n, false, &xb, &dyb, &partials, &grads, w_off, b_off));
+            run(&ctx, &dispatches);
             let what = format!("conv {g:?} batch {n}");
             let y_ref = r::conv_forward(&g, n, &x, &w, &b);
             assert_close(&format!("{what} forward"), &read(&ctx, &y), &y_ref, FWD_TOL);
