@@ -17,7 +17,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Shuffle each epoch (off: batches in file order, as the golden tests need).
     pub shuffle: bool,
-    /// Batch size for evaluation passes.
+    /// Batch size for evaluation passes. Up to `batch`, evaluation reuses the training
+    /// activations instead of allocating its own.
     pub eval_batch: usize,
     /// Request metrics from the GPU every this many steps.
     pub metrics_every: usize,
@@ -27,7 +28,7 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { batch: 128, adam: Adam::default(), seed: 0, shuffle: true, eval_batch: 500, metrics_every: 8, max_in_flight: 4 }
+        TrainConfig { batch: 128, adam: Adam::default(), seed: 0, shuffle: true, eval_batch: 128, metrics_every: 8, max_in_flight: 4 }
     }
 }
 
@@ -284,7 +285,7 @@ impl Trainer {
             eval_metrics: ctx.zeroed_buffer("eval metrics", 4),
         };
         let train_data = GpuSplit::upload(ctx, "train", &data.train);
-        let train_plan = build_plan(&kernels, &model, &config.adam, &shared, &train_data, &shared.metrics, config.batch, true);
+        let train_plan = build_plan(&kernels, &model, &config.adam, &shared, &train_data, &shared.metrics, config.batch, true, None);
         let readbacks = (0..STAGING_BUFFERS)
             .map(|i| Readback {
                 buffer: ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -612,7 +613,8 @@ impl Trainer {
             let one = Split { images: image.to_vec(), labels: vec![0] };
             let data = GpuSplit::upload(&ctx, "probe", &one);
             let metrics = ctx.zeroed_buffer("probe metrics", 4);
-            let plan = build_plan(&self.kernels, &self.model, &self.config.adam, &self.shared, &data, &metrics, 1, false);
+            // Its own activations (67 KB): each probe reads all of them back.
+            let plan = build_plan(&self.kernels, &self.model, &self.config.adam, &self.shared, &data, &metrics, 1, false, None);
             self.probe = Some((data, plan));
         }
         let (data, plan) = self.probe.as_ref().expect("built above");
@@ -648,7 +650,17 @@ impl Trainer {
             }
         };
         let n = self.config.eval_batch.min(data.len.max(1));
-        let plan = build_plan(&self.kernels, &self.model, &self.config.adam, &self.shared, &data, &self.shared.eval_metrics, n, false);
+        let plan = build_plan(
+            &self.kernels,
+            &self.model,
+            &self.config.adam,
+            &self.shared,
+            &data,
+            &self.shared.eval_metrics,
+            n,
+            false,
+            Some(&self.train_plan),
+        );
         self.eval_data.insert(set, data);
         self.eval_plans.insert(set, plan);
     }
@@ -676,7 +688,8 @@ impl Trainer {
     }
 
     /// Activations of the last training step: `[input, output of op 0, ...]`, each
-    /// `batch * len` floats (for tests and visualisations; waits for the GPU).
+    /// `batch * len` floats (for tests and visualisations; waits for the GPU). An evaluation
+    /// or probe since that step overwrites them: they share the buffers.
     pub async fn read_activations(&self) -> Result<Vec<Vec<f32>>, TrainError> {
         let mut out = Vec::new();
         for b in &self.train_plan.acts {
@@ -744,6 +757,9 @@ impl Trainer {
 
 /// Builds the bound dispatches of one batch size: gather, every op forward (ReLU fused into
 /// a preceding convolution or BatchNorm), the loss, and in training the backward pass and Adam.
+/// With `shared_acts` (the training plan) of at least this batch size, the forward pass writes
+/// into that plan's activations instead of new ones: plans run one submission at a time, and
+/// a training step writes all its activations before it reads them.
 #[allow(clippy::too_many_arguments)]
 fn build_plan(
     k: &Kernels,
@@ -754,6 +770,7 @@ fn build_plan(
     metrics: &wgpu::Buffer,
     n: usize,
     train: bool,
+    shared_acts: Option<&Plan>,
 ) -> Plan {
     let ctx = &k.ctx;
     let ops = &model.ops;
@@ -766,12 +783,18 @@ fn build_plan(
     let fused_relu =
         |i: usize| -> bool { i > 0 && matches!(ops[i], Op::Relu { .. }) && matches!(ops[i - 1], Op::Conv { .. } | Op::BatchNorm { .. }) };
 
-    let mut acts = vec![alloc("input", n * IMAGE_PIXELS)];
-    for (i, op) in ops.iter().enumerate() {
-        let aliased = matches!(op, Op::Flatten { .. }) || fused_relu(i);
-        let next = if aliased { acts[i].clone() } else { alloc(&format!("activation {i}"), n * op.output_len()) };
-        acts.push(next);
-    }
+    let acts = match shared_acts.filter(|p| p.n >= n) {
+        Some(big_enough) => big_enough.acts.clone(),
+        None => {
+            let mut acts = vec![alloc("input", n * IMAGE_PIXELS)];
+            for (i, op) in ops.iter().enumerate() {
+                let aliased = matches!(op, Op::Flatten { .. }) || fused_relu(i);
+                let next = if aliased { acts[i].clone() } else { alloc(&format!("activation {i}"), n * op.output_len()) };
+                acts.push(next);
+            }
+            acts
+        }
+    };
     // grads[i] is d loss / d acts[i]; ReLU (in place) and Flatten share their output's.
     let mut grads: Vec<Option<wgpu::Buffer>> = vec![None; ops.len() + 1];
     if train {

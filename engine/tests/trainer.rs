@@ -53,6 +53,38 @@ fn training_steps_and_evaluation_match_the_reference() {
 }
 
 #[test]
+fn evaluation_in_the_training_activations_leaves_training_untouched() {
+    // eval_batch <= batch: evaluation writes into the training plan's activation buffers.
+    let ctx = gpu();
+    let data = subset(&mnist(), 24, 21);
+    let model = Model::tutorial();
+    let shared = TrainConfig { batch: 8, shuffle: false, eval_batch: 8, ..Default::default() };
+    let own = TrainConfig { eval_batch: 16, ..shared.clone() };
+    let mut a = Trainer::new(&ctx, model.clone(), &data, shared).unwrap();
+    let mut b = Trainer::new(&ctx, model.clone(), &data, own).unwrap();
+    // a evaluates between its steps, b does not: the same parameters must come out.
+    a.step().unwrap();
+    let eval_a = block_on(a.evaluate(EvalSet::Test)).unwrap();
+    a.step().unwrap();
+    block_on(a.evaluate(EvalSet::Train)).unwrap();
+    a.step().unwrap();
+    for _ in 0..3 {
+        b.step().unwrap();
+    }
+    let (wa, wb) = (block_on(a.weights()).unwrap(), block_on(b.weights()).unwrap());
+    assert_eq!(wa.params, wb.params, "an evaluation between steps changed training");
+    // And the shared-buffer evaluation is the reference's.
+    let mut c =
+        Trainer::new(&ctx, model.clone(), &data, TrainConfig { batch: 8, shuffle: false, eval_batch: 8, ..Default::default() }).unwrap();
+    c.step().unwrap();
+    let w = block_on(c.weights()).unwrap();
+    let fwd = r::forward(&model, &f64s(&w.params), &f64s(&w.stats), &images_f64(&data.test, 0, 21), Mode::Eval);
+    let (loss, _) = r::nll_loss(10, fwd.logprobs(), &data.test.labels);
+    assert_eq!(eval_a.count, 21);
+    assert_close("evaluation loss in shared buffers", &[eval_a.loss as f64], &[loss], 1e-4);
+}
+
+#[test]
 fn metrics_arrive_for_every_step_in_order() {
     let ctx = gpu();
     let data = subset(&mnist(), 40, 10);
