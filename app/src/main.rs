@@ -51,6 +51,36 @@ struct TrainProgress {
     evaluating: bool,
 }
 
+/// How long the page took to get going, in ms (shown under the progress bar and published
+/// in `window.__train.startup`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Startup {
+    /// Navigation to the data verified and the adapter ready.
+    ready_ms: Option<f64>,
+    /// Building the trainer (data upload, buffers, pipelines requested): the part that runs
+    /// on the page's thread. Browsers compile the pipelines in their GPU process.
+    setup_ms: Option<f64>,
+    /// Train pressed (or autostart) to the first training step done on the GPU, pipeline
+    /// compilation included.
+    first_step_ms: Option<f64>,
+    /// Navigation to that first step.
+    since_navigation_ms: Option<f64>,
+}
+
+impl Startup {
+    fn text(&self) -> String {
+        let s = |ms: f64| format!("{:.1} s", ms / 1000.0);
+        let mut parts = Vec::new();
+        if let Some(ms) = self.ready_ms {
+            parts.push(format!("ready {} after the page opened", s(ms)));
+        }
+        if let (Some(first), Some(setup)) = (self.first_step_ms, self.setup_ms) {
+            parts.push(format!("first step {} after Train ({setup:.0} ms of it on the page's thread)", s(first)));
+        }
+        if parts.is_empty() { String::new() } else { format!("Startup: {}.", parts.join(" · ")) }
+    }
+}
+
 /// State the loop and the handlers share outside the reactive graph (GPU objects are not
 /// `Send`, so they live here rather than in signals).
 #[derive(Default)]
@@ -78,6 +108,8 @@ struct Session {
     dataset_id: RefCell<String>,
     /// Epochs the loaded weights had already been trained for.
     base_epochs: Cell<usize>,
+    /// When Train was pressed for a fresh trainer, until its first step is done.
+    train_pressed_at: Cell<Option<f64>>,
 }
 
 /// The signals the loop updates.
@@ -96,6 +128,7 @@ struct Ui {
     weights_msg: RwSignal<Option<Result<String, String>>>,
     /// A problem with the user's own data files (the current data is kept).
     data_error: RwSignal<Option<String>>,
+    startup: RwSignal<Startup>,
 }
 
 /// A trainer on one of the page's backends.
@@ -427,7 +460,7 @@ fn now_s() -> f64 {
 }
 
 /// Publishes a small report on `window.__train` for end-to-end tests and embedding pages.
-fn publish_report(phase: &str, chart: &ChartData, progress: &TrainProgress) {
+fn publish_report(phase: &str, chart: &ChartData, progress: &TrainProgress, start: &Startup) {
     let Some(window) = web_sys::window() else { return };
     let report = js_sys::Object::new();
     let set = |k: &str, v: JsValue| {
@@ -440,6 +473,16 @@ fn publish_report(phase: &str, chart: &ChartData, progress: &TrainProgress) {
     set("lastLoss", chart.steps.last().map_or(JsValue::NULL, |m| (m.loss as f64).into()));
     set("imagesPerSecond", progress.images_per_s.into());
     set("epochs", (chart.epochs.len() as f64).into());
+    let startup = js_sys::Object::new();
+    for (key, value) in [
+        ("readyMs", start.ready_ms),
+        ("setupMs", start.setup_ms),
+        ("firstStepMs", start.first_step_ms),
+        ("sinceNavigationMs", start.since_navigation_ms),
+    ] {
+        let _ = js_sys::Reflect::set(&startup, &key.into(), &value.map_or(JsValue::NULL, JsValue::from));
+    }
+    set("startup", startup.into());
     let _ = js_sys::Reflect::set(&window, &"__train".into(), &report);
 }
 
@@ -514,6 +557,7 @@ async fn start_up(
     if !load_builtin(session.clone(), ui, dataset, use_cache, download, data_note).await {
         return;
     }
+    ui.startup.update(|s| s.ready_ms = Some(now_s() * 1000.0));
     if let Some(steps) = bench_steps {
         let kinds: Vec<BackendKind> = if flags.bench_all {
             logic::PAGE_BACKENDS.to_vec()
@@ -586,7 +630,9 @@ async fn prepare_trainer(session: Rc<Session>, ui: Ui, form: FormSignals) -> boo
     let previous = ui.phase.get_untracked();
     ui.phase.set(Phase::Training);
     let generation = session.generation.get();
+    let pressed = now_s();
     let started = PageTrainer::start(settings.backend, ctx, &subset, settings.train_config()).await;
+    let setup_ms = (now_s() - pressed) * 1000.0;
     if session.generation.get() != generation {
         return false; // Reset while the worker started.
     }
@@ -603,6 +649,11 @@ async fn prepare_trainer(session: Rc<Session>, ui: Ui, form: FormSignals) -> boo
         }
     };
     let total_steps = (trainer.steps_per_epoch() * settings.epochs) as u64;
+    session.train_pressed_at.set(Some(pressed));
+    ui.startup.update(|s| {
+        s.setup_ms = Some(setup_ms);
+        s.first_step_ms = None;
+    });
     ui.chart.set(ChartData { steps_per_epoch: trainer.steps_per_epoch(), planned_epochs: settings.epochs, ..Default::default() });
     ui.progress.set(TrainProgress { total_steps, epochs: settings.epochs, ..Default::default() });
     ui.ins.eval.set(None);
@@ -649,7 +700,7 @@ async fn train_loop(session: Rc<Session>, ui: Ui, generation: u32) {
         Ok(LoopEnd::Finished) => Phase::Finished,
         Err(e) => Phase::Failed(format!("Training stopped: {e} The charts are kept.")),
     };
-    ui.chart.with_untracked(|c| publish_report(phase_name(&phase), c, &ui.progress.get_untracked()));
+    ui.chart.with_untracked(|c| publish_report(phase_name(&phase), c, &ui.progress.get_untracked(), &ui.startup.get_untracked()));
     ui.phase.set(phase);
     if session.inspect_due.get() {
         request_inspection(session, ui);
@@ -678,6 +729,13 @@ async fn run_ticks(trainer: &mut PageTrainer, session: &Session, ui: Ui, generat
         let before = trainer.steps_done();
         let count = steps_per_tick.min((total - before) as usize);
         pending.extend(trainer.run_steps(count, &session.lose_device_after).await?);
+        if let Some(pressed) = session.train_pressed_at.take() {
+            let now = now_s();
+            ui.startup.update(|s| {
+                s.first_step_ms = Some((now - pressed) * 1000.0);
+                s.since_navigation_ms = Some(now * 1000.0);
+            });
+        }
         // Aim for ~100 ms of work per tick: responsive on slow adapters, efficient on fast ones.
         let per_step = (now_s() - tick_start) / (trainer.steps_done() - before).max(1) as f64;
         steps_per_tick = ((0.1 / per_step.max(1e-4)) as usize).clamp(1, 32);
@@ -713,7 +771,7 @@ async fn run_ticks(trainer: &mut PageTrainer, session: &Session, ui: Ui, generat
             refresh_inspection(Some(trainer), session, ui).await?;
             last_inspect = now_s();
         }
-        ui.chart.with_untracked(|c| publish_report("training", c, &ui.progress.get_untracked()));
+        ui.chart.with_untracked(|c| publish_report("training", c, &ui.progress.get_untracked(), &ui.startup.get_untracked()));
     }
 }
 
@@ -728,11 +786,14 @@ async fn bench_backend(
     let config = TrainConfig::default();
     let batch = config.batch;
     let no_fault = Cell::new(None);
+    let begun = now_s();
     let mut trainer = PageTrainer::start(kind, ctx, dataset, config).await?;
-    for _ in 0..2 {
-        trainer.run_steps(1, &no_fault).await?;
-    }
-    let first_step_ms = now_s() * 1000.0;
+    let setup_ms = (now_s() - begun) * 1000.0;
+    trainer.run_steps(1, &no_fault).await?;
+    // The first step includes compiling the pipelines.
+    let first_step_ms = (now_s() - begun) * 1000.0;
+    let startup_ms = now_s() * 1000.0;
+    trainer.run_steps(1, &no_fault).await?;
     let started = now_s();
     let mut done = 0;
     while done < steps {
@@ -742,23 +803,38 @@ async fn bench_backend(
         done += (trainer.steps_done() - before) as usize;
     }
     let seconds = now_s() - started;
-    let (adapter, memory) = match &trainer {
-        PageTrainer::Gpu(t) => (adapter.to_string(), format!(",\"gpu_memory_bytes\":{}", t.gpu_memory_bytes())),
+    let (adapter, memory) = match &mut trainer {
+        PageTrainer::Gpu(t) => {
+            // Per-kernel GPU time of one more step, where the adapter has timestamp queries.
+            let mut kernels: Vec<(&str, f64)> = Vec::new();
+            for k in t.profile_step().await?.unwrap_or_default() {
+                match kernels.iter_mut().find(|(n, _)| *n == k.kernel) {
+                    Some(e) => e.1 += k.nanos,
+                    None => kernels.push((k.kernel, k.nanos)),
+                }
+            }
+            let kernels: Vec<String> = kernels.iter().map(|(n, ns)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3}}}", ns / 1e6)).collect();
+            (adapter.to_string(), format!(",\"gpu_memory_bytes\":{},\"kernels\":[{}]", t.gpu_memory_bytes(), kernels.join(",")))
+        }
         PageTrainer::Burn(_) if kind == BackendKind::BurnCpu => ("CPU (burn flex, Web Worker)".to_string(), String::new()),
         PageTrainer::Burn(_) => (format!("{adapter} (burn-wgpu, Web Worker)"), String::new()),
     };
     Ok(format!(
-        "{{\"backend\":\"{}\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{:.2},\"ms_per_step\":{:.1},\"first_step_ms\":{:.0}{memory}}}",
+        "{{\"backend\":\"{}\",\"adapter\":\"{}\",\"batch\":{batch},\"steps\":{steps},\"images_per_s\":{:.2},\"ms_per_step\":{:.1},\"setup_ms\":{:.0},\"first_step_ms\":{:.0},\"startup_ms\":{:.0}{memory}}}",
         kind.name(),
         adapter.replace('"', "'"),
         (steps * batch) as f64 / seconds,
         seconds * 1000.0 / steps as f64,
+        setup_ms,
         first_step_ms,
+        startup_ms,
     ))
 }
 
 /// `?bench=N`: default model, batch 128, 2 warm-up steps, then N timed steps. The result goes
-/// to the page and to `document.title` as `BENCH {json}`. With `&backend=all` every page
+/// to the page and to `document.title` as `BENCH {json}`. Besides the speed it gives the
+/// startup: `setup_ms` (building the trainer), `first_step_ms` (from there to the first step
+/// done, pipelines compiled) and `startup_ms` (navigation to that first step). With `&backend=all` every page
 /// backend runs in turn; the title holds the first (ours) with the others under `backends`.
 async fn run_bench(session: Rc<Session>, ui: Ui, steps: usize, adapter: String, kinds: &[BackendKind]) {
     let Some(dataset) = session.dataset.borrow().clone() else { return };
@@ -921,6 +997,7 @@ fn App() -> impl IntoView {
         ins: Inspection::new(),
         weights_msg: RwSignal::new(None),
         data_error: RwSignal::new(None),
+        startup: RwSignal::new(Startup::default()),
     };
     let download = RwSignal::new((0u64, engine::data::MNIST.total_bytes()));
     let adapter = RwSignal::new(String::new());
@@ -1120,6 +1197,7 @@ fn App() -> impl IntoView {
             <section class="progress">
                 <progress id="train-progress" max=move || ui.progress.get().total_steps.max(1) as f64 value=move || ui.progress.get().step as f64></progress>
                 <span id="progress-text">{progress_text}</span>
+                <span id="startup" class="hint">{move || ui.startup.get().text()}</span>
             </section>
 
             <Charts chart=ui.chart />

@@ -87,6 +87,10 @@ async function trainsWithWebGpu(base, failures) {
     check(failures, rows === 1, `the epoch table has a row (${rows})`);
     const adapter = await page.locator('#adapter').innerText();
     check(failures, adapter.length > 0, `the adapter is shown (${adapter})`);
+    const s = report.startup;
+    const startupText = await page.locator('#startup').innerText();
+    check(failures, s.readyMs > 0 && s.setupMs >= 0 && s.firstStepMs >= s.setupMs && s.sinceNavigationMs > s.readyMs && /first step/.test(startupText),
+      `the startup times are reported (${JSON.stringify(s)}; "${startupText}")`);
     check(failures, workerRequests.length === 0, `the CPU (burn) bundle is not loaded on the WebGPU path (${workerRequests.join(', ')})`);
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'training.png'), fullPage: true });
