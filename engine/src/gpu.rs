@@ -232,6 +232,9 @@ fn grid(count: usize) -> (u32, u32) {
     (x, count.div_ceil(x))
 }
 
+/// Columns of [weights | bias] per weight-gradient workgroup (the rows are 32 channels).
+const WEIGHT_GRAD_TILE_COLUMNS: usize = 64;
+
 /// How the weight gradient's GEMM splits its long reduction (over batch x output pixels)
 /// into chunks, each a workgroup per output tile writing partial sums: a real GPU needs
 /// hundreds of workgroups, and the output has only one to a few dozen tiles.
@@ -250,7 +253,7 @@ impl ConvParamsSplit {
 
     pub fn new(g: &ConvGeom, n: usize) -> Self {
         let m_total = (n * g.output.h * g.output.w).max(1);
-        let tiles = g.output.c.div_ceil(32) * (g.input.c * g.kernel * g.kernel + 1).div_ceil(32);
+        let tiles = g.output.c.div_ceil(32) * (g.input.c * g.kernel * g.kernel + 1).div_ceil(WEIGHT_GRAD_TILE_COLUMNS);
         let wanted = Self::TARGET_WORKGROUPS.div_ceil(tiles).min(m_total.div_ceil(Self::MIN_CHUNK)).max(1);
         let m_chunk = m_total.div_ceil(wanted).next_multiple_of(16);
         ConvParamsSplit { splits: m_total.div_ceil(m_chunk), m_chunk }
@@ -372,9 +375,9 @@ impl Kernels {
     ) -> Dispatch {
         let mut words = Self::conv_words(g, n);
         words.extend([w_off as u32, b_off as u32, relu as u32]);
-        // One workgroup per 32 output pixels x 32 channels (the batch is at most MAX_BATCH,
+        // One workgroup per 64 output pixels x 32 channels (the batch is at most MAX_BATCH,
         // so the pixel tiles stay well under the 65,535 limit).
-        let tiles = ((n * g.output.h * g.output.w).div_ceil(32) as u32, g.output.c.div_ceil(32) as u32);
+        let tiles = ((n * g.output.h * g.output.w).div_ceil(64) as u32, g.output.c.div_ceil(32) as u32);
         self.dispatch("conv_forward", &words, &[x, params, y], tiles)
     }
 
@@ -389,9 +392,9 @@ impl Kernels {
     ) -> Dispatch {
         let mut words = Self::conv_words(g, n);
         words.push(w_off as u32);
-        // One workgroup per 32 pixels x 32 channels of each of the stride x stride phases.
+        // One workgroup per 64 pixels x 32 channels of each of the stride x stride phases.
         let phase_pixels = n * g.input.h.div_ceil(g.stride) * g.input.w.div_ceil(g.stride);
-        let tiles = (phase_pixels.div_ceil(32), g.input.c.div_ceil(32) * g.stride * g.stride);
+        let tiles = (phase_pixels.div_ceil(64), g.input.c.div_ceil(32) * g.stride * g.stride);
         assert!(tiles.0 <= 65_535 && tiles.1 <= 65_535, "conv_backward_input: {tiles:?} workgroups exceed the dispatch limit");
         self.dispatch("conv_backward_input", &words, &[dy, params, dx], (tiles.0 as u32, tiles.1 as u32))
     }
@@ -415,10 +418,10 @@ impl Kernels {
     ) -> [Dispatch; 2] {
         let split = ConvParamsSplit::new(g, n);
         let columns = g.input.c * g.kernel * g.kernel + 1;
-        let col_tiles = columns.div_ceil(32);
+        let col_tiles = columns.div_ceil(WEIGHT_GRAD_TILE_COLUMNS);
         let mut words = Self::conv_words(g, n);
         words.extend([split.m_chunk as u32, col_tiles as u32]);
-        // One workgroup per 32 output channels x 32 columns of [weights | bias] x chunk of m.
+        // One workgroup per 32 output channels x 64 columns of [weights | bias] x chunk of m.
         let tiles = (g.output.c.div_ceil(32) as u32, (col_tiles * split.splits) as u32);
         let reduce_words = [g.output.c, columns - 1, split.splits, w_off, b_off, bias_feeds_bn as usize].map(|v| v as u32);
         [
