@@ -4,8 +4,9 @@
 // with the same taps. Within a phase: dx[m, ic] = sum_k A[m, k] * B[k, ic], where m runs
 // over the phase's (sample, pixel), k over (output channel, tap) and A gathers the dy
 // value each tap reads (0 past the border). No multiply is wasted on taps that miss.
-// A workgroup computes 64 pixels x 32 input channels of one phase, staging 16-deep slices
-// of A and B in workgroup memory, with 8x8 results per invocation (32 of them) in registers.
+// A workgroup computes TM pixels x 32 input channels of one phase, staging 16-deep slices
+// of A and B in workgroup memory, with a BM x BN block per invocation in registers (from
+// the prepended block file).
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
     o: u32, oh: u32, ow: u32, k: u32,
@@ -16,13 +17,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-const TM: u32 = 64u;
+const TM: u32 = 8u * BM;
 const TN: u32 = 32u;
 const TK: u32 = 16u;
-var<workgroup> a_tile: array<vec4<f32>, 256>; // [TK][TM / 4], 4 values per element
-var<workgroup> b_tile: array<vec4<f32>, 128>; // [TK][TN / 4], 4 values per element
+const STRIDE: u32 = WG / TK; // rows staged per pass
+var<workgroup> tile_a: array<vec4<f32>, TK * TM / 4u>; // A: [TK][TM / 4], 4 values per element
+var<workgroup> tile_b: array<vec4<f32>, TK * TN / 4u>; // B: [TK][TN / 4], 4 values per element
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let st = p.stride;
     let c_tiles = (p.c + TN - 1u) / TN;
@@ -44,18 +46,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let kxn = select(0u, (p.k - px + st - 1u) / st, px < p.k);
     let taps = kyn * kxn;
     let k_total = p.o * taps;
-    let tm = (lid % 8u) * 8u;
-    let tn = (lid / 8u) * 8u;
-    var acc: array<vec4<f32>, 16>; // block_value(i, j): pixel m0 + tm + i, channel c0 + tn + j
+    let tm = (lid % 8u) * BM;
+    let tn = (lid / 8u) * BN;
+    var acc: Acc; // block_value(i, j): pixel m0 + tm + i, channel c0 + tn + j
 
-    // This invocation stages column kr = lid % 16 of each slice, for the 32 pixels (of A)
-    // and 16 channels (of B) lid / 16 + 2r. The pixels' coordinates do not change along k.
+    // This invocation stages column kr = lid % 16 of each slice, for the pixels (of A) and
+    // channels (of B) lid / 16 + STRIDE r. The pixels' coordinates do not change along k.
     let kr = lid % TK;
-    var dy_base: array<u32, 32>; // offset of the pixel's sample in dy
-    var ty_base: array<i32, 32>; // iy + pad_top (negative: no pixel)
-    var tx_base: array<i32, 32>;
-    for (var r = 0u; r < 32u; r++) {
-        let m = m0 + lid / TK + 2u * r;
+    var dy_base: array<u32, TM / STRIDE>; // offset of the pixel's sample in dy
+    var ty_base: array<i32, TM / STRIDE>; // iy + pad_top (negative: no pixel)
+    var tx_base: array<i32, TM / STRIDE>;
+    for (var r = 0u; r < TM / STRIDE; r++) {
+        let m = m0 + lid / TK + STRIDE * r;
         let s = m / phase_pixels;
         let q = m % phase_pixels;
         dy_base[r] = s * p.o * p.oh * p.ow;
@@ -70,7 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let ky = py + st * (t / kxn);
         let kx = px + st * (t % kxn);
         let in_range = kg < k_total;
-        for (var r = 0u; r < 32u; r++) {
+        for (var r = 0u; r < TM / STRIDE; r++) {
             // Exact divisions: the phase makes iy + pad_top - ky a multiple of the stride.
             let ty = ty_base[r] - i32(ky);
             let tx = tx_base[r] - i32(kx);
@@ -82,36 +84,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                     v = dy[dy_base[r] + (oc * p.oh + oy) * p.ow + ox];
                 }
             }
-            let f_a_tile = kr * TM + lid / TK + 2u * r;
-            a_tile[f_a_tile / 4u][f_a_tile % 4u] = v;
+            let f = kr * TM + lid / TK + STRIDE * r;
+            tile_a[f / 4u][f % 4u] = v;
         }
-        for (var r = 0u; r < 16u; r++) {
-            let col = lid / TK + 2u * r;
+        for (var r = 0u; r < TN / STRIDE; r++) {
+            let col = lid / TK + STRIDE * r;
             let ic = c0 + col;
             var v = 0.0;
             if (in_range && ic < p.c) {
                 v = params[p.w_off + ((oc * p.c + ic) * p.k + ky) * p.k + kx];
             }
-            let f_b_tile = kr * TN + col;
-            b_tile[f_b_tile / 4u][f_b_tile % 4u] = v;
+            let f = kr * TN + col;
+            tile_b[f / 4u][f % 4u] = v;
         }
         workgroupBarrier();
         for (var q = 0u; q < TK; q++) {
-            let a = q * (TM / 4u) + tm / 4u;
-            let b = q * (TN / 4u) + tn / 4u;
-            outer_product_add(&acc, a_tile[a], a_tile[a + 1u], b_tile[b], b_tile[b + 1u]);
+            block_step(&acc, q * (TM / 4u) + tm / 4u, q * (TN / 4u) + tn / 4u);
         }
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < BM; i++) {
         let m = m0 + tm + i;
         if (m >= m_total) { continue; }
         let s = m / phase_pixels;
         let q = m % phase_pixels;
         let iy = iy0 + st * (q / wc);
         let ix = ix0 + st * (q % wc);
-        for (var j = 0u; j < 8u; j++) {
+        for (var j = 0u; j < BN; j++) {
             let ic = c0 + tn + j;
             if (ic >= p.c) { continue; }
             dx[((s * p.c + ic) * p.h + iy) * p.w + ix] = block_value(&acc, i, j);

@@ -2,10 +2,10 @@
 // dW[oc, k] = sum_m dy[m, oc] * A[m, k], where m runs over (sample, output pixel), k over
 // (input channel, kernel row, kernel column) and A is the image patch matrix (im2col) of x,
 // gathered on the fly. One extra column of ones (k = K) gives the bias gradient in the same
-// pass. A workgroup computes a 32x64 tile of [dW | db] (32 output channels x 64 columns)
+// pass. A workgroup computes a 32 x TC tile of [dW | db] (32 output channels x TC columns)
 // over one chunk of `m_chunk` rows (split-K: the output is tiny and m is long, so a real GPU
 // needs many workgroups per tile), staging 16 rows of dy and A at a time in workgroup
-// memory; each of its 32 invocations keeps 8x8 results in registers. Each chunk writes its partial
+// memory; each invocation keeps a BM x BN block in registers (from the prepended block file). Each chunk writes its partial
 // sums to `partials` [split][o][k + 1]; conv_params_reduce adds them up into the gradients.
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
@@ -19,12 +19,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 
 const TO: u32 = 32u;
-const TC: u32 = 64u;
+const TC: u32 = 8u * BN;
 const TK: u32 = 16u;
-var<workgroup> dy_tile: array<vec4<f32>, 128>; // [TK][TO / 4], 4 values per element
-var<workgroup> a_tile: array<vec4<f32>, 256>;  // [TK][TC / 4], 4 values per element
+const STRIDE: u32 = WG / TK; // rows staged per pass
+var<workgroup> tile_a: array<vec4<f32>, TK * TO / 4u>; // dy: [TK][TO / 4], 4 values per element
+var<workgroup> tile_b: array<vec4<f32>, TK * TC / 4u>; // A: [TK][TC / 4], 4 values per element
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let pixels = p.oh * p.ow;
     let m_total = p.n * pixels;
@@ -35,19 +36,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let split = wid.y / p.col_tiles;
     let m_begin = split * p.m_chunk;
     let m_end = min(m_total, m_begin + p.m_chunk);
-    let to = (lid % 4u) * 8u;
-    let tc = (lid / 4u) * 8u;
-    var acc: array<vec4<f32>, 16>; // block_value(i, j): channel o0 + to + i, column c0 + tc + j
+    let to = (lid % (TO / BM)) * BM;
+    let tc = (lid / (TO / BM)) * BN;
+    var acc: Acc; // block_value(i, j): channel o0 + to + i, column c0 + tc + j
 
-    // This invocation stages row mr = lid % 16 of each slice, for the 16 channels (of dy) and
-    // 32 columns (of A) lid / 16 + 2r. The columns' kernel taps do not change along m.
+    // This invocation stages row mr = lid % 16 of each slice, for the channels (of dy) and
+    // columns (of A) lid / 16 + STRIDE r. The columns' kernel taps do not change along m.
     let mr = lid % TK;
-    var x_chan: array<u32, 32>; // offset of the column's input channel within a sample
-    var ky_off: array<i32, 32>; // ky - pad_top
-    var kx_off: array<i32, 32>;
-    var kind: array<u32, 32>;   // 0: a weight column, 1: the bias column (ones), 2: past the end
-    for (var r = 0u; r < 32u; r++) {
-        let kg = c0 + lid / TK + 2u * r;
+    var x_chan: array<u32, TC / STRIDE>; // offset of the column's input channel within a sample
+    var ky_off: array<i32, TC / STRIDE>; // ky - pad_top
+    var kx_off: array<i32, TC / STRIDE>;
+    var kind: array<u32, TC / STRIDE>;   // 0: a weight column, 1: the bias column (ones), 2: past the end
+    for (var r = 0u; r < TC / STRIDE; r++) {
+        let kg = c0 + lid / TK + STRIDE * r;
         let kyx = kg % area;
         x_chan[r] = (kg / area) * p.h * p.w;
         ky_off[r] = i32(kyx / p.k) - i32(p.pad_top);
@@ -63,18 +64,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let pix = m % pixels;
         let y0 = i32((pix / p.ow) * p.stride);
         let x0 = i32((pix % p.ow) * p.stride);
-        for (var r = 0u; r < 16u; r++) {
-            let orow = lid / TK + 2u * r;
+        for (var r = 0u; r < TO / STRIDE; r++) {
+            let orow = lid / TK + STRIDE * r;
             let oc = o0 + orow;
             var v = 0.0;
             if (in_range && oc < p.o) {
                 v = dy[(s * p.o + oc) * pixels + pix];
             }
-            let f_dy_tile = mr * TO + orow;
-            dy_tile[f_dy_tile / 4u][f_dy_tile % 4u] = v;
+            let f = mr * TO + orow;
+            tile_a[f / 4u][f % 4u] = v;
         }
-        for (var r = 0u; r < 32u; r++) {
-            let col = lid / TK + 2u * r;
+        for (var r = 0u; r < TC / STRIDE; r++) {
+            let col = lid / TK + STRIDE * r;
             var v = 0.0;
             if (in_range && kind[r] == 0u) {
                 let iy = y0 + ky_off[r];
@@ -85,23 +86,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             } else if (in_range && kind[r] == 1u) {
                 v = 1.0;
             }
-            let f_a_tile = mr * TC + col;
-            a_tile[f_a_tile / 4u][f_a_tile % 4u] = v;
+            let f = mr * TC + col;
+            tile_b[f / 4u][f % 4u] = v;
         }
         workgroupBarrier();
         for (var q = 0u; q < TK; q++) {
             let a = q * (TO / 4u) + to / 4u;
             let b = q * (TC / 4u) + tc / 4u;
-            outer_product_add(&acc, dy_tile[a], dy_tile[a + 1u], a_tile[b], a_tile[b + 1u]);
+            block_step(&acc, a, b);
         }
         workgroupBarrier();
     }
 
     let row_len = k_total + 1u;
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < BM; i++) {
         let oc = o0 + to + i;
         if (oc >= p.o) { continue; }
-        for (var j = 0u; j < 8u; j++) {
+        for (var j = 0u; j < BN; j++) {
             let kg = c0 + tc + j;
             if (kg < row_len) {
                 partials[(split * p.o + oc) * row_len + kg] = block_value(&acc, i, j);

@@ -2,9 +2,9 @@
 // as an implicit GEMM: Y[m, oc] = sum_k A[m, k] * W[oc, k] + b[oc], where m runs over
 // (sample, output row, output column), k over (input channel, kernel row, kernel column), and
 // A is the image patch matrix (im2col), gathered on the fly with zeros for the padding.
-// A workgroup computes a 64x32 tile of Y (64 output pixels x 32 channels), staging 16-deep
-// slices of A and W in workgroup memory; each of its 32 invocations keeps an 8x8 block of
-// the tile in registers, so every staged value is reused 8 times from registers.
+// A workgroup computes a TM x 32 tile of Y (TM output pixels x 32 channels), staging
+// 16-deep slices of A and W in workgroup memory; each invocation keeps a BM x BN block of
+// the tile in registers (BM, BN, WG and block_step come from the prepended block file).
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
     o: u32, oh: u32, ow: u32, k: u32,
@@ -16,13 +16,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-const TM: u32 = 64u;
+const TM: u32 = 8u * BM;
 const TN: u32 = 32u;
 const TK: u32 = 16u;
-var<workgroup> a_tile: array<vec4<f32>, 256>; // [TK][TM / 4], 4 values per element
-var<workgroup> w_tile: array<vec4<f32>, 128>; // [TK][TN / 4], 4 values per element
+const STRIDE: u32 = WG / TK; // rows staged per pass
+var<workgroup> tile_a: array<vec4<f32>, TK * TM / 4u>; // A: [TK][TM / 4], 4 values per element
+var<workgroup> tile_b: array<vec4<f32>, TK * TN / 4u>; // W: [TK][TN / 4], 4 values per element
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let pixels = p.oh * p.ow;
     let m_total = p.n * pixels;
@@ -30,18 +31,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let k_total = p.c * area;
     let m0 = wid.x * TM;
     let n0 = wid.y * TN;
-    let tm = (lid % 8u) * 8u;
-    let tn = (lid / 8u) * 8u;
-    var acc: array<vec4<f32>, 16>; // acc[2i + j / 4][j % 4]: pixel m0 + tm + i, channel n0 + tn + j
+    let tm = (lid % 8u) * BM;
+    let tn = (lid / 8u) * BN;
+    var acc: Acc; // block_value(i, j): pixel m0 + tm + i, channel n0 + tn + j
 
-    // This invocation stages column kr = lid % 16 of each A slice, for the 32 pixels
-    // lid / 16 + 2r: their coordinates do not change along k, so work them out once.
+    // This invocation stages column kr = lid % 16 of each A slice, for the pixels
+    // lid / 16 + STRIDE r: their coordinates do not change along k, so work them out once.
     let kr = lid % TK;
-    var x_base: array<u32, 32>; // offset of the pixel's sample in x
-    var iy_base: array<i32, 32>; // input row of kernel row 0 (negative: padding; far below: no pixel)
-    var ix_base: array<i32, 32>;
-    for (var r = 0u; r < 32u; r++) {
-        let m = m0 + lid / TK + 2u * r;
+    var x_base: array<u32, TM / STRIDE>; // offset of the pixel's sample in x
+    var iy_base: array<i32, TM / STRIDE>; // input row of kernel row 0 (negative: padding; far below: no pixel)
+    var ix_base: array<i32, TM / STRIDE>;
+    for (var r = 0u; r < TM / STRIDE; r++) {
+        let m = m0 + lid / TK + STRIDE * r;
         let s = m / pixels;
         let pix = m % pixels;
         x_base[r] = s * p.c * p.h * p.w;
@@ -54,42 +55,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let ic = kg / area;
         let ky = i32((kg % area) / p.k);
         let kx = i32(kg % p.k);
-        for (var r = 0u; r < 32u; r++) {
+        for (var r = 0u; r < TM / STRIDE; r++) {
             let iy = iy_base[r] + ky;
             let ix = ix_base[r] + kx;
             var v = 0.0;
             if (kg < k_total && iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
                 v = x[x_base[r] + (ic * p.h + u32(iy)) * p.w + u32(ix)];
             }
-            let f_a_tile = kr * TM + lid / TK + 2u * r;
-            a_tile[f_a_tile / 4u][f_a_tile % 4u] = v;
+            let f = kr * TM + lid / TK + STRIDE * r;
+            tile_a[f / 4u][f % 4u] = v;
         }
-        // The same column kr of the W slice, for the 16 channels lid / 16 + 2r.
-        for (var r = 0u; r < 16u; r++) {
-            let nr = lid / TK + 2u * r;
+        // The same column kr of the W slice, for the channels lid / 16 + STRIDE r.
+        for (var r = 0u; r < TN / STRIDE; r++) {
+            let nr = lid / TK + STRIDE * r;
             let oc = n0 + nr;
             var v = 0.0;
             if (oc < p.o && kg < k_total) {
                 v = params[p.w_off + oc * k_total + kg];
             }
-            let f_w_tile = kr * TN + nr;
-            w_tile[f_w_tile / 4u][f_w_tile % 4u] = v;
+            let f = kr * TN + nr;
+            tile_b[f / 4u][f % 4u] = v;
         }
         workgroupBarrier();
         for (var q = 0u; q < TK; q++) {
-            let a = q * (TM / 4u) + tm / 4u;
-            let b = q * (TN / 4u) + tn / 4u;
-            outer_product_add(&acc, a_tile[a], a_tile[a + 1u], w_tile[b], w_tile[b + 1u]);
+            block_step(&acc, q * (TM / 4u) + tm / 4u, q * (TN / 4u) + tn / 4u);
         }
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 8u; i++) {
+    for (var i = 0u; i < BM; i++) {
         let m = m0 + tm + i;
         if (m >= m_total) { continue; }
         let s = m / pixels;
         let pix = m % pixels;
-        for (var j = 0u; j < 8u; j++) {
+        for (var j = 0u; j < BN; j++) {
             let oc = n0 + tn + j;
             if (oc >= p.o) { continue; }
             var v = block_value(&acc, i, j) + params[p.b_off + oc];

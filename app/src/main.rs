@@ -77,7 +77,11 @@ impl Startup {
         if let (Some(first), Some(setup)) = (self.first_step_ms, self.setup_ms) {
             parts.push(format!("first step {} after Train ({setup:.0} ms of it on the page's thread)", s(first)));
         }
-        if parts.is_empty() { String::new() } else { format!("Startup: {}.", parts.join(" · ")) }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("Startup: {}.", parts.join(" · "))
+        }
     }
 }
 

@@ -815,7 +815,7 @@ fn build_plan(
     let scratch_len = ops
         .iter()
         .filter_map(|op| match op {
-            Op::Conv { geom, .. } if train => Some(ConvParamsSplit::scratch_len(geom, n)),
+            Op::Conv { geom, .. } if train => Some(ConvParamsSplit::scratch_len(geom, n, k.block)),
             _ => None,
         })
         .max()

@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use engine::gpu::{ConvParamsSplit, Kernels, StepUniform};
+use engine::gpu::{ConvParamsSplit, Kernels, RegisterBlock, StepUniform};
 use engine::model::{Adam, ConvGeom, Shape};
 use engine::reference as r;
 
@@ -54,10 +54,10 @@ fn same_padding_matches_the_golden_conventions() {
 
 #[test]
 fn weight_gradient_chunks_cover_the_batch_exactly() {
-    for g in geometries() {
+    for (g, block) in geometries().into_iter().flat_map(|g| RegisterBlock::ALL.map(|b| (g, b))) {
         for n in [1, 2, 3, 64, 127, 128, 500, 4096] {
             let m_total = n * g.output.h * g.output.w;
-            let s = ConvParamsSplit::new(&g, n);
+            let s = ConvParamsSplit::new(&g, n, block);
             assert_eq!(s.m_chunk % 16, 0, "{g:?} batch {n}: {s:?}");
             // Every row in exactly one chunk, and no chunk empty.
             assert!(s.splits * s.m_chunk >= m_total && (s.splits - 1) * s.m_chunk < m_total, "{g:?} batch {n}: {s:?}");
@@ -68,47 +68,55 @@ fn weight_gradient_chunks_cover_the_batch_exactly() {
 #[test]
 fn conv_kernels_match_reference() {
     let ctx = gpu();
-    let k = Kernels::new(ctx.clone());
     let mut rng = Rng::new(1);
-    for g in geometries() {
-        for n in BATCHES {
-            let x = rng.vec(n * g.input.len(), -1.0, 1.0);
-            let w = rng.vec(g.weight_len(), -0.5, 0.5);
-            let b = rng.vec(g.output.c, -0.5, 0.5);
-            let dy = rng.vec(n * g.output.len(), -1.0, 1.0);
-            // Parameters sit after 7 other values, as inside the flat buffer.
-            let (w_off, b_off) = (7, 7 + w.len() + 3);
-            let mut flat = rng.vec(b_off + b.len() + 2, -1.0, 1.0);
-            flat[w_off..w_off + w.len()].copy_from_slice(&w);
-            flat[b_off..b_off + b.len()].copy_from_slice(&b);
-            let grads_len = flat.len();
-
-            let (xb, pb, dyb) = (buffer(&ctx, &x), buffer(&ctx, &flat), buffer(&ctx, &dy));
-            let y = poisoned(&ctx, n * g.output.len());
-            let y_relu = poisoned(&ctx, n * g.output.len());
-            let dx = poisoned(&ctx, n * g.input.len());
-            let grads = poisoned(&ctx, grads_len);
-            let partials = poisoned(&ctx, ConvParamsSplit::scratch_len(&g, n));
-            let mut dispatches = vec![
-                k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
-                k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
-                k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
-            ];
-            dispatches.extend(k.conv_backward_params(&g, n, false, &xb, &dyb, &partials, &grads, w_off, b_off));
-            run(&ctx, &dispatches);
-            let what = format!("conv {g:?} batch {n}");
-            let y_ref = r::conv_forward(&g, n, &x, &w, &b);
-            assert_close(&format!("{what} forward"), &read(&ctx, &y), &y_ref, FWD_TOL);
-            assert_close(&format!("{what} forward+relu"), &read(&ctx, &y_relu), &r::relu(&y_ref), FWD_TOL);
-            let (dx_ref, dw_ref, db_ref) = r::conv_backward(&g, n, &x, &w, &dy);
-            assert_close(&format!("{what} dx"), &read(&ctx, &dx), &dx_ref, GRAD_TOL);
-            let got = read(&ctx, &grads);
-            assert_close(&format!("{what} dw"), &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
-            assert_close(&format!("{what} db"), &got[b_off..b_off + b.len()], &db_ref, GRAD_TOL);
-            // Only the parameter ranges are written.
-            assert!(got[..w_off].iter().all(|v| v.is_nan()), "{what}: wrote before the weights");
+    // Both register blocks, whichever this adapter would pick.
+    for block in RegisterBlock::ALL {
+        let k = Kernels::with_block(ctx.clone(), block);
+        for g in geometries() {
+            for n in BATCHES {
+                conv_case(&ctx, &k, &mut rng, g, n);
+            }
         }
     }
+}
+
+/// The three convolution kernels on one geometry and batch against the reference.
+fn conv_case(ctx: &engine::GpuContext, k: &Kernels, rng: &mut Rng, g: ConvGeom, n: usize) {
+    let x = rng.vec(n * g.input.len(), -1.0, 1.0);
+    let w = rng.vec(g.weight_len(), -0.5, 0.5);
+    let b = rng.vec(g.output.c, -0.5, 0.5);
+    let dy = rng.vec(n * g.output.len(), -1.0, 1.0);
+    // Parameters sit after 7 other values, as inside the flat buffer.
+    let (w_off, b_off) = (7, 7 + w.len() + 3);
+    let mut flat = rng.vec(b_off + b.len() + 2, -1.0, 1.0);
+    flat[w_off..w_off + w.len()].copy_from_slice(&w);
+    flat[b_off..b_off + b.len()].copy_from_slice(&b);
+    let grads_len = flat.len();
+
+    let (xb, pb, dyb) = (buffer(&ctx, &x), buffer(&ctx, &flat), buffer(&ctx, &dy));
+    let y = poisoned(&ctx, n * g.output.len());
+    let y_relu = poisoned(&ctx, n * g.output.len());
+    let dx = poisoned(&ctx, n * g.input.len());
+    let grads = poisoned(&ctx, grads_len);
+    let partials = poisoned(&ctx, ConvParamsSplit::scratch_len(&g, n, k.block));
+    let mut dispatches = vec![
+        k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
+        k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
+        k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
+    ];
+    dispatches.extend(k.conv_backward_params(&g, n, false, &xb, &dyb, &partials, &grads, w_off, b_off));
+    run(&ctx, &dispatches);
+    let what = format!("conv {g:?} batch {n} {:?}", k.block);
+    let y_ref = r::conv_forward(&g, n, &x, &w, &b);
+    assert_close(&format!("{what} forward"), &read(&ctx, &y), &y_ref, FWD_TOL);
+    assert_close(&format!("{what} forward+relu"), &read(&ctx, &y_relu), &r::relu(&y_ref), FWD_TOL);
+    let (dx_ref, dw_ref, db_ref) = r::conv_backward(&g, n, &x, &w, &dy);
+    assert_close(&format!("{what} dx"), &read(&ctx, &dx), &dx_ref, GRAD_TOL);
+    let got = read(&ctx, &grads);
+    assert_close(&format!("{what} dw"), &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
+    assert_close(&format!("{what} db"), &got[b_off..b_off + b.len()], &db_ref, GRAD_TOL);
+    // Only the parameter ranges are written.
+    assert!(got[..w_off].iter().all(|v| v.is_nan()), "{what}: wrote before the weights");
 }
 
 #[test]
