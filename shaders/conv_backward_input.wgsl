@@ -53,36 +53,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // This invocation stages column kr = lid % 16 of each slice, for the pixels (of A) and
     // channels (of B) lid / 16 + STRIDE r. The pixels' coordinates do not change along k.
     let kr = lid % TK;
+    // In the phase, iy + pad_top = stride * qy + py, and a tap ky = py + stride * kyq reads
+    // output row oy = qy - kyq: no division per staged value.
     var dy_base: array<u32, TM / STRIDE>; // offset of the pixel's sample in dy
-    var ty_base: array<i32, TM / STRIDE>; // iy + pad_top (negative: no pixel)
-    var tx_base: array<i32, TM / STRIDE>;
+    var qy_base: array<i32, TM / STRIDE>; // qy (very negative: no pixel)
+    var qx_base: array<i32, TM / STRIDE>;
     for (var r = 0u; r < TM / STRIDE; r++) {
         let m = m0 + lid / TK + STRIDE * r;
         let s = m / phase_pixels;
         let q = m % phase_pixels;
         dy_base[r] = s * p.o * p.oh * p.ow;
-        ty_base[r] = select(-1000000, i32(iy0 + st * (q / wc) + p.pad_top), m < m_total);
-        tx_base[r] = i32(ix0 + st * (q % wc) + p.pad_left);
+        qy_base[r] = select(-1000000, i32((iy0 + st * (q / wc) + p.pad_top - py) / st), m < m_total);
+        qx_base[r] = i32((ix0 + st * (q % wc) + p.pad_left - px) / st);
     }
 
     for (var k0 = 0u; k0 < k_total; k0 += TK) {
         let kg = k0 + kr;
         let oc = kg / taps;
         let t = kg % taps;
-        let ky = py + st * (t / kxn);
-        let kx = px + st * (t % kxn);
+        let kyq = t / kxn;
+        let kxq = t % kxn;
+        let ky = py + st * kyq;
+        let kx = px + st * kxq;
         let in_range = kg < k_total;
         for (var r = 0u; r < TM / STRIDE; r++) {
-            // Exact divisions: the phase makes iy + pad_top - ky a multiple of the stride.
-            let ty = ty_base[r] - i32(ky);
-            let tx = tx_base[r] - i32(kx);
+            let oy = qy_base[r] - i32(kyq);
+            let ox = qx_base[r] - i32(kxq);
             var v = 0.0;
-            if (in_range && ty >= 0 && tx >= 0) {
-                let oy = u32(ty) / st;
-                let ox = u32(tx) / st;
-                if (oy < p.oh && ox < p.ow) {
-                    v = dy[dy_base[r] + (oc * p.oh + oy) * p.ow + ox];
-                }
+            if (in_range && oy >= 0 && ox >= 0 && oy < i32(p.oh) && ox < i32(p.ow)) {
+                v = dy[dy_base[r] + (oc * p.oh + u32(oy)) * p.ow + u32(ox)];
             }
             let f = kr * TM + lid / TK + STRIDE * r;
             tile_a[f / 4u][f % 4u] = v;

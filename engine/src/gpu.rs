@@ -291,15 +291,23 @@ pub struct ConvParamsSplit {
 }
 
 impl ConvParamsSplit {
-    /// Aim for about this many workgroups per weight-gradient dispatch...
-    const TARGET_WORKGROUPS: usize = 512;
-    /// ...but keep chunks at least this long, so the partial sums stay a small extra cost.
+    /// Keep chunks at least this long, so the partial sums stay a small extra cost.
     const MIN_CHUNK: usize = 256;
+
+    /// About this many workgroups per weight-gradient dispatch: hundreds for a real GPU's
+    /// cores; a few dozen for a CPU adapter's threads, where each workgroup's set-up (the
+    /// columns' kernel taps) is better spread over long chunks.
+    fn target_workgroups(block: RegisterBlock) -> usize {
+        match block {
+            RegisterBlock::FourByFour => 512,
+            RegisterBlock::EightByEight => 32,
+        }
+    }
 
     pub fn new(g: &ConvGeom, n: usize, block: RegisterBlock) -> Self {
         let m_total = (n * g.output.h * g.output.w).max(1);
         let tiles = g.output.c.div_ceil(32) * (g.input.c * g.kernel * g.kernel + 1).div_ceil(block.column_tile());
-        let wanted = Self::TARGET_WORKGROUPS.div_ceil(tiles).min(m_total.div_ceil(Self::MIN_CHUNK)).max(1);
+        let wanted = Self::target_workgroups(block).div_ceil(tiles).min(m_total.div_ceil(Self::MIN_CHUNK)).max(1);
         let m_chunk = m_total.div_ceil(wanted).next_multiple_of(16);
         ConvParamsSplit { splits: m_total.div_ceil(m_chunk), m_chunk }
     }
