@@ -93,26 +93,26 @@ fn conv_case(ctx: &engine::GpuContext, k: &Kernels, rng: &mut Rng, g: ConvGeom, 
     flat[b_off..b_off + b.len()].copy_from_slice(&b);
     let grads_len = flat.len();
 
-    let (xb, pb, dyb) = (buffer(&ctx, &x), buffer(&ctx, &flat), buffer(&ctx, &dy));
-    let y = poisoned(&ctx, n * g.output.len());
-    let y_relu = poisoned(&ctx, n * g.output.len());
-    let dx = poisoned(&ctx, n * g.input.len());
-    let grads = poisoned(&ctx, grads_len);
-    let partials = poisoned(&ctx, ConvParamsSplit::scratch_len(&g, n, k.block));
+    let (xb, pb, dyb) = (buffer(ctx, &x), buffer(ctx, &flat), buffer(ctx, &dy));
+    let y = poisoned(ctx, n * g.output.len());
+    let y_relu = poisoned(ctx, n * g.output.len());
+    let dx = poisoned(ctx, n * g.input.len());
+    let grads = poisoned(ctx, grads_len);
+    let partials = poisoned(ctx, ConvParamsSplit::scratch_len(&g, n, k.block));
     let mut dispatches = vec![
         k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y),
         k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu),
         k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx),
     ];
     dispatches.extend(k.conv_backward_params(&g, n, false, &xb, &dyb, &partials, &grads, w_off, b_off));
-    run(&ctx, &dispatches);
+    run(ctx, &dispatches);
     let what = format!("conv {g:?} batch {n} {:?}", k.block);
     let y_ref = r::conv_forward(&g, n, &x, &w, &b);
-    assert_close(&format!("{what} forward"), &read(&ctx, &y), &y_ref, FWD_TOL);
-    assert_close(&format!("{what} forward+relu"), &read(&ctx, &y_relu), &r::relu(&y_ref), FWD_TOL);
+    assert_close(&format!("{what} forward"), &read(ctx, &y), &y_ref, FWD_TOL);
+    assert_close(&format!("{what} forward+relu"), &read(ctx, &y_relu), &r::relu(&y_ref), FWD_TOL);
     let (dx_ref, dw_ref, db_ref) = r::conv_backward(&g, n, &x, &w, &dy);
-    assert_close(&format!("{what} dx"), &read(&ctx, &dx), &dx_ref, GRAD_TOL);
-    let got = read(&ctx, &grads);
+    assert_close(&format!("{what} dx"), &read(ctx, &dx), &dx_ref, GRAD_TOL);
+    let got = read(ctx, &grads);
     assert_close(&format!("{what} dw"), &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
     assert_close(&format!("{what} db"), &got[b_off..b_off + b.len()], &db_ref, GRAD_TOL);
     // Only the parameter ranges are written.
