@@ -62,6 +62,13 @@ async function trainsWithWebGpu(base, failures) {
   await withPage(true, 'webgpu', async (page, problems) => {
     const workerRequests = [];
     page.on('request', (r) => { if (r.url().includes('cpu_worker')) workerRequests.push(r.url()); });
+    // A 50 ms timer on the page's thread, to see whether building the trainer and compiling
+    // the pipelines ever block it.
+    await page.addInitScript(() => {
+      window.__lags = [];
+      let last = performance.now();
+      setInterval(() => { const now = performance.now(); window.__lags.push([now, now - last - 50]); last = now; }, 50);
+    });
     await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
     // Pause after two steps: submissions stop; Resume carries on to the end.
     await page.waitForFunction(() => window.__train && window.__train.submitted >= 2, null, { timeout: 240_000, polling: 200 });
@@ -91,6 +98,11 @@ async function trainsWithWebGpu(base, failures) {
     const startupText = await page.locator('#startup').innerText();
     check(failures, s.readyMs > 0 && s.setupMs >= 0 && s.firstStepMs >= s.setupMs && s.sinceNavigationMs > s.readyMs && /first step/.test(startupText),
       `the startup times are reported (${JSON.stringify(s)}; "${startupText}")`);
+    // How long the thread was stuck inside the window: each late tick at time t blocked it
+    // over [t - lag, t].
+    const startLag = await page.evaluate(({ from, to }) => Math.max(0, ...window.__lags.map(([t, l]) => Math.min(t, to) - Math.max(t - l, from))),
+      { from: s.sinceNavigationMs - s.firstStepMs, to: s.sinceNavigationMs });
+    check(failures, startLag < 250, `from Train to the first step (pipelines compiling) the page's thread is never stuck for long (at most ${startLag.toFixed(0)} ms)`);
     check(failures, workerRequests.length === 0, `the CPU (burn) bundle is not loaded on the WebGPU path (${workerRequests.join(', ')})`);
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'training.png'), fullPage: true });
