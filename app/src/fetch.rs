@@ -110,8 +110,13 @@ pub async fn load_dataset(
     // Name files without ".gz": a server that already decompressed them is fine too.
     let named = |i: usize| NamedBytes { name: data::FILE_NAMES[i], bytes: &bytes[i] };
     let verify = dataset.verification();
-    let parsed: Result<(Split, Split), data::DataError> =
-        data::parse_split(named(0), named(1), &verify).and_then(|train| Ok((train, data::parse_split(named(2), named(3), &verify)?)));
+    // Unpacking and hashing ~60 MB takes about a second: yield to the browser every few MB
+    // so the page keeps responding meanwhile.
+    let mut pause = yield_to_browser;
+    let parsed: Result<(Split, Split), data::DataError> = match data::parse_split_pausing(named(0), named(1), &verify, &mut pause).await {
+        Ok(train) => data::parse_split_pausing(named(2), named(3), &verify, &mut pause).await.map(|test| (train, test)),
+        Err(e) => Err(e),
+    };
     match parsed {
         Ok((train, test)) => Ok((Dataset { train, test }, all_cached)),
         Err(e) => {
@@ -119,4 +124,15 @@ pub async fn load_dataset(
             Err(e.to_string())
         }
     }
+}
+
+/// Lets the browser run its event loop (input, timers, painting) before going on.
+async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let scheduled = web_sys::window().map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0).is_ok());
+        if scheduled != Some(true) {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

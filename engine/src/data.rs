@@ -197,7 +197,8 @@ impl Verification {
         Ok(Verification::Sha256 { source: path.display().to_string(), sums: parse_sums(&text) })
     }
 
-    fn check(&self, file: &str, content: &[u8]) -> Result<(), DataError> {
+    /// Checks `content` against its listed hash, pausing every [`PAUSE_EVERY`] bytes hashed.
+    async fn check<P: Pause>(&self, file: &str, content: &[u8], pause: &mut P) -> Result<(), DataError> {
         let Verification::Sha256 { source, sums } = self else {
             return Ok(());
         };
@@ -208,7 +209,12 @@ impl Verification {
             .find(|(name, _)| name == base)
             .map(|(_, h)| h.to_ascii_lowercase())
             .ok_or_else(|| DataError::ChecksumMissing { file: file.to_string(), sums: source.clone() })?;
-        let actual = sha256_hex(content);
+        let mut hasher = Sha256::new();
+        for chunk in content.chunks(PAUSE_EVERY) {
+            hasher.update(chunk);
+            pause().await;
+        }
+        let actual: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
         if actual != expected {
             return Err(DataError::ChecksumMismatch { file: file.to_string(), expected, actual });
         }
@@ -235,17 +241,59 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Returns the raw idx content: gunzips if the bytes start with the gzip magic.
 /// `file` is only used in error messages (and a `.gz` name that isn't gzip is an error).
 pub fn decompress(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    run_without_waiting(decompress_pausing(file, bytes, &mut no_pause))
+}
+
+/// [`decompress`], pausing every [`PAUSE_EVERY`] bytes of output.
+async fn decompress_pausing<P: Pause>(file: &str, bytes: &[u8], pause: &mut P) -> Result<Vec<u8>, DataError> {
     if bytes.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::with_capacity(bytes.len() * 4);
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::CorruptGzip { file: file.to_string(), reason: e.to_string() })?;
-        return Ok(out);
+        let mut decoder = flate2::read::GzDecoder::new(bytes);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut since_pause = 0;
+        loop {
+            let n = decoder.read(&mut buf).map_err(|e| DataError::CorruptGzip { file: file.to_string(), reason: e.to_string() })?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+            since_pause += n;
+            if since_pause >= PAUSE_EVERY {
+                since_pause = 0;
+                pause().await;
+            }
+        }
     }
     if file.ends_with(".gz") {
         return Err(DataError::NotGzip { file: file.to_string(), found: bytes.iter().take(4).copied().collect() });
     }
     Ok(bytes.to_vec())
+}
+
+/// Bytes gunzipped or hashed between two pauses: a few tens of ms of work in a browser.
+pub const PAUSE_EVERY: usize = 4 << 20;
+
+/// Hands control back between chunks of work (a browser yields to its event loop there, so
+/// the page stays responsive while ~60 MB are unpacked and checked).
+pub trait Pause: FnMut() -> Self::Wait {
+    type Wait: std::future::Future<Output = ()>;
+}
+
+impl<F: FnMut() -> W, W: std::future::Future<Output = ()>> Pause for F {
+    type Wait = W;
+}
+
+fn no_pause() -> std::future::Ready<()> {
+    std::future::ready(())
+}
+
+/// Runs a future that never waits (every pause is [`no_pause`]) to completion.
+fn run_without_waiting<T>(future: impl std::future::Future<Output = T>) -> T {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => unreachable!("nothing in it waits"),
+    }
 }
 
 fn read_u32(file: &str, content: &[u8], at: usize) -> Result<u32, DataError> {
@@ -312,10 +360,20 @@ pub struct NamedBytes<'a> {
 
 /// Builds a split from an image file and a label file (raw or gzipped bytes).
 pub fn parse_split(images: NamedBytes, labels: NamedBytes, verify: &Verification) -> Result<Split, DataError> {
-    let image_content = decompress(images.name, images.bytes)?;
-    verify.check(images.name, &image_content)?;
-    let label_content = decompress(labels.name, labels.bytes)?;
-    verify.check(labels.name, &label_content)?;
+    run_without_waiting(parse_split_pausing(images, labels, verify, &mut no_pause))
+}
+
+/// [`parse_split`], calling `pause` between chunks of unpacking and hashing.
+pub async fn parse_split_pausing<P: Pause>(
+    images: NamedBytes<'_>,
+    labels: NamedBytes<'_>,
+    verify: &Verification,
+    pause: &mut P,
+) -> Result<Split, DataError> {
+    let image_content = decompress_pausing(images.name, images.bytes, pause).await?;
+    verify.check(images.name, &image_content, pause).await?;
+    let label_content = decompress_pausing(labels.name, labels.bytes, pause).await?;
+    verify.check(labels.name, &label_content, pause).await?;
     let images_u8 = parse_images(images.name, &image_content)?;
     let labels_u8 = parse_labels(labels.name, &label_content)?;
     let image_count = images_u8.len() / IMAGE_PIXELS;

@@ -270,3 +270,40 @@ fn own_idx_pair_is_split_into_train_and_test() {
     let e = data::dataset_from_pair(named("i", &one), named("l", &data::encode_labels(&[3]))).unwrap_err();
     assert_message(&e, &["at least 2"]);
 }
+
+#[test]
+fn unpacking_pauses_every_few_megabytes_and_gives_the_same_split() {
+    // The page yields to the browser at each pause; the result must not depend on it.
+    let dir = mnist_dir();
+    let read = |name: &str| std::fs::read(dir.join(format!("{name}.gz"))).unwrap();
+    let (images, labels) = (read(FILE_NAMES[0]), read(FILE_NAMES[1]));
+    let named = |name: &'static str, bytes: &'static [u8]| data::NamedBytes { name, bytes };
+    let (images, labels): (&'static [u8], &'static [u8]) = (images.leak(), labels.leak());
+    let verify = Verification::mnist();
+    let mut pauses = 0;
+    let mut pause = || {
+        pauses += 1;
+        std::future::ready(())
+    };
+    let pausing = engine::trainer::block_on(data::parse_split_pausing(
+        named(FILE_NAMES[0], images),
+        named(FILE_NAMES[1], labels),
+        &verify,
+        &mut pause,
+    ))
+    .unwrap();
+    let plain = data::parse_split(named(FILE_NAMES[0], images), named(FILE_NAMES[1], labels), &verify).unwrap();
+    assert_eq!(pausing.images, plain.images);
+    assert_eq!(pausing.labels, plain.labels);
+    // 47 MB of pixels unpacked, then hashed, in chunks of 4 MB.
+    let chunks = (60_000 * IMAGE_PIXELS).div_ceil(data::PAUSE_EVERY);
+    assert!(pauses >= 2 * chunks - 2, "{pauses} pauses for {chunks} chunks");
+    // A corrupt file still fails with its own error.
+    let cut = &images[..images.len() / 2];
+    let err =
+        engine::trainer::block_on(data::parse_split_pausing(named(FILE_NAMES[0], cut), named(FILE_NAMES[1], labels), &verify, &mut || {
+            std::future::ready(())
+        }))
+        .unwrap_err();
+    assert!(matches!(err, DataError::CorruptGzip { .. }), "{err}");
+}

@@ -103,6 +103,9 @@ async function trainsWithWebGpu(base, failures) {
     const startLag = await page.evaluate(({ from, to }) => Math.max(0, ...window.__lags.map(([t, l]) => Math.min(t, to) - Math.max(t - l, from))),
       { from: s.sinceNavigationMs - s.firstStepMs, to: s.sinceNavigationMs });
     check(failures, startLag < 250, `from Train to the first step (pipelines compiling) the page's thread is never stuck for long (at most ${startLag.toFixed(0)} ms)`);
+    const loadLag = await page.evaluate(({ from, to }) => Math.max(0, ...window.__lags.map(([t, l]) => Math.min(t, to) - Math.max(t - l, from))),
+      { from: 0, to: s.readyMs });
+    check(failures, loadLag < 250, `while the data downloads, unpacks and verifies, the page's thread is never stuck for long (at most ${loadLag.toFixed(0)} ms)`);
     check(failures, workerRequests.length === 0, `the CPU (burn) bundle is not loaded on the WebGPU path (${workerRequests.join(', ')})`);
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'training.png'), fullPage: true });
