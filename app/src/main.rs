@@ -810,14 +810,10 @@ async fn bench_backend(
     let (adapter, memory) = match &mut trainer {
         PageTrainer::Gpu(t) => {
             // Per-kernel GPU time of one more step, where the adapter has timestamp queries.
-            let mut kernels: Vec<(&str, f64)> = Vec::new();
-            for k in t.profile_step().await?.unwrap_or_default() {
-                match kernels.iter_mut().find(|(n, _)| *n == k.kernel) {
-                    Some(e) => e.1 += k.nanos,
-                    None => kernels.push((k.kernel, k.nanos)),
-                }
-            }
-            let kernels: Vec<String> = kernels.iter().map(|(n, ns)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3}}}", ns / 1e6)).collect();
+            let kernels: Vec<String> = engine::trainer::kernel_totals(&t.profile_step().await?.unwrap_or_default())
+                .iter()
+                .map(|(n, ns, count)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3},\"dispatches\":{count}}}", ns / 1e6))
+                .collect();
             (adapter.to_string(), format!(",\"gpu_memory_bytes\":{},\"kernels\":[{}]", t.gpu_memory_bytes(), kernels.join(",")))
         }
         PageTrainer::Burn(_) if kind == BackendKind::BurnCpu => ("CPU (burn flex, Web Worker)".to_string(), String::new()),

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use engine::data::{self, Dataset, Verification};
 use engine::inspect::ConfusionMatrix;
 use engine::model::{Adam, Model};
-use engine::trainer::{block_on, EvalSet, KernelTime, StepMetrics, TrainConfig, Trainer};
+use engine::trainer::{block_on, kernel_totals, EvalSet, KernelTime, StepMetrics, TrainConfig, Trainer};
 use engine::weights::{self, WeightsMeta};
 use engine::wgpu;
 use engine::GpuContext;
@@ -449,17 +449,7 @@ fn bench_one(kind: BackendKind, dataset: &Dataset, batch: usize, steps: usize) -
             r.adapter = t.context().describe();
             r.gpu_memory_bytes = Some(t.gpu_memory_bytes());
             r.dispatches = block_on(t.profile_step())?.unwrap_or_default();
-            // Sum the dispatches of each kernel.
-            for k in &r.dispatches {
-                match r.kernels.iter_mut().find(|(n, _, _)| *n == k.kernel) {
-                    Some(e) => {
-                        e.1 += k.nanos;
-                        e.2 += 1;
-                    }
-                    None => r.kernels.push((k.kernel, k.nanos, 1)),
-                }
-            }
-            r.kernels.sort_by(|a, b| b.1.total_cmp(&a.1));
+            r.kernels = kernel_totals(&r.dispatches);
         }
         #[cfg(feature = "burn")]
         AnyTrainer::Burn(_) => {

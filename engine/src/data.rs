@@ -214,7 +214,7 @@ impl Verification {
             hasher.update(chunk);
             pause().await;
         }
-        let actual: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let actual = hex(&hasher.finalize());
         if actual != expected {
             return Err(DataError::ChecksumMismatch { file: file.to_string(), expected, actual });
         }
@@ -235,7 +235,11 @@ pub fn parse_sums(text: &str) -> Vec<(String, String)> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Returns the raw idx content: gunzips if the bytes start with the gzip magic.

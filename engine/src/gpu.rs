@@ -306,15 +306,20 @@ impl ConvParamsSplit {
 
     pub fn new(g: &ConvGeom, n: usize, block: RegisterBlock) -> Self {
         let m_total = (n * g.output.h * g.output.w).max(1);
-        let tiles = g.output.c.div_ceil(32) * (g.input.c * g.kernel * g.kernel + 1).div_ceil(block.column_tile());
+        let tiles = g.output.c.div_ceil(32) * Self::columns(g).div_ceil(block.column_tile());
         let wanted = Self::target_workgroups(block).div_ceil(tiles).min(m_total.div_ceil(Self::MIN_CHUNK)).max(1);
         let m_chunk = m_total.div_ceil(wanted).next_multiple_of(16);
         ConvParamsSplit { splits: m_total.div_ceil(m_chunk), m_chunk }
     }
 
+    /// Columns of the weight gradient's GEMM: one per weight of an output channel, and the bias.
+    fn columns(g: &ConvGeom) -> usize {
+        g.input.c * g.kernel * g.kernel + 1
+    }
+
     /// Floats of scratch the partial sums need.
     pub fn scratch_len(g: &ConvGeom, n: usize, block: RegisterBlock) -> usize {
-        Self::new(g, n, block).splits * g.output.c * (g.input.c * g.kernel * g.kernel + 1)
+        Self::new(g, n, block).splits * g.output.c * Self::columns(g)
     }
 }
 
@@ -477,7 +482,7 @@ impl Kernels {
         b_off: usize,
     ) -> [Dispatch; 2] {
         let split = ConvParamsSplit::new(g, n, self.block);
-        let columns = g.input.c * g.kernel * g.kernel + 1;
+        let columns = ConvParamsSplit::columns(g);
         let col_tiles = columns.div_ceil(self.block.column_tile());
         let mut words = Self::conv_words(g, n);
         words.extend([split.m_chunk as u32, col_tiles as u32]);

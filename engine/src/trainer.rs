@@ -154,6 +154,23 @@ pub struct KernelTime {
     pub nanos: f64,
 }
 
+/// Each kernel's total time over a profiled step's dispatches, and how many dispatches it
+/// had: `(kernel, nanos, dispatches)`, slowest first.
+pub fn kernel_totals(times: &[KernelTime]) -> Vec<(&'static str, f64, usize)> {
+    let mut totals: Vec<(&'static str, f64, usize)> = Vec::new();
+    for t in times {
+        match totals.iter_mut().find(|(name, _, _)| *name == t.kernel) {
+            Some(total) => {
+                total.1 += t.nanos;
+                total.2 += 1;
+            }
+            None => totals.push((t.kernel, t.nanos, 1)),
+        }
+    }
+    totals.sort_by(|a, b| b.1.total_cmp(&a.1));
+    totals
+}
+
 /// Metric slots in the ring; more unread steps than this and the oldest are dropped.
 const METRIC_SLOTS: usize = 1024;
 const STAGING_BUFFERS: usize = 4;
