@@ -19,8 +19,6 @@ struct Params {
 
 const TM: u32 = 8u * BM;
 const TN: u32 = 32u;
-const TK: u32 = 16u;
-const STRIDE: u32 = WG / TK; // rows staged per pass
 var<workgroup> tile_a: array<vec4<f32>, TK * TM / 4u>; // A: [TK][TM / 4], 4 values per element
 var<workgroup> tile_b: array<vec4<f32>, TK * TN / 4u>; // B: [TK][TN / 4], 4 values per element
 
@@ -96,11 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let f = kr * TN + col;
             tile_b[f / 4u][f % 4u] = v;
         }
-        workgroupBarrier();
-        for (var q = 0u; q < TK; q++) {
-            block_step(&acc, q * (TM / 4u) + tm / 4u, q * (TN / 4u) + tn / 4u);
-        }
-        workgroupBarrier();
+        multiply_staged_slice(&acc, TM, tm, TN, tn);
     }
 
     for (var i = 0u; i < BM; i++) {

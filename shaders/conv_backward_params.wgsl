@@ -20,8 +20,6 @@ struct Params {
 
 const TO: u32 = 32u;
 const TC: u32 = 8u * BN;
-const TK: u32 = 16u;
-const STRIDE: u32 = WG / TK; // rows staged per pass
 var<workgroup> tile_a: array<vec4<f32>, TK * TO / 4u>; // dy: [TK][TO / 4], 4 values per element
 var<workgroup> tile_b: array<vec4<f32>, TK * TC / 4u>; // A: [TK][TC / 4], 4 values per element
 
@@ -89,13 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let f = mr * TC + col;
             tile_b[f / 4u][f % 4u] = v;
         }
-        workgroupBarrier();
-        for (var q = 0u; q < TK; q++) {
-            let a = q * (TO / 4u) + to / 4u;
-            let b = q * (TC / 4u) + tc / 4u;
-            block_step(&acc, a, b);
-        }
-        workgroupBarrier();
+        multiply_staged_slice(&acc, TO, to, TC, tc);
     }
 
     let row_len = k_total + 1u;

@@ -78,10 +78,12 @@ impl RegisterBlock {
     }
 }
 
-/// The WGSL source of kernel `name`, with the register block prepended where it takes one.
+/// The WGSL source of kernel `name`; the tiled ones get their register block and the shared
+/// slice product (`shaders/include/tile.wgsl`) prepended.
 pub fn shader_source(name: &str, block: RegisterBlock) -> Option<String> {
     let body = SHADERS.iter().find(|(n, _)| *n == name)?.1;
-    Some(if TILED.contains(&name) { format!("{}{body}", block.header()) } else { body.to_string() })
+    const TILE: &str = include_str!("../../shaders/include/tile.wgsl");
+    Some(if TILED.contains(&name) { format!("{}{TILE}{body}", block.header()) } else { body.to_string() })
 }
 
 /// Why no GPU could be used.
