@@ -706,7 +706,7 @@ impl Trainer {
 
     /// Activations of the last training step: `[input, output of op 0, ...]`, each
     /// `batch * len` floats (for tests and visualisations; waits for the GPU). An evaluation
-    /// or probe since that step overwrites them: they share the buffers.
+    /// since that step overwrites them: it shares the buffers (the probe has its own).
     pub async fn read_activations(&self) -> Result<Vec<Vec<f32>>, TrainError> {
         let mut out = Vec::new();
         for b in &self.train_plan.acts {
