@@ -16,6 +16,9 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("conv_backward_input", include_str!("../../shaders/conv_backward_input.wgsl")),
     ("conv_backward_params", include_str!("../../shaders/conv_backward_params.wgsl")),
     ("conv_params_reduce", include_str!("../../shaders/conv_params_reduce.wgsl")),
+    ("conv_pack_weights", include_str!("../../shaders/conv_pack_weights.wgsl")),
+    ("conv_forward_lanes", include_str!("../../shaders/conv_forward_lanes.wgsl")),
+    ("conv_backward_input_lanes", include_str!("../../shaders/conv_backward_input_lanes.wgsl")),
     ("bn_stats", include_str!("../../shaders/bn_stats.wgsl")),
     ("bn_eval_stats", include_str!("../../shaders/bn_eval_stats.wgsl")),
     ("bn_apply", include_str!("../../shaders/bn_apply.wgsl")),
@@ -33,25 +36,31 @@ pub const SHADERS: &[(&str, &str)] = &[
 /// The tiled convolution kernels, which take their register block from `shaders/include/`.
 const TILED: [&str; 3] = ["conv_forward", "conv_backward_input", "conv_backward_params"];
 
-/// Each invocation's share of a convolution tile. Real GPUs want many small workgroups to
-/// fill their cores; CPU adapters (lavapipe, SwiftShader) turn every workgroup-memory load
-/// into a per-lane gather, so they want more multiply-adds per load. Measured: 4x4 ran an H100
-/// training step in 0.52 ms against 1.0 ms for 8x8; 8x8 took SwiftShader from 112 to about
-/// 180 images/s and lavapipe from 370 to 440.
+/// Each invocation's share of a convolution. Real GPUs want many small workgroups to fill
+/// their cores; CPU adapters (lavapipe, SwiftShader) run a workgroup as SIMD lanes and turn
+/// every load whose address differs per lane into a gather, so they want many multiply-adds
+/// per such load. Measured: 4x4 ran an H100 training step in 0.52 ms against 1.0 ms for
+/// 8x8; 8x8 took SwiftShader from 112 to about 180 images/s and lavapipe from 370 to 440;
+/// pixel lanes took lavapipe's forward convolutions from 92 to about 30 ms per step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegisterBlock {
-    /// 4x4 per invocation, 64 invocations: 32x32 tiles.
+    /// Tiled, 4x4 per invocation, 64 invocations: 32x32 tiles.
     FourByFour,
-    /// 8x8 per invocation, 32 invocations: 64x32 tiles (32x64 for the weight gradient).
+    /// Tiled, 8x8 per invocation, 32 invocations: 64x32 tiles (32x64 for the weight gradient).
     EightByEight,
+    /// Forward and input gradient without workgroup memory: 8 pixels of its own x 16 channels
+    /// shared by the workgroup per invocation, the channels' weights read as uniform vec4
+    /// (`conv_*_lanes.wgsl`). The weight gradient, and convolutions whose 16 channels' weights
+    /// exceed one 64 KiB uniform binding, use the 8x8 tiles.
+    PixelLanes,
 }
 
 impl RegisterBlock {
-    pub const ALL: [RegisterBlock; 2] = [RegisterBlock::FourByFour, RegisterBlock::EightByEight];
+    pub const ALL: [RegisterBlock; 3] = [RegisterBlock::FourByFour, RegisterBlock::EightByEight, RegisterBlock::PixelLanes];
 
     pub fn for_adapter(device_type: wgpu::DeviceType) -> Self {
         if device_type == wgpu::DeviceType::Cpu {
-            RegisterBlock::EightByEight
+            RegisterBlock::PixelLanes
         } else {
             RegisterBlock::FourByFour
         }
@@ -60,7 +69,7 @@ impl RegisterBlock {
     fn header(self) -> &'static str {
         match self {
             RegisterBlock::FourByFour => include_str!("../../shaders/include/block_4x4.wgsl"),
-            RegisterBlock::EightByEight => include_str!("../../shaders/include/block_8x8.wgsl"),
+            RegisterBlock::EightByEight | RegisterBlock::PixelLanes => include_str!("../../shaders/include/block_8x8.wgsl"),
         }
     }
 
@@ -68,7 +77,7 @@ impl RegisterBlock {
     fn pixel_tile(self) -> usize {
         match self {
             RegisterBlock::FourByFour => 32,
-            RegisterBlock::EightByEight => 64,
+            RegisterBlock::EightByEight | RegisterBlock::PixelLanes => 64,
         }
     }
 
@@ -136,6 +145,8 @@ impl GpuContext {
         let limits = wgpu::Limits {
             max_storage_buffer_binding_size: supported.max_storage_buffer_binding_size,
             max_buffer_size: supported.max_buffer_size,
+            // WebGPU's default; the lane kernels bind 64 KiB of weights.
+            max_uniform_buffer_binding_size: supported.max_uniform_buffer_binding_size.min(LaneWeights::BINDING_BYTES),
             max_storage_buffers_per_shader_stage: supported.max_storage_buffers_per_shader_stage.min(8),
             ..wgpu::Limits::downlevel_defaults()
         };
@@ -302,7 +313,7 @@ impl ConvParamsSplit {
     fn target_workgroups(block: RegisterBlock) -> usize {
         match block {
             RegisterBlock::FourByFour => 512,
-            RegisterBlock::EightByEight => 32,
+            RegisterBlock::EightByEight | RegisterBlock::PixelLanes => 32,
         }
     }
 
@@ -322,6 +333,57 @@ impl ConvParamsSplit {
     /// Floats of scratch the partial sums need.
     pub fn scratch_len(g: &ConvGeom, n: usize, block: RegisterBlock) -> usize {
         Self::new(g, n, block).splits * g.output.c * Self::columns(g)
+    }
+}
+
+/// How the lane kernels (`conv_*_lanes.wgsl`) get a convolution's weights: packed into
+/// blocks of 16 channels x `rows`, each block bound as one uniform buffer of 64 KiB.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LaneWeights {
+    blocks: usize,
+    rows: usize,
+    /// Floats from one block to the next, a multiple of the 256-byte binding alignment.
+    block_stride: usize,
+}
+
+impl LaneWeights {
+    const CHANNELS: usize = 16;
+    /// The shaders' `array<vec4<f32>, 4096>`: 1,024 rows of 16 channels.
+    const BINDING_BYTES: u64 = 65_536;
+    /// Pixels per workgroup: 64 invocations of 8.
+    const PIXELS: usize = 512;
+
+    /// `None` when a block's rows do not fit one binding.
+    fn new(channels: usize, rows: usize) -> Option<Self> {
+        let block_bytes = rows * Self::CHANNELS * 4;
+        (block_bytes as u64 <= Self::BINDING_BYTES).then(|| LaneWeights {
+            blocks: channels.div_ceil(Self::CHANNELS),
+            rows,
+            block_stride: (rows * Self::CHANNELS).next_multiple_of(64),
+        })
+    }
+
+    /// Forward: blocks of output channels, rows (input channel, tap).
+    fn forward(g: &ConvGeom) -> Option<Self> {
+        Self::new(g.output.c, g.input.c * g.kernel * g.kernel)
+    }
+
+    /// Input gradient: blocks of input channels, rows (output channel, tap).
+    fn input_gradient(g: &ConvGeom) -> Option<Self> {
+        Self::new(g.input.c, g.output.c * g.kernel * g.kernel)
+    }
+
+    /// The packed buffer: the last block's binding reaches 64 KiB past its start.
+    fn buffer_bytes(&self) -> u64 {
+        ((self.blocks - 1) * self.block_stride * 4) as u64 + Self::BINDING_BYTES
+    }
+
+    fn binding<'a>(&self, packed: &'a wgpu::Buffer, block: usize) -> wgpu::BindingResource<'a> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: packed,
+            offset: (block * self.block_stride * 4) as u64,
+            size: wgpu::BufferSize::new(Self::BINDING_BYTES),
+        })
     }
 }
 
@@ -378,6 +440,17 @@ impl Kernels {
 
     /// Binds `uniform words` at binding 0 and `buffers` at bindings 1.. in order.
     fn dispatch(&self, kernel: &'static str, words: &[u32], buffers: &[&wgpu::Buffer], groups: (u32, u32)) -> Dispatch {
+        self.dispatch_resources(kernel, words, buffers.iter().map(|b| b.as_entire_binding()).collect(), groups)
+    }
+
+    /// [`Kernels::dispatch`] with any binding resources at bindings 1.. in order.
+    fn dispatch_resources(
+        &self,
+        kernel: &'static str,
+        words: &[u32],
+        resources: Vec<wgpu::BindingResource>,
+        groups: (u32, u32),
+    ) -> Dispatch {
         let pipeline = self.pipeline(kernel);
         let mut padded = words.to_vec();
         padded.resize(words.len().div_ceil(4).max(1) * 4, 0);
@@ -387,9 +460,7 @@ impl Kernels {
             usage: wgpu::BufferUsages::UNIFORM,
         });
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        entries.extend(
-            buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() }),
-        );
+        entries.extend(resources.into_iter().enumerate().map(|(i, resource)| wgpu::BindGroupEntry { binding: i as u32 + 1, resource }));
         let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(kernel),
             layout: &pipeline.get_bind_group_layout(0),
@@ -427,7 +498,41 @@ impl Kernels {
             .collect()
     }
 
+    /// The lane kernels' weight layouts for this convolution (forward, input gradient), each
+    /// `None` where the tiled kernel runs instead.
+    fn lane_weights(&self, g: &ConvGeom) -> (Option<LaneWeights>, Option<LaneWeights>) {
+        match self.block {
+            RegisterBlock::PixelLanes => (LaneWeights::forward(g), LaneWeights::input_gradient(g)),
+            _ => (None, None),
+        }
+    }
+
+    /// Bytes of the packed-weights buffer ([`Kernels::packed_weights_buffer`]) that this
+    /// convolution's forward and input gradient need; 0 when they need none.
+    pub fn packed_weights_bytes(&self, g: &ConvGeom) -> u64 {
+        let (forward, input) = self.lane_weights(g);
+        [forward, input].iter().flatten().map(LaneWeights::buffer_bytes).max().unwrap_or(0)
+    }
+
+    /// A scratch buffer for packed weights, written and then read as uniforms within a step.
+    pub fn packed_weights_buffer(&self, bytes: u64) -> wgpu::Buffer {
+        self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("packed weights"),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::UNIFORM,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Packs W (at `w_off` in `params`) into `packed` as `lanes` lays it out.
+    fn pack_weights(&self, g: &ConvGeom, lanes: &LaneWeights, transpose: bool, params: &wgpu::Buffer, w_off: usize, packed: &wgpu::Buffer) -> Dispatch {
+        let count = lanes.blocks * lanes.rows * LaneWeights::CHANNELS;
+        let words = [g.output.c, g.input.c, g.kernel * g.kernel, w_off, transpose as usize, lanes.rows, count, lanes.block_stride];
+        self.dispatch("conv_pack_weights", &words.map(|v| v as u32), &[params, packed], elementwise(count))
+    }
+
     /// y = conv(x, W) + b (then ReLU if `relu`); W and b live at offsets in `params`.
+    /// `packed` is scratch of at least [`Kernels::packed_weights_bytes`].
     #[allow(clippy::too_many_arguments)]
     pub fn conv_forward(
         &self,
@@ -439,15 +544,30 @@ impl Kernels {
         w_off: usize,
         b_off: usize,
         y: &wgpu::Buffer,
-    ) -> Dispatch {
+        packed: &wgpu::Buffer,
+    ) -> Vec<Dispatch> {
         let mut words = Self::conv_words(g, n);
+        let pixels = n * g.output.h * g.output.w;
+        if let (Some(lanes), _) = self.lane_weights(g) {
+            // A pack, then one dispatch per block of 16 output channels.
+            let mut dispatches = vec![self.pack_weights(g, &lanes, false, params, w_off, packed)];
+            for block in 0..lanes.blocks {
+                let mut words = words.clone();
+                words.extend([(block * LaneWeights::CHANNELS) as u32, b_off as u32, relu as u32]);
+                let resources = vec![x.as_entire_binding(), params.as_entire_binding(), y.as_entire_binding(), lanes.binding(packed, block)];
+                dispatches.push(self.dispatch_resources("conv_forward_lanes", &words, resources, (pixels.div_ceil(LaneWeights::PIXELS) as u32, 1)));
+            }
+            return dispatches;
+        }
         words.extend([w_off as u32, b_off as u32, relu as u32]);
         // One workgroup per tile of output pixels x 32 channels (the batch is at most
         // MAX_BATCH, so the pixel tiles stay well under the 65,535 limit).
-        let tiles = ((n * g.output.h * g.output.w).div_ceil(self.block.pixel_tile()) as u32, g.output.c.div_ceil(32) as u32);
-        self.dispatch("conv_forward", &words, &[x, params, y], tiles)
+        let tiles = (pixels.div_ceil(self.block.pixel_tile()) as u32, g.output.c.div_ceil(32) as u32);
+        vec![self.dispatch("conv_forward", &words, &[x, params, y], tiles)]
     }
 
+    /// dx from dy and W (at `w_off` in `params`); `packed` as for [`Kernels::conv_forward`].
+    #[allow(clippy::too_many_arguments)]
     pub fn conv_backward_input(
         &self,
         g: &ConvGeom,
@@ -456,14 +576,29 @@ impl Kernels {
         params: &wgpu::Buffer,
         w_off: usize,
         dx: &wgpu::Buffer,
-    ) -> Dispatch {
+        packed: &wgpu::Buffer,
+    ) -> Vec<Dispatch> {
         let mut words = Self::conv_words(g, n);
+        let phase_pixels = n * g.input.h.div_ceil(g.stride) * g.input.w.div_ceil(g.stride);
+        let phases = g.stride * g.stride;
+        if let (_, Some(lanes)) = self.lane_weights(g) {
+            // A pack, then one dispatch per block of 16 input channels, each over every phase.
+            let mut dispatches = vec![self.pack_weights(g, &lanes, true, params, w_off, packed)];
+            let groups = (phase_pixels.div_ceil(LaneWeights::PIXELS), phases);
+            assert!(groups.0 <= 65_535 && groups.1 <= 65_535, "conv_backward_input: {groups:?} workgroups exceed the dispatch limit");
+            for block in 0..lanes.blocks {
+                let mut words = words.clone();
+                words.push((block * LaneWeights::CHANNELS) as u32);
+                let resources = vec![dy.as_entire_binding(), dx.as_entire_binding(), lanes.binding(packed, block)];
+                dispatches.push(self.dispatch_resources("conv_backward_input_lanes", &words, resources, (groups.0 as u32, groups.1 as u32)));
+            }
+            return dispatches;
+        }
         words.push(w_off as u32);
         // One workgroup per tile of pixels x 32 channels of each of the stride x stride phases.
-        let phase_pixels = n * g.input.h.div_ceil(g.stride) * g.input.w.div_ceil(g.stride);
-        let tiles = (phase_pixels.div_ceil(self.block.pixel_tile()), g.input.c.div_ceil(32) * g.stride * g.stride);
+        let tiles = (phase_pixels.div_ceil(self.block.pixel_tile()), g.input.c.div_ceil(32) * phases);
         assert!(tiles.0 <= 65_535 && tiles.1 <= 65_535, "conv_backward_input: {tiles:?} workgroups exceed the dispatch limit");
-        self.dispatch("conv_backward_input", &words, &[dy, params, dx], (tiles.0 as u32, tiles.1 as u32))
+        vec![self.dispatch("conv_backward_input", &words, &[dy, params, dx], (tiles.0 as u32, tiles.1 as u32))]
     }
 
     /// Writes dW and db into `grads` at the given offsets, in two dispatches: partial sums

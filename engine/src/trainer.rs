@@ -838,6 +838,9 @@ fn build_plan(
         .max()
         .unwrap_or(1);
     let partials = alloc("weight gradient partial sums", scratch_len);
+    // Each convolution packs its weights here for the lane kernels just before reading them.
+    let packed_bytes = ops.iter().filter_map(|op| if let Op::Conv { geom, .. } = op { Some(k.packed_weights_bytes(geom)) } else { None }).max().unwrap_or(0);
+    let packed = k.packed_weights_buffer(packed_bytes);
     let labels = alloc("labels", n);
     let mut saves: Vec<Option<wgpu::Buffer>> = vec![None; ops.len()];
 
@@ -846,7 +849,7 @@ fn build_plan(
         let fuse = ops.get(i + 1).is_some() && fused_relu(i + 1);
         let (x, y) = (&acts[i], &acts[i + 1]);
         match *op {
-            Op::Conv { geom, weight, bias } => forward.push(k.conv_forward(&geom, n, fuse, x, &shared.params, weight, bias, y)),
+            Op::Conv { geom, weight, bias } => forward.extend(k.conv_forward(&geom, n, fuse, x, &shared.params, weight, bias, y, &packed)),
             Op::BatchNorm { shape, gamma, beta, stats } => {
                 let save = alloc(&format!("bn save {i}"), 2 * shape.c);
                 forward.push(if train {
@@ -884,7 +887,7 @@ fn build_plan(
                     let bias_feeds_bn = matches!(ops.get(i + 1), Some(Op::BatchNorm { .. }));
                     backward.extend(k.conv_backward_params(&geom, n, bias_feeds_bn, x, dy, &partials, &shared.grads, weight, bias));
                     if i > 0 {
-                        backward.push(k.conv_backward_input(&geom, n, dy, &shared.params, weight, dx));
+                        backward.extend(k.conv_backward_input(&geom, n, dy, &shared.params, weight, dx, &packed));
                     }
                 }
                 Op::BatchNorm { shape, gamma, beta, .. } => {
@@ -905,7 +908,7 @@ fn build_plan(
         }
         backward.push(k.adam(model.param_count, adam, &shared.step, &shared.grads, &shared.params, &shared.m, &shared.v));
     }
-    Plan { n, acts, forward, backward, bytes }
+    Plan { n, acts, forward, backward, bytes: bytes + packed.size() }
 }
 
 /// Native convenience: blocks on an engine future.

@@ -1,0 +1,99 @@
+// Convolution backward w.r.t. the input for CPU adapters, laid out like
+// conv_forward_lanes.wgsl: each invocation computes PX input pixels x 16 input channels
+// (the dispatch's), with the weights as uniform vec4 packed by conv_pack_weights.wgsl
+// (row (output channel, tap), 16 input channels). As in conv_backward_input.wgsl, the
+// pixels are split into stride x stride phases (workgroup_id.y) that share their taps,
+// so no multiply is spent on a tap that misses.
+struct Params {
+    n: u32, c: u32, h: u32, w: u32,
+    o: u32, oh: u32, ow: u32, k: u32,
+    stride: u32, pad_top: u32, pad_left: u32, ic0: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+// Row r = (oc, ky, kx) holds input channels ic0 .. ic0 + 15 in weights[4r .. 4r + 3].
+@group(0) @binding(3) var<uniform> weights: array<vec4<f32>, 4096>;
+
+const WG: u32 = 64u;
+const PX: u32 = 8u; // pixels per invocation: invocation lid has pixels lid + WG i
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let st = p.stride;
+    let py = wid.y / st;
+    let px = wid.y % st;
+    // The phase's first row and column: (iy + pad_top) mod stride == py.
+    let iy0 = (py + st - p.pad_top % st) % st;
+    let ix0 = (px + st - p.pad_left % st) % st;
+    if (iy0 >= p.h || ix0 >= p.w) { return; }
+    let hc = (p.h - iy0 + st - 1u) / st;
+    let wc = (p.w - ix0 + st - 1u) / st;
+    let phase_pixels = hc * wc;
+    let m_total = p.n * phase_pixels;
+    let m0 = wid.x * WG * PX + lid;
+    let kyn = select(0u, (p.k - py + st - 1u) / st, py < p.k);
+    let kxn = select(0u, (p.k - px + st - 1u) / st, px < p.k);
+    // iy + pad_top = stride qy + py, and tap ky = py + stride kyq reads output row qy - kyq.
+    var dy_base: array<u32, PX>;
+    var qy_base: array<i32, PX>; // far below zero: no pixel
+    var qx_base: array<i32, PX>;
+    for (var i = 0u; i < PX; i++) {
+        let m = m0 + WG * i;
+        let q = m % phase_pixels;
+        dy_base[i] = (m / phase_pixels) * p.o * p.oh * p.ow;
+        qy_base[i] = select(-1000000, i32((iy0 + st * (q / wc) + p.pad_top - py) / st), m < m_total);
+        qx_base[i] = i32((ix0 + st * (q % wc) + p.pad_left - px) / st);
+    }
+    var acc: array<vec4<f32>, 4u * PX>; // acc[4i + q][j]: pixel i, channel ic0 + 4q + j
+    for (var oc = 0u; oc < p.o; oc++) {
+        for (var kyq = 0u; kyq < kyn; kyq++) {
+            for (var kxq = 0u; kxq < kxn; kxq++) {
+                var v: array<f32, PX>;
+                for (var i = 0u; i < PX; i++) {
+                    let oy = qy_base[i] - i32(kyq);
+                    let ox = qx_base[i] - i32(kxq);
+                    let inside = oy >= 0 && ox >= 0 && oy < i32(p.oh) && ox < i32(p.ow);
+                    let at = select(0u, dy_base[i] + (oc * p.oh + u32(oy)) * p.ow + u32(ox), inside);
+                    v[i] = select(0.0, dy[at], inside);
+                }
+                let row = (oc * p.k + py + st * kyq) * p.k + px + st * kxq;
+                let w0 = weights[4u * row];
+                let w1 = weights[4u * row + 1u];
+                let w2 = weights[4u * row + 2u];
+                let w3 = weights[4u * row + 3u];
+                for (var i = 0u; i < PX; i++) {
+                    acc[4u * i] += v[i] * w0;
+                    acc[4u * i + 1u] += v[i] * w1;
+                    acc[4u * i + 2u] += v[i] * w2;
+                    acc[4u * i + 3u] += v[i] * w3;
+                }
+            }
+        }
+    }
+
+    // acc must only ever be indexed by constants (this loop unrolls), or it would live in
+    // memory throughout; the store loops below index the copy.
+    var sums: array<vec4<f32>, 4u * PX>;
+    for (var t = 0u; t < 4u * PX; t++) { sums[t] = acc[t]; }
+    for (var i = 0u; i < PX; i++) {
+        let m = m0 + WG * i;
+        let q = m % phase_pixels;
+        // Offset of (sample, channel 0, iy, ix) in dx.
+        let at = (m / phase_pixels) * p.c * p.h * p.w + (iy0 + st * (q / wc)) * p.w + ix0 + st * (q % wc);
+        for (var b = 0u; b < 4u; b++) {
+            let a = sums[4u * i + b];
+            let ic = p.ic0 + 4u * b;
+            store(m < m_total, at, ic, a.x);
+            store(m < m_total, at, ic + 1u, a.y);
+            store(m < m_total, at, ic + 2u, a.z);
+            store(m < m_total, at, ic + 3u, a.w);
+        }
+    }
+}
+
+fn store(valid: bool, at: u32, ic: u32, v: f32) {
+    if (valid && ic < p.c) {
+        dx[at + ic * p.h * p.w] = v;
+    }
+}

@@ -1,0 +1,93 @@
+// Convolution forward for CPU adapters (lavapipe, SwiftShader), which run a workgroup as
+// SIMD lanes: a load whose address differs per lane costs a gather, one that is the same
+// for every lane costs a single load. So each invocation computes PX output pixels (its
+// own) x 16 output channels (the dispatch's, the same for all), without workgroup memory:
+// per kernel tap, PX gathered input values and four uniform vec4 of weights feed 64 PX
+// multiply-adds. The weights come packed by conv_pack_weights.wgsl, one block of 16
+// channels per dispatch, bound as a uniform buffer.
+struct Params {
+    n: u32, c: u32, h: u32, w: u32,
+    o: u32, oh: u32, ow: u32, k: u32,
+    stride: u32, pad_top: u32, pad_left: u32, oc0: u32,
+    b_off: u32, relu: u32, _pad0: u32, _pad1: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> params: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+// Row r (input channel, tap) holds output channels oc0 .. oc0 + 15 in weights[4r .. 4r + 3].
+@group(0) @binding(4) var<uniform> weights: array<vec4<f32>, 4096>;
+
+const WG: u32 = 64u;
+const PX: u32 = 8u; // pixels per invocation: invocation lid has pixels lid + WG i
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let pixels = p.oh * p.ow;
+    let m_total = p.n * pixels;
+    let m0 = wid.x * WG * PX + lid;
+    // The pixels' coordinates, worked out once: the sample's offset in x and the input
+    // row and column of tap (0, 0) (far below zero: no pixel).
+    var x_base: array<u32, PX>;
+    var iy_base: array<i32, PX>;
+    var ix_base: array<i32, PX>;
+    for (var i = 0u; i < PX; i++) {
+        let m = m0 + WG * i;
+        let pix = m % pixels;
+        x_base[i] = (m / pixels) * p.c * p.h * p.w;
+        iy_base[i] = select(-1000000, i32((pix / p.ow) * p.stride) - i32(p.pad_top), m < m_total);
+        ix_base[i] = i32((pix % p.ow) * p.stride) - i32(p.pad_left);
+    }
+    var acc: array<vec4<f32>, 4u * PX>; // acc[4i + q][j]: pixel i, channel oc0 + 4q + j
+    var row = 0u;
+    for (var ic = 0u; ic < p.c; ic++) {
+        for (var ky = 0u; ky < p.k; ky++) {
+            for (var kx = 0u; kx < p.k; kx++) {
+                var v: array<f32, PX>;
+                for (var i = 0u; i < PX; i++) {
+                    let iy = iy_base[i] + i32(ky);
+                    let ix = ix_base[i] + i32(kx);
+                    let inside = iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w);
+                    let at = select(0u, x_base[i] + (ic * p.h + u32(iy)) * p.w + u32(ix), inside);
+                    v[i] = select(0.0, x[at], inside);
+                }
+                let r4 = (((ic * p.k + ky) * p.k + kx) * 4u) % 4096u;
+                let w0 = weights[r4];
+                let w1 = weights[r4 + 1u];
+                let w2 = weights[r4 + 2u];
+                let w3 = weights[r4 + 3u];
+                for (var i = 0u; i < PX; i++) {
+                    acc[4u * i] += v[i] * w0;
+                    acc[4u * i + 1u] += v[i] * w1;
+                    acc[4u * i + 2u] += v[i] * w2;
+                    acc[4u * i + 3u] += v[i] * w3;
+                }
+                row++;
+            }
+        }
+    }
+
+    // acc must only ever be indexed by constants (this loop unrolls), or it would live in
+    // memory throughout; the store loops below index the copy.
+    var sums: array<vec4<f32>, 4u * PX>;
+    for (var t = 0u; t < 4u * PX; t++) { sums[t] = acc[t]; }
+    for (var i = 0u; i < PX; i++) {
+        let m = m0 + WG * i;
+        for (var q = 0u; q < 4u; q++) {
+            let a = sums[4u * i + q];
+            let oc = p.oc0 + 4u * q;
+            store(m, m_total, oc, a.x);
+            store(m, m_total, oc + 1u, a.y);
+            store(m, m_total, oc + 2u, a.z);
+            store(m, m_total, oc + 3u, a.w);
+        }
+    }
+}
+
+fn store(m: u32, m_total: u32, oc: u32, sum: f32) {
+    if (m >= m_total || oc >= p.o) { return; }
+    let pixels = p.oh * p.ow;
+    var v = sum + params[p.b_off + oc];
+    if (p.relu != 0u) { v = max(v, 0.0); }
+    y[((m / pixels) * p.o + oc) * pixels + m % pixels] = v;
+}
