@@ -19,6 +19,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("conv_pack_weights", include_str!("../../shaders/conv_pack_weights.wgsl")),
     ("conv_forward_lanes", include_str!("../../shaders/conv_forward_lanes.wgsl")),
     ("conv_backward_input_lanes", include_str!("../../shaders/conv_backward_input_lanes.wgsl")),
+    ("conv_pack_dy", include_str!("../../shaders/conv_pack_dy.wgsl")),
+    ("conv_backward_params_lanes", include_str!("../../shaders/conv_backward_params_lanes.wgsl")),
     ("bn_stats", include_str!("../../shaders/bn_stats.wgsl")),
     ("bn_eval_stats", include_str!("../../shaders/bn_eval_stats.wgsl")),
     ("bn_apply", include_str!("../../shaders/bn_apply.wgsl")),
@@ -323,10 +325,23 @@ impl ConvParamsSplit {
 
     pub fn new(g: &ConvGeom, n: usize, block: RegisterBlock) -> Self {
         let m_total = (n * g.output.h * g.output.w).max(1);
+        if Self::lanes(g, block) {
+            // As many rows as one uniform binding of packed dy holds.
+            let m_chunk = LaneWeights::MAX_ROWS;
+            return ConvParamsSplit { splits: m_total.div_ceil(m_chunk), m_chunk };
+        }
         let tiles = g.output.c.div_ceil(32) * Self::columns(g).div_ceil(block.column_tile());
         let wanted = Self::target_workgroups(block).div_ceil(tiles).min(m_total.div_ceil(Self::MIN_CHUNK)).max(1);
         let m_chunk = m_total.div_ceil(wanted).next_multiple_of(16);
         ConvParamsSplit { splits: m_total.div_ceil(m_chunk), m_chunk }
+    }
+
+    /// Whether the weight gradient runs as pixel lanes (`conv_backward_params_lanes.wgsl`):
+    /// only with enough columns to fill half a workgroup's 512 column slots. On lavapipe the
+    /// second convolution's 801 columns ran in 24 ms rather than 44 as 8x8 tiles, the third's
+    /// 289 in 3.8 rather than 5.5; the first's 26 took 80 ms rather than 13.
+    pub fn lanes(g: &ConvGeom, block: RegisterBlock) -> bool {
+        block == RegisterBlock::PixelLanes && Self::columns(g) >= LaneWeights::PIXELS / 2
     }
 
     /// Columns of the weight gradient's GEMM: one per weight of an output channel, and the bias.
@@ -354,6 +369,7 @@ impl LaneWeights {
     const CHANNELS: usize = 16;
     /// The shaders' `array<vec4<f32>, 4096>`: 1,024 rows of 16 channels.
     const BINDING_BYTES: u64 = 65_536;
+    const MAX_ROWS: usize = 1024;
     /// Pixels per workgroup: 64 invocations of 8.
     const PIXELS: usize = 512;
 
@@ -512,10 +528,21 @@ impl Kernels {
     }
 
     /// Bytes of the packed-weights buffer ([`Kernels::packed_weights_buffer`]) that this
-    /// convolution's forward and input gradient need; 0 when they need none.
-    pub fn packed_weights_bytes(&self, g: &ConvGeom) -> u64 {
+    /// convolution needs for batch `n` (its weights for the forward and input gradient, dy
+    /// for the weight gradient); 0 when it needs none.
+    pub fn packed_weights_bytes(&self, g: &ConvGeom, n: usize) -> u64 {
         let (forward, input) = self.lane_weights(g);
-        [forward, input].iter().flatten().map(LaneWeights::buffer_bytes).max().unwrap_or(0)
+        let weights = [forward, input].iter().flatten().map(LaneWeights::buffer_bytes).max().unwrap_or(0);
+        let dy = if ConvParamsSplit::lanes(g, self.block) { Self::packed_dy(g, n).1 } else { 0 };
+        weights.max(dy)
+    }
+
+    /// Packed dy's rows per block of 16 channels (aligned for the bindings) and its bytes.
+    fn packed_dy(g: &ConvGeom, n: usize) -> (usize, u64) {
+        let m_stride = (n * g.output.h * g.output.w).next_multiple_of(4);
+        let blocks = g.output.c.div_ceil(LaneWeights::CHANNELS);
+        // The last chunk's binding may reach 64 KiB past the last block's start.
+        (m_stride, (blocks * m_stride * LaneWeights::CHANNELS * 4) as u64 + LaneWeights::BINDING_BYTES)
     }
 
     /// A scratch buffer for packed weights, written and then read as uniforms within a step.
@@ -605,10 +632,10 @@ impl Kernels {
         vec![self.dispatch("conv_backward_input", &words, &[dy, params, dx], (tiles.0 as u32, tiles.1 as u32))]
     }
 
-    /// Writes dW and db into `grads` at the given offsets, in two dispatches: partial sums
-    /// per chunk of the batch into `partials` (at least [`ConvParamsSplit::scratch_len`]
-    /// floats), then their sum. With `bias_feeds_bn` the bias gradient is written as exactly
-    /// zero (a following BatchNorm cancels any bias).
+    /// Writes dW and db into `grads` at the given offsets: partial sums per chunk of the
+    /// batch into `partials` (at least [`ConvParamsSplit::scratch_len`] floats), then their
+    /// sum. With `bias_feeds_bn` the bias gradient is written as exactly zero (a following
+    /// BatchNorm cancels any bias). `packed` as for [`Kernels::conv_forward`].
     #[allow(clippy::too_many_arguments)]
     pub fn conv_backward_params(
         &self,
@@ -621,19 +648,45 @@ impl Kernels {
         grads: &wgpu::Buffer,
         w_off: usize,
         b_off: usize,
-    ) -> [Dispatch; 2] {
+        packed: &wgpu::Buffer,
+    ) -> Vec<Dispatch> {
         let split = ConvParamsSplit::new(g, n, self.block);
         let columns = ConvParamsSplit::columns(g);
+        let reduce_words = [g.output.c, columns - 1, split.splits, w_off, b_off, bias_feeds_bn as usize].map(|v| v as u32);
+        let reduce = self.dispatch("conv_params_reduce", &reduce_words, &[partials, grads], elementwise(g.output.c * columns));
+        let words = Self::conv_words(g, n);
+        if ConvParamsSplit::lanes(g, self.block) {
+            // dy packed, then one dispatch per block of 16 output channels x chunk of rows.
+            let m_total = n * g.output.h * g.output.w;
+            let (m_stride, _) = Self::packed_dy(g, n);
+            let blocks = g.output.c.div_ceil(LaneWeights::CHANNELS);
+            let count = blocks * m_total * LaneWeights::CHANNELS;
+            let pack_words = [g.output.c, g.output.h * g.output.w, m_total, m_stride, count].map(|v| v as u32);
+            let mut dispatches = vec![self.dispatch("conv_pack_dy", &pack_words, &[dy, packed], elementwise(count))];
+            let groups = (columns.div_ceil(LaneWeights::PIXELS) as u32, 1);
+            for block in 0..blocks {
+                for chunk in 0..split.splits {
+                    let m_begin = chunk * split.m_chunk;
+                    let mut words = words.clone();
+                    words.extend([block * LaneWeights::CHANNELS, m_begin, m_total.min(m_begin + split.m_chunk), chunk].map(|v| v as u32));
+                    let rows = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: packed,
+                        offset: ((block * m_stride + m_begin) * LaneWeights::CHANNELS * 4) as u64,
+                        size: wgpu::BufferSize::new(LaneWeights::BINDING_BYTES),
+                    });
+                    let resources = vec![x.as_entire_binding(), partials.as_entire_binding(), rows];
+                    dispatches.push(self.dispatch_resources("conv_backward_params_lanes", &words, resources, groups));
+                }
+            }
+            dispatches.push(reduce);
+            return dispatches;
+        }
         let col_tiles = columns.div_ceil(self.block.column_tile());
-        let mut words = Self::conv_words(g, n);
+        let mut words = words;
         words.extend([split.m_chunk as u32, col_tiles as u32]);
         // One workgroup per 32 output channels x a tile of columns of [weights | bias] x chunk of m.
         let tiles = (g.output.c.div_ceil(32) as u32, (col_tiles * split.splits) as u32);
-        let reduce_words = [g.output.c, columns - 1, split.splits, w_off, b_off, bias_feeds_bn as usize].map(|v| v as u32);
-        [
-            self.dispatch("conv_backward_params", &words, &[x, dy, partials], tiles),
-            self.dispatch("conv_params_reduce", &reduce_words, &[partials, grads], elementwise(g.output.c * columns)),
-        ]
+        vec![self.dispatch("conv_backward_params", &words, &[x, dy, partials], tiles), reduce]
     }
 
     /// Batch statistics into `save` ([mean C, invstd C]); updates running stats if asked.

@@ -839,7 +839,7 @@ fn build_plan(
         .unwrap_or(1);
     let partials = alloc("weight gradient partial sums", scratch_len);
     // Each convolution packs its weights here for the lane kernels just before reading them.
-    let packed_bytes = ops.iter().filter_map(|op| if let Op::Conv { geom, .. } = op { Some(k.packed_weights_bytes(geom)) } else { None }).max().unwrap_or(0);
+    let packed_bytes = ops.iter().filter_map(|op| if let Op::Conv { geom, .. } = op { Some(k.packed_weights_bytes(geom, n)) } else { None }).max().unwrap_or(0);
     let packed = k.packed_weights_buffer(packed_bytes);
     let labels = alloc("labels", n);
     let mut saves: Vec<Option<wgpu::Buffer>> = vec![None; ops.len()];
@@ -885,7 +885,7 @@ fn build_plan(
             match *op {
                 Op::Conv { geom, weight, bias } => {
                     let bias_feeds_bn = matches!(ops.get(i + 1), Some(Op::BatchNorm { .. }));
-                    backward.extend(k.conv_backward_params(&geom, n, bias_feeds_bn, x, dy, &partials, &shared.grads, weight, bias));
+                    backward.extend(k.conv_backward_params(&geom, n, bias_feeds_bn, x, dy, &partials, &shared.grads, weight, bias, &packed));
                     if i > 0 {
                         backward.extend(k.conv_backward_input(&geom, n, dy, &shared.params, weight, dx, &packed));
                     }

@@ -102,11 +102,11 @@ fn conv_case(ctx: &engine::GpuContext, k: &Kernels, rng: &mut Rng, g: ConvGeom, 
     let dx = poisoned(ctx, n * g.input.len());
     let grads = poisoned(ctx, grads_len);
     let partials = poisoned(ctx, ConvParamsSplit::scratch_len(&g, n, k.block));
-    let packed = k.packed_weights_buffer(k.packed_weights_bytes(&g));
+    let packed = k.packed_weights_buffer(k.packed_weights_bytes(&g, n));
     let mut dispatches = k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y, &packed);
     dispatches.extend(k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu, &packed));
     dispatches.extend(k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx, &packed));
-    dispatches.extend(k.conv_backward_params(&g, n, false, &xb, &dyb, &partials, &grads, w_off, b_off));
+    dispatches.extend(k.conv_backward_params(&g, n, false, &xb, &dyb, &partials, &grads, w_off, b_off, &packed));
     run(ctx, &dispatches);
     let what = format!("conv {g:?} batch {n} {:?}", k.block);
     let y_ref = r::conv_forward(&g, n, &x, &w, &b);

@@ -1,0 +1,103 @@
+// Convolution backward w.r.t. weights and bias for CPU adapters, laid out like
+// conv_forward_lanes.wgsl: [dW | db][oc, col] = sum_m dy[m, oc] * A[m, col], where col runs
+// over (input channel, kernel row, kernel column) and a last column of ones (the bias).
+// Each invocation sums PX columns of its own x 16 output channels (the dispatch's) over one
+// chunk of up to 1,024 rows m (the dispatch's), with the chunk's dy rows as uniform vec4
+// packed by conv_pack_dy.wgsl. Per row: PX gathered patch values and four uniform vec4 of
+// dy feed 64 PX multiply-adds. The chunks' sums go to `partials` [chunk][o][col], which
+// conv_params_reduce.wgsl adds up, as for the tiled kernel.
+struct Params {
+    n: u32, c: u32, h: u32, w: u32,
+    o: u32, oh: u32, ow: u32, k: u32,
+    stride: u32, pad_top: u32, pad_left: u32, oc0: u32,
+    m_begin: u32, m_end: u32, chunk: u32, _pad0: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
+// Row m - m_begin holds dy[m, oc0 .. oc0 + 15] in dy_rows[4 (m - m_begin) .. + 3].
+@group(0) @binding(3) var<uniform> dy_rows: array<vec4<f32>, 4096>;
+
+const WG: u32 = 64u;
+const PX: u32 = 8u; // columns per invocation: invocation lid has columns lid + WG i
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let area = p.k * p.k;
+    let k_total = p.c * area;
+    let pixels = p.oh * p.ow;
+    let col0 = wid.x * WG * PX + lid;
+    // The columns' taps, worked out once: the input channel's offset within a sample, the
+    // kernel row and column less the padding, and whether it is the bias column (ones) or
+    // past the end (zeros: a row far outside the image).
+    var x_chan: array<u32, PX>;
+    var ky_off: array<i32, PX>;
+    var kx_off: array<i32, PX>;
+    var ones: array<f32, PX>;
+    for (var i = 0u; i < PX; i++) {
+        let col = col0 + WG * i;
+        let tap = col % area;
+        x_chan[i] = min(col / area, p.c - 1u) * p.h * p.w;
+        ky_off[i] = select(-1000000, i32(tap / p.k) - i32(p.pad_top), col < k_total);
+        kx_off[i] = i32(tap % p.k) - i32(p.pad_left);
+        ones[i] = select(0.0, 1.0, col == k_total);
+    }
+    let sample_len = p.c * p.h * p.w;
+    var acc: array<vec4<f32>, 4u * PX>; // acc[4i + q][j]: column i, channel oc0 + 4q + j
+    // The row's sample and output pixel, stepped along without divisions.
+    var s = p.m_begin / pixels;
+    var oy = (p.m_begin % pixels) / p.ow;
+    var ox = p.m_begin % p.ow;
+    for (var r = 0u; r < p.m_end - p.m_begin; r++) {
+        var v: array<f32, PX>;
+        for (var i = 0u; i < PX; i++) {
+            let iy = i32(oy * p.stride) + ky_off[i];
+            let ix = i32(ox * p.stride) + kx_off[i];
+            let inside = iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w);
+            let at = select(0u, s * sample_len + x_chan[i] + u32(iy) * p.w + u32(ix), inside);
+            v[i] = select(ones[i], x[at], inside);
+        }
+        let d0 = dy_rows[4u * r];
+        let d1 = dy_rows[4u * r + 1u];
+        let d2 = dy_rows[4u * r + 2u];
+        let d3 = dy_rows[4u * r + 3u];
+        for (var i = 0u; i < PX; i++) {
+            acc[4u * i] += v[i] * d0;
+            acc[4u * i + 1u] += v[i] * d1;
+            acc[4u * i + 2u] += v[i] * d2;
+            acc[4u * i + 3u] += v[i] * d3;
+        }
+        ox++;
+        if (ox == p.ow) {
+            ox = 0u;
+            oy++;
+            if (oy == p.oh) {
+                oy = 0u;
+                s++;
+            }
+        }
+    }
+
+    // acc must only ever be indexed by constants (this loop unrolls), or it would live in
+    // memory throughout; the store loops below index the copy.
+    var sums: array<vec4<f32>, 4u * PX>;
+    for (var t = 0u; t < 4u * PX; t++) { sums[t] = acc[t]; }
+    for (var i = 0u; i < PX; i++) {
+        let col = col0 + WG * i;
+        for (var q = 0u; q < 4u; q++) {
+            let a = sums[4u * i + q];
+            let oc = p.oc0 + 4u * q;
+            store(col, oc, a.x);
+            store(col, oc + 1u, a.y);
+            store(col, oc + 2u, a.z);
+            store(col, oc + 3u, a.w);
+        }
+    }
+}
+
+fn store(col: u32, oc: u32, v: f32) {
+    let row_len = p.c * p.k * p.k + 1u;
+    if (col < row_len && oc < p.o) {
+        partials[(p.chunk * p.o + oc) * row_len + col] = v;
+    }
+}
