@@ -528,12 +528,12 @@ impl Kernels {
     }
 
     /// Bytes of the packed-weights buffer ([`Kernels::packed_weights_buffer`]) that this
-    /// convolution needs for batch `n` (its weights for the forward and input gradient, dy
-    /// for the weight gradient); 0 when it needs none.
-    pub fn packed_weights_bytes(&self, g: &ConvGeom, n: usize) -> u64 {
+    /// convolution needs: for its weights (forward and input gradient) and, when `train`,
+    /// for dy of batch `n` (weight gradient); 0 when it needs none.
+    pub fn packed_weights_bytes(&self, g: &ConvGeom, n: usize, train: bool) -> u64 {
         let (forward, input) = self.lane_weights(g);
         let weights = [forward, input].iter().flatten().map(LaneWeights::buffer_bytes).max().unwrap_or(0);
-        let dy = if ConvParamsSplit::lanes(g, self.block) { Self::packed_dy(g, n).1 } else { 0 };
+        let dy = if train && ConvParamsSplit::lanes(g, self.block) { Self::packed_dy(g, n).1 } else { 0 };
         weights.max(dy)
     }
 

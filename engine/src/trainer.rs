@@ -179,6 +179,8 @@ const STAGING_BUFFERS: usize = 4;
 struct Plan {
     n: usize,
     acts: Vec<wgpu::Buffer>,
+    /// Scratch for the lane kernels' packed weights and dy (an evaluation plan shares it).
+    packed: wgpu::Buffer,
     forward: Vec<Dispatch>,
     backward: Vec<Dispatch>,
     bytes: u64,
@@ -839,8 +841,19 @@ fn build_plan(
         .unwrap_or(1);
     let partials = alloc("weight gradient partial sums", scratch_len);
     // Each convolution packs its weights here for the lane kernels just before reading them.
-    let packed_bytes = ops.iter().filter_map(|op| if let Op::Conv { geom, .. } = op { Some(k.packed_weights_bytes(geom, n)) } else { None }).max().unwrap_or(0);
-    let packed = k.packed_weights_buffer(packed_bytes);
+    let packed_bytes = ops
+        .iter()
+        .filter_map(|op| if let Op::Conv { geom, .. } = op { Some(k.packed_weights_bytes(geom, n, train)) } else { None })
+        .max()
+        .unwrap_or(0);
+    let (packed, packed_new_bytes) = match shared_acts.filter(|p| p.packed.size() >= packed_bytes) {
+        Some(big_enough) => (big_enough.packed.clone(), 0),
+        None => {
+            let buffer = k.packed_weights_buffer(packed_bytes);
+            let size = buffer.size();
+            (buffer, size)
+        }
+    };
     let labels = alloc("labels", n);
     let mut saves: Vec<Option<wgpu::Buffer>> = vec![None; ops.len()];
 
@@ -908,7 +921,7 @@ fn build_plan(
         }
         backward.push(k.adam(model.param_count, adam, &shared.step, &shared.grads, &shared.params, &shared.m, &shared.v));
     }
-    Plan { n, acts, forward, backward, bytes: bytes + packed.size() }
+    Plan { n, acts, packed, forward, backward, bytes: bytes + packed_new_bytes }
 }
 
 /// Native convenience: blocks on an engine future.

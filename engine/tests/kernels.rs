@@ -102,7 +102,7 @@ fn conv_case(ctx: &engine::GpuContext, k: &Kernels, rng: &mut Rng, g: ConvGeom, 
     let dx = poisoned(ctx, n * g.input.len());
     let grads = poisoned(ctx, grads_len);
     let partials = poisoned(ctx, ConvParamsSplit::scratch_len(&g, n, k.block));
-    let packed = k.packed_weights_buffer(k.packed_weights_bytes(&g, n));
+    let packed = k.packed_weights_buffer(k.packed_weights_bytes(&g, n, true));
     let mut dispatches = k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y, &packed);
     dispatches.extend(k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu, &packed));
     dispatches.extend(k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx, &packed));
