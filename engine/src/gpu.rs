@@ -556,7 +556,15 @@ impl Kernels {
     }
 
     /// Packs W (at `w_off` in `params`) into `packed` as `lanes` lays it out.
-    fn pack_weights(&self, g: &ConvGeom, lanes: &LaneWeights, transpose: bool, params: &wgpu::Buffer, w_off: usize, packed: &wgpu::Buffer) -> Dispatch {
+    fn pack_weights(
+        &self,
+        g: &ConvGeom,
+        lanes: &LaneWeights,
+        transpose: bool,
+        params: &wgpu::Buffer,
+        w_off: usize,
+        packed: &wgpu::Buffer,
+    ) -> Dispatch {
         let count = lanes.blocks * lanes.rows * LaneWeights::CHANNELS;
         let words = [g.output.c, g.input.c, g.kernel * g.kernel, w_off, transpose as usize, lanes.rows, count, lanes.block_stride];
         self.dispatch("conv_pack_weights", &words.map(|v| v as u32), &[params, packed], elementwise(count))
@@ -585,8 +593,14 @@ impl Kernels {
             for block in 0..lanes.blocks {
                 let mut words = words.clone();
                 words.extend([(block * LaneWeights::CHANNELS) as u32, b_off as u32, relu as u32]);
-                let resources = vec![x.as_entire_binding(), params.as_entire_binding(), y.as_entire_binding(), lanes.binding(packed, block)];
-                dispatches.push(self.dispatch_resources("conv_forward_lanes", &words, resources, (pixels.div_ceil(LaneWeights::PIXELS) as u32, 1)));
+                let resources =
+                    vec![x.as_entire_binding(), params.as_entire_binding(), y.as_entire_binding(), lanes.binding(packed, block)];
+                dispatches.push(self.dispatch_resources(
+                    "conv_forward_lanes",
+                    &words,
+                    resources,
+                    (pixels.div_ceil(LaneWeights::PIXELS) as u32, 1),
+                ));
             }
             return dispatches;
         }
@@ -621,7 +635,12 @@ impl Kernels {
                 let mut words = words.clone();
                 words.push((block * LaneWeights::CHANNELS) as u32);
                 let resources = vec![dy.as_entire_binding(), dx.as_entire_binding(), lanes.binding(packed, block)];
-                dispatches.push(self.dispatch_resources("conv_backward_input_lanes", &words, resources, (groups.0 as u32, groups.1 as u32)));
+                dispatches.push(self.dispatch_resources(
+                    "conv_backward_input_lanes",
+                    &words,
+                    resources,
+                    (groups.0 as u32, groups.1 as u32),
+                ));
             }
             return dispatches;
         }

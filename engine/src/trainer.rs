@@ -898,7 +898,18 @@ fn build_plan(
             match *op {
                 Op::Conv { geom, weight, bias } => {
                     let bias_feeds_bn = matches!(ops.get(i + 1), Some(Op::BatchNorm { .. }));
-                    backward.extend(k.conv_backward_params(&geom, n, bias_feeds_bn, x, dy, &partials, &shared.grads, weight, bias, &packed));
+                    backward.extend(k.conv_backward_params(
+                        &geom,
+                        n,
+                        bias_feeds_bn,
+                        x,
+                        dy,
+                        &partials,
+                        &shared.grads,
+                        weight,
+                        bias,
+                        &packed,
+                    ));
                     if i > 0 {
                         backward.extend(k.conv_backward_input(&geom, n, dy, &shared.params, weight, dx, &packed));
                     }

@@ -83,6 +83,35 @@ fn conv_kernels_match_reference() {
     }
 }
 
+#[test]
+fn pixel_lanes_run_where_they_fit_and_tiles_elsewhere() {
+    let k = Kernels::with_block(gpu(), RegisterBlock::PixelLanes);
+    let names = |dispatches: Vec<engine::gpu::Dispatch>| dispatches.iter().map(|d| d.kernel).collect::<Vec<_>>();
+    let (x, dy, params) = (poisoned(&k.ctx, 1 << 16), poisoned(&k.ctx, 1 << 16), poisoned(&k.ctx, 1 << 16));
+    let (partials, grads) = (poisoned(&k.ctx, 1 << 18), poisoned(&k.ctx, 1 << 16));
+    let lane_case = |g: &ConvGeom, n: usize| {
+        let packed = k.packed_weights_buffer(k.packed_weights_bytes(g, n, true));
+        let forward = names(k.conv_forward(g, n, false, &x, &params, 0, 0, &dy, &packed));
+        let input = names(k.conv_backward_input(g, n, &dy, &params, 0, &x, &packed));
+        let weights = names(k.conv_backward_params(g, n, false, &x, &dy, &partials, &grads, 0, 0, &packed));
+        (forward, input, weights)
+    };
+    // The tutorial's conv2: 16 channels' weights take 51,200 bytes of a 64 KiB binding;
+    // two blocks of 16 channels; 801 weight-gradient columns, rows in chunks of 1,024.
+    let conv2 = ConvGeom::same(Shape { c: 32, h: 14, w: 14 }, 32, 5, 2);
+    let (forward, input, weights) = lane_case(&conv2, 127);
+    assert_eq!(forward, ["conv_pack_weights", "conv_forward_lanes", "conv_forward_lanes"]);
+    assert_eq!(input, ["conv_pack_weights", "conv_backward_input_lanes", "conv_backward_input_lanes"]);
+    assert_eq!(weights.len(), 1 + 2 * (127 * 49usize).div_ceil(1024) + 1, "{weights:?}");
+    assert_eq!((weights[0], weights[1], weights[weights.len() - 1]), ("conv_pack_dy", "conv_backward_params_lanes", "conv_params_reduce"));
+    // 48 input channels x 25 taps: 1,200 rows do not fit one binding, so the forward is tiled;
+    // the input gradient's 7 x 25 rows do. conv1's 26 columns are too few for lanes.
+    let (forward, input, _) = lane_case(&ConvGeom::same(Shape { c: 48, h: 5, w: 4 }, 7, 5, 1), 3);
+    assert_eq!((forward.as_slice(), input[1]), (["conv_forward"].as_slice(), "conv_backward_input_lanes"));
+    let (_, _, weights) = lane_case(&ConvGeom::same(Shape { c: 1, h: 28, w: 28 }, 32, 5, 2), 3);
+    assert_eq!(weights, ["conv_backward_params", "conv_params_reduce"]);
+}
+
 /// The three convolution kernels on one geometry and batch against the reference.
 fn conv_case(ctx: &engine::GpuContext, k: &Kernels, rng: &mut Rng, g: ConvGeom, n: usize) {
     let x = rng.vec(n * g.input.len(), -1.0, 1.0);
