@@ -15,8 +15,6 @@ struct Params {
 // Row r = (oc, ky, kx) holds input channels ic0 .. ic0 + 15 in weights[4r .. 4r + 3].
 @group(0) @binding(3) var<uniform> weights: array<vec4<f32>, 4096>;
 
-const WG: u32 = 64u;
-const PX: u32 = 8u; // pixels per invocation: invocation lid has pixels lid + WG i
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -45,7 +43,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         qy_base[i] = select(-1000000, i32((iy0 + st * (q / wc) + p.pad_top - py) / st), m < m_total);
         qx_base[i] = i32((ix0 + st * (q % wc) + p.pad_left - px) / st);
     }
-    var acc: array<vec4<f32>, 4u * PX>; // acc[4i + q][j]: pixel i, channel ic0 + 4q + j
+    var acc: Lanes; // acc[4i + q][j]: pixel i, channel ic0 + 4q + j
     for (var oc = 0u; oc < p.o; oc++) {
         for (var kyq = 0u; kyq < kyn; kyq++) {
             for (var kxq = 0u; kxq < kxn; kxq++) {
@@ -62,20 +60,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 let w1 = weights[4u * row + 1u];
                 let w2 = weights[4u * row + 2u];
                 let w3 = weights[4u * row + 3u];
-                for (var i = 0u; i < PX; i++) {
-                    acc[4u * i] += v[i] * w0;
-                    acc[4u * i + 1u] += v[i] * w1;
-                    acc[4u * i + 2u] += v[i] * w2;
-                    acc[4u * i + 3u] += v[i] * w3;
-                }
+                lanes_step(&acc, v, w0, w1, w2, w3);
             }
         }
     }
 
-    // acc must only ever be indexed by constants (this loop unrolls), or it would live in
-    // memory throughout; the store loops below index the copy.
-    var sums: array<vec4<f32>, 4u * PX>;
-    for (var t = 0u; t < 4u * PX; t++) { sums[t] = acc[t]; }
+    var sums = lanes_copy(&acc);
     for (var i = 0u; i < PX; i++) {
         let m = m0 + WG * i;
         let q = m % phase_pixels;

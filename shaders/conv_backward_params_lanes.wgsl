@@ -18,8 +18,6 @@ struct Params {
 // Row m - m_begin holds dy[m, oc0 .. oc0 + 15] in dy_rows[4 (m - m_begin) .. + 3].
 @group(0) @binding(3) var<uniform> dy_rows: array<vec4<f32>, 4096>;
 
-const WG: u32 = 64u;
-const PX: u32 = 8u; // columns per invocation: invocation lid has columns lid + WG i
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -43,7 +41,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         ones[i] = select(0.0, 1.0, col == k_total);
     }
     let sample_len = p.c * p.h * p.w;
-    var acc: array<vec4<f32>, 4u * PX>; // acc[4i + q][j]: column i, channel oc0 + 4q + j
+    var acc: Lanes; // acc[4i + q][j]: column i, channel oc0 + 4q + j
     // The row's sample and output pixel, stepped along without divisions.
     var s = p.m_begin / pixels;
     var oy = (p.m_begin % pixels) / p.ow;
@@ -61,12 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let d1 = dy_rows[4u * r + 1u];
         let d2 = dy_rows[4u * r + 2u];
         let d3 = dy_rows[4u * r + 3u];
-        for (var i = 0u; i < PX; i++) {
-            acc[4u * i] += v[i] * d0;
-            acc[4u * i + 1u] += v[i] * d1;
-            acc[4u * i + 2u] += v[i] * d2;
-            acc[4u * i + 3u] += v[i] * d3;
-        }
+        lanes_step(&acc, v, d0, d1, d2, d3);
         ox++;
         if (ox == p.ow) {
             ox = 0u;
@@ -78,10 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
     }
 
-    // acc must only ever be indexed by constants (this loop unrolls), or it would live in
-    // memory throughout; the store loops below index the copy.
-    var sums: array<vec4<f32>, 4u * PX>;
-    for (var t = 0u; t < 4u * PX; t++) { sums[t] = acc[t]; }
+    var sums = lanes_copy(&acc);
     for (var i = 0u; i < PX; i++) {
         let col = col0 + WG * i;
         for (var q = 0u; q < 4u; q++) {

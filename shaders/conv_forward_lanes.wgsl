@@ -18,8 +18,6 @@ struct Params {
 // Row r (input channel, tap) holds output channels oc0 .. oc0 + 15 in weights[4r .. 4r + 3].
 @group(0) @binding(4) var<uniform> weights: array<vec4<f32>, 4096>;
 
-const WG: u32 = 64u;
-const PX: u32 = 8u; // pixels per invocation: invocation lid has pixels lid + WG i
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -38,7 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         iy_base[i] = select(-1000000, i32((pix / p.ow) * p.stride) - i32(p.pad_top), m < m_total);
         ix_base[i] = i32((pix % p.ow) * p.stride) - i32(p.pad_left);
     }
-    var acc: array<vec4<f32>, 4u * PX>; // acc[4i + q][j]: pixel i, channel oc0 + 4q + j
+    var acc: Lanes; // acc[4i + q][j]: pixel i, channel oc0 + 4q + j
     var row = 0u;
     for (var ic = 0u; ic < p.c; ic++) {
         for (var ky = 0u; ky < p.k; ky++) {
@@ -56,21 +54,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 let w1 = weights[r4 + 1u];
                 let w2 = weights[r4 + 2u];
                 let w3 = weights[r4 + 3u];
-                for (var i = 0u; i < PX; i++) {
-                    acc[4u * i] += v[i] * w0;
-                    acc[4u * i + 1u] += v[i] * w1;
-                    acc[4u * i + 2u] += v[i] * w2;
-                    acc[4u * i + 3u] += v[i] * w3;
-                }
+                lanes_step(&acc, v, w0, w1, w2, w3);
                 row++;
             }
         }
     }
 
-    // acc must only ever be indexed by constants (this loop unrolls), or it would live in
-    // memory throughout; the store loops below index the copy.
-    var sums: array<vec4<f32>, 4u * PX>;
-    for (var t = 0u; t < 4u * PX; t++) { sums[t] = acc[t]; }
+    var sums = lanes_copy(&acc);
     for (var i = 0u; i < PX; i++) {
         let m = m0 + WG * i;
         for (var q = 0u; q < 4u; q++) {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 /// Every WGSL file, by name. The build embeds them; tests validate each with naga (through
-/// [`shader_source`], which prepends a register-block file to the tiled kernels).
+/// [`shader_source`], which prepends the shared `shaders/include/` files).
 pub const SHADERS: &[(&str, &str)] = &[
     ("gather", include_str!("../../shaders/gather.wgsl")),
     ("conv_forward", include_str!("../../shaders/conv_forward.wgsl")),
@@ -94,11 +94,19 @@ impl RegisterBlock {
 }
 
 /// The WGSL source of kernel `name`; the tiled ones get their register block and the shared
-/// slice product (`shaders/include/tile.wgsl`) prepended.
+/// slice product (`shaders/include/tile.wgsl`) prepended, the pixel-lane ones
+/// `shaders/include/lanes.wgsl`.
 pub fn shader_source(name: &str, block: RegisterBlock) -> Option<String> {
     let body = SHADERS.iter().find(|(n, _)| *n == name)?.1;
     const TILE: &str = include_str!("../../shaders/include/tile.wgsl");
-    Some(if TILED.contains(&name) { format!("{}{TILE}{body}", block.header()) } else { body.to_string() })
+    const LANES: &str = include_str!("../../shaders/include/lanes.wgsl");
+    Some(if TILED.contains(&name) {
+        format!("{}{TILE}{body}", block.header())
+    } else if name.ends_with("_lanes") {
+        format!("{LANES}{body}")
+    } else {
+        body.to_string()
+    })
 }
 
 /// Why no GPU could be used.
