@@ -50,10 +50,11 @@ pub enum RegisterBlock {
     FourByFour,
     /// Tiled, 8x8 per invocation, 32 invocations: 64x32 tiles (32x64 for the weight gradient).
     EightByEight,
-    /// Forward and input gradient without workgroup memory: 8 pixels of its own x 16 channels
-    /// shared by the workgroup per invocation, the channels' weights read as uniform vec4
-    /// (`conv_*_lanes.wgsl`). The weight gradient, and convolutions whose 16 channels' weights
-    /// exceed one 64 KiB uniform binding, use the 8x8 tiles.
+    /// No workgroup memory (`conv_*_lanes.wgsl`): per invocation, 8 pixels of its own x 16
+    /// channels shared by the workgroup, whose weights are read as uniform vec4; for the
+    /// weight gradient, 8 columns x 16 channels with dy as uniform vec4. Convolutions whose
+    /// 16 channels' weights exceed one 64 KiB uniform binding, and weight gradients with
+    /// few columns ([`ConvParamsSplit::lanes`]), use the 8x8 tiles.
     PixelLanes,
 }
 
@@ -407,9 +408,14 @@ impl LaneWeights {
     }
 
     fn binding<'a>(&self, packed: &'a wgpu::Buffer, block: usize) -> wgpu::BindingResource<'a> {
+        Self::window(packed, block * self.block_stride * 4)
+    }
+
+    /// The 64 KiB of `packed` from `offset` bytes, as the lane kernels' uniform binding.
+    fn window(packed: &wgpu::Buffer, offset: usize) -> wgpu::BindingResource<'_> {
         wgpu::BindingResource::Buffer(wgpu::BufferBinding {
             buffer: packed,
-            offset: (block * self.block_stride * 4) as u64,
+            offset: offset as u64,
             size: wgpu::BufferSize::new(Self::BINDING_BYTES),
         })
     }
@@ -429,7 +435,13 @@ pub struct Kernels {
 
 impl Kernels {
     pub fn new(ctx: GpuContext) -> Self {
-        let block = RegisterBlock::for_adapter(&ctx.info);
+        let block = match RegisterBlock::for_adapter(&ctx.info) {
+            // The lanes bind 64 KiB uniform buffers.
+            RegisterBlock::PixelLanes if ctx.limits.max_uniform_buffer_binding_size < LaneWeights::BINDING_BYTES => {
+                RegisterBlock::EightByEight
+            }
+            block => block,
+        };
         Self::with_block(ctx, block)
     }
 
@@ -696,11 +708,7 @@ impl Kernels {
                     let m_begin = chunk * split.m_chunk;
                     let mut words = words.clone();
                     words.extend([block * LaneWeights::CHANNELS, m_begin, m_total.min(m_begin + split.m_chunk), chunk].map(|v| v as u32));
-                    let rows = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: packed,
-                        offset: ((block * m_stride + m_begin) * LaneWeights::CHANNELS * 4) as u64,
-                        size: wgpu::BufferSize::new(LaneWeights::BINDING_BYTES),
-                    });
+                    let rows = LaneWeights::window(packed, (block * m_stride + m_begin) * LaneWeights::CHANNELS * 4);
                     let resources = vec![x.as_entire_binding(), partials.as_entire_binding(), rows];
                     dispatches.push(self.dispatch_resources("conv_backward_params_lanes", &words, resources, groups));
                 }
