@@ -12,8 +12,8 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-// Row r = (oc, ky, kx) holds input channels ic0 .. ic0 + 15 in weights[4r .. 4r + 3].
-@group(0) @binding(3) var<uniform> weights: array<vec4<f32>, 4096>;
+// Row r = (oc, ky, kx) holds the weights of input channels ic0 .. ic0 + 15.
+@group(0) @binding(3) var<uniform> channel_rows: array<vec4<f32>, 4096>;
 
 
 @compute @workgroup_size(WG)
@@ -55,12 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                     let at = select(0u, dy_base[i] + (oc * p.oh + u32(oy)) * p.ow + u32(ox), inside);
                     v[i] = select(0.0, dy[at], inside);
                 }
-                let row = (oc * p.k + py + st * kyq) * p.k + px + st * kxq;
-                let w0 = weights[4u * row];
-                let w1 = weights[4u * row + 1u];
-                let w2 = weights[4u * row + 2u];
-                let w3 = weights[4u * row + 3u];
-                lanes_step(&acc, v, w0, w1, w2, w3);
+                lanes_step(&acc, v, (oc * p.k + py + st * kyq) * p.k + px + st * kxq);
             }
         }
     }

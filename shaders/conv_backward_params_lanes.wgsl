@@ -15,8 +15,8 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;
-// Row m - m_begin holds dy[m, oc0 .. oc0 + 15] in dy_rows[4 (m - m_begin) .. + 3].
-@group(0) @binding(3) var<uniform> dy_rows: array<vec4<f32>, 4096>;
+// Row m - m_begin holds dy[m, oc0 .. oc0 + 15].
+@group(0) @binding(3) var<uniform> channel_rows: array<vec4<f32>, 4096>;
 
 
 @compute @workgroup_size(WG)
@@ -55,11 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let at = select(0u, s * sample_len + x_chan[i] + u32(iy) * p.w + u32(ix), inside);
             v[i] = select(ones[i], x[at], inside);
         }
-        let d0 = dy_rows[4u * r];
-        let d1 = dy_rows[4u * r + 1u];
-        let d2 = dy_rows[4u * r + 2u];
-        let d3 = dy_rows[4u * r + 3u];
-        lanes_step(&acc, v, d0, d1, d2, d3);
+        lanes_step(&acc, v, r);
         ox++;
         if (ox == p.ow) {
             ox = 0u;

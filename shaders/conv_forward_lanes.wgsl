@@ -15,8 +15,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-// Row r (input channel, tap) holds output channels oc0 .. oc0 + 15 in weights[4r .. 4r + 3].
-@group(0) @binding(4) var<uniform> weights: array<vec4<f32>, 4096>;
+// Row r (input channel, tap) holds the weights of output channels oc0 .. oc0 + 15.
+@group(0) @binding(4) var<uniform> channel_rows: array<vec4<f32>, 4096>;
 
 
 @compute @workgroup_size(WG)
@@ -37,7 +37,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         ix_base[i] = i32((pix % p.ow) * p.stride) - i32(p.pad_left);
     }
     var acc: Lanes; // acc[4i + q][j]: pixel i, channel oc0 + 4q + j
-    var row = 0u;
     for (var ic = 0u; ic < p.c; ic++) {
         for (var ky = 0u; ky < p.k; ky++) {
             for (var kx = 0u; kx < p.k; kx++) {
@@ -49,13 +48,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                     let at = select(0u, x_base[i] + (ic * p.h + u32(iy)) * p.w + u32(ix), inside);
                     v[i] = select(0.0, x[at], inside);
                 }
-                let r4 = (((ic * p.k + ky) * p.k + kx) * 4u) % 4096u;
-                let w0 = weights[r4];
-                let w1 = weights[r4 + 1u];
-                let w2 = weights[r4 + 2u];
-                let w3 = weights[r4 + 3u];
-                lanes_step(&acc, v, w0, w1, w2, w3);
-                row++;
+                lanes_step(&acc, v, (ic * p.k + ky) * p.k + kx);
             }
         }
     }

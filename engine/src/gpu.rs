@@ -376,16 +376,15 @@ struct LaneWeights {
 
 impl LaneWeights {
     const CHANNELS: usize = 16;
-    /// The shaders' `array<vec4<f32>, 4096>`: 1,024 rows of 16 channels.
-    const BINDING_BYTES: u64 = 65_536;
+    /// Rows of 16 channels in one binding: the shaders' `array<vec4<f32>, 4096>`.
     const MAX_ROWS: usize = 1024;
+    const BINDING_BYTES: u64 = (Self::MAX_ROWS * Self::CHANNELS * 4) as u64;
     /// Pixels per workgroup: 64 invocations of 8.
     const PIXELS: usize = 512;
 
     /// `None` when a block's rows do not fit one binding.
     fn new(channels: usize, rows: usize) -> Option<Self> {
-        let block_bytes = rows * Self::CHANNELS * 4;
-        (block_bytes as u64 <= Self::BINDING_BYTES).then(|| LaneWeights {
+        (rows <= Self::MAX_ROWS).then(|| LaneWeights {
             blocks: channels.div_ceil(Self::CHANNELS),
             rows,
             block_stride: (rows * Self::CHANNELS).next_multiple_of(64),

@@ -4,7 +4,7 @@
 
 use crate::data::{Dataset, Split, IMAGE_PIXELS};
 use crate::gpu::{ConvParamsSplit, Dispatch, GpuContext, GpuError, Kernels, StepUniform};
-use crate::model::{epoch_permutation, Adam, Model, Op};
+use crate::model::{epoch_permutation, Adam, ConvGeom, Model, Op};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -830,22 +830,12 @@ fn build_plan(
         }
     }
     let grads: Vec<wgpu::Buffer> = grads.into_iter().map(|g| g.unwrap_or_else(|| acts[0].clone())).collect();
-    // The weight gradients' partial sums: one scratch buffer, used by each convolution in turn.
-    let scratch_len = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Conv { geom, .. } if train => Some(ConvParamsSplit::scratch_len(geom, n, k.block)),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(1);
+    // Scratch that each convolution uses in turn: the weight gradients' partial sums, and
+    // its weights (and dy) packed for the lane kernels just before they read them.
+    let convs: Vec<&ConvGeom> = ops.iter().filter_map(|op| if let Op::Conv { geom, .. } = op { Some(geom) } else { None }).collect();
+    let scratch_len = convs.iter().filter(|_| train).map(|g| ConvParamsSplit::scratch_len(g, n, k.block)).max().unwrap_or(1);
     let partials = alloc("weight gradient partial sums", scratch_len);
-    // Each convolution packs its weights here for the lane kernels just before reading them.
-    let packed_bytes = ops
-        .iter()
-        .filter_map(|op| if let Op::Conv { geom, .. } = op { Some(k.packed_weights_bytes(geom, n, train)) } else { None })
-        .max()
-        .unwrap_or(0);
+    let packed_bytes = convs.iter().map(|g| k.packed_weights_bytes(g, n, train)).max().unwrap_or(0);
     let (packed, packed_new_bytes) = match shared_acts.filter(|p| p.packed.size() >= packed_bytes) {
         Some(big_enough) => (big_enough.packed.clone(), 0),
         None => {

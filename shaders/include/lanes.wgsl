@@ -5,8 +5,13 @@ const WG: u32 = 64u; // invocations per workgroup
 const PX: u32 = 8u; // own values per invocation
 alias Lanes = array<vec4<f32>, 4u * PX>; // [4i + q][j]: own value i, channel 4q + j
 
-// Own value i times the 16 channels' row (four uniform vec4) into acc[4i .. 4i + 3].
-fn lanes_step(acc: ptr<function, Lanes>, v: array<f32, PX>, w0: vec4<f32>, w1: vec4<f32>, w2: vec4<f32>, w3: vec4<f32>) {
+// Own value i times row `row` of the kernel's `channel_rows` (16 channels as four uniform
+// vec4, the same for every lane) into acc[4i .. 4i + 3].
+fn lanes_step(acc: ptr<function, Lanes>, v: array<f32, PX>, row: u32) {
+    let w0 = channel_rows[4u * row];
+    let w1 = channel_rows[4u * row + 1u];
+    let w2 = channel_rows[4u * row + 2u];
+    let w3 = channel_rows[4u * row + 3u];
     for (var i = 0u; i < PX; i++) {
         (*acc)[4u * i] += v[i] * w0;
         (*acc)[4u * i + 1u] += v[i] * w1;
