@@ -1,11 +1,6 @@
 // Adam over the whole flat parameter buffer in one dispatch. The bias corrections
 // 1 - beta^t come from the per-step uniform, computed on the host in f64.
-struct Params { count: u32, beta1: f32, beta2: f32, eps: f32 }
-struct Step {
-    start: u32, valid: u32, slot: u32, accumulate: u32,
-    lr: f32, bc1: f32, bc2: f32, _pad: f32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: AdamParams;
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> grads: array<f32>;
 @group(0) @binding(3) var<storage, read_write> params: array<f32>;

@@ -1,9 +1,5 @@
 // BatchNorm normalisation and affine transform with the saved statistics, optional fused ReLU.
-struct Params {
-    n: u32, c: u32, hw: u32, relu: u32,
-    gamma_off: u32, beta_off: u32, _pad0: u32, _pad1: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: BnParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> save: array<f32>;
 @group(0) @binding(3) var<storage, read> params: array<f32>;

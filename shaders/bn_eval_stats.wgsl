@@ -1,7 +1,6 @@
 // BatchNorm evaluation: turn the running statistics into the saved mean and 1/sqrt(var + eps)
 // that bn_apply reads, so training and evaluation share one apply kernel.
-struct Params { c: u32, stats_off: u32, eps: f32, _pad: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: BnEvalStatsParams;
 @group(0) @binding(1) var<storage, read> stats: array<f32>;
 @group(0) @binding(2) var<storage, read_write> save: array<f32>;
 

@@ -1,11 +1,7 @@
 // BatchNorm training statistics: one workgroup per channel computes the batch mean and the
 // biased variance over (N, H, W) in two passes (stable), saves mean and 1/sqrt(var + eps)
 // for the apply and backward kernels, and updates the running statistics.
-struct Params {
-    n: u32, c: u32, hw: u32, stats_off: u32,
-    eps: f32, momentum: f32, update_running: u32, _pad: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: BnStatsParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> save: array<f32>;   // [mean C, invstd C]
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;  // running [mean C, var C] at stats_off

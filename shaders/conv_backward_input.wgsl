@@ -7,12 +7,7 @@
 // A workgroup computes TM pixels x 32 input channels of one phase, staging 16-deep slices
 // of A and B in workgroup memory, with a BM x BN block per invocation in registers (from
 // the prepended block file).
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, oh: u32, ow: u32, k: u32,
-    stride: u32, pad_top: u32, pad_left: u32, w_off: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvBackwardInputParams;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
@@ -24,26 +19,26 @@ var<workgroup> tile_b: array<vec4<f32>, TK * TN / 4u>; // B: [TK][TN / 4], 4 val
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let st = p.stride;
-    let c_tiles = (p.c + TN - 1u) / TN;
+    let st = p.g.stride;
+    let c_tiles = (p.g.c + TN - 1u) / TN;
     let phase = wid.y / c_tiles;
     let c0 = (wid.y % c_tiles) * TN;
     let py = phase / st;
     let px = phase % st;
     // The first row and column of this phase: (iy + pad_top) mod stride == py.
-    let iy0 = (py + st - p.pad_top % st) % st;
-    let ix0 = (px + st - p.pad_left % st) % st;
-    if (iy0 >= p.h || ix0 >= p.w) { return; }
-    let hc = (p.h - iy0 + st - 1u) / st;
-    let wc = (p.w - ix0 + st - 1u) / st;
+    let iy0 = (py + st - p.g.pad_top % st) % st;
+    let ix0 = (px + st - p.g.pad_left % st) % st;
+    if (iy0 >= p.g.h || ix0 >= p.g.w) { return; }
+    let hc = (p.g.h - iy0 + st - 1u) / st;
+    let wc = (p.g.w - ix0 + st - 1u) / st;
     let phase_pixels = hc * wc;
-    let m_total = p.n * phase_pixels;
+    let m_total = p.g.n * phase_pixels;
     let m0 = wid.x * TM;
     if (m0 >= m_total) { return; }
-    let kyn = select(0u, (p.k - py + st - 1u) / st, py < p.k);
-    let kxn = select(0u, (p.k - px + st - 1u) / st, px < p.k);
+    let kyn = select(0u, (p.g.k - py + st - 1u) / st, py < p.g.k);
+    let kxn = select(0u, (p.g.k - px + st - 1u) / st, px < p.g.k);
     let taps = kyn * kxn;
-    let k_total = p.o * taps;
+    let k_total = p.g.o * taps;
     let tm = (lid % 8u) * BM;
     let tn = (lid / 8u) * BN;
     var acc: Acc; // block_value(i, j): pixel m0 + tm + i, channel c0 + tn + j
@@ -60,9 +55,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let m = m0 + lid / TK + STRIDE * r;
         let s = m / phase_pixels;
         let q = m % phase_pixels;
-        dy_base[r] = s * p.o * p.oh * p.ow;
-        qy_base[r] = select(-1000000, i32((iy0 + st * (q / wc) + p.pad_top - py) / st), m < m_total);
-        qx_base[r] = i32((ix0 + st * (q % wc) + p.pad_left - px) / st);
+        dy_base[r] = s * p.g.o * p.g.oh * p.g.ow;
+        qy_base[r] = select(-1000000, i32((iy0 + st * (q / wc) + p.g.pad_top - py) / st), m < m_total);
+        qx_base[r] = i32((ix0 + st * (q % wc) + p.g.pad_left - px) / st);
     }
 
     for (var k0 = 0u; k0 < k_total; k0 += TK) {
@@ -78,8 +73,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let oy = qy_base[r] - i32(kyq);
             let ox = qx_base[r] - i32(kxq);
             var v = 0.0;
-            if (in_range && oy >= 0 && ox >= 0 && oy < i32(p.oh) && ox < i32(p.ow)) {
-                v = dy[dy_base[r] + (oc * p.oh + u32(oy)) * p.ow + u32(ox)];
+            if (in_range && oy >= 0 && ox >= 0 && oy < i32(p.g.oh) && ox < i32(p.g.ow)) {
+                v = dy[dy_base[r] + (oc * p.g.oh + u32(oy)) * p.g.ow + u32(ox)];
             }
             let f = kr * TM + lid / TK + STRIDE * r;
             tile_a[f / 4u][f % 4u] = v;
@@ -88,8 +83,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let col = lid / TK + STRIDE * r;
             let ic = c0 + col;
             var v = 0.0;
-            if (in_range && ic < p.c) {
-                v = params[p.w_off + ((oc * p.c + ic) * p.k + ky) * p.k + kx];
+            if (in_range && ic < p.g.c) {
+                v = params[p.w_off + ((oc * p.g.c + ic) * p.g.k + ky) * p.g.k + kx];
             }
             let f = kr * TN + col;
             tile_b[f / 4u][f % 4u] = v;
@@ -106,8 +101,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let ix = ix0 + st * (q % wc);
         for (var j = 0u; j < BN; j++) {
             let ic = c0 + tn + j;
-            if (ic >= p.c) { continue; }
-            dx[((s * p.c + ic) * p.h + iy) * p.w + ix] = block_value(&acc, i, j);
+            if (ic >= p.g.c) { continue; }
+            dx[((s * p.g.c + ic) * p.g.h + iy) * p.g.w + ix] = block_value(&acc, i, j);
         }
     }
 }

@@ -4,12 +4,7 @@
 // (row (output channel, tap), 16 input channels). As in conv_backward_input.wgsl, the
 // pixels are split into stride x stride phases (workgroup_id.y) that share their taps,
 // so no multiply is spent on a tap that misses.
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, oh: u32, ow: u32, k: u32,
-    stride: u32, pad_top: u32, pad_left: u32, ic0: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvBackwardInputLanesParams;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 // Row r = (oc, ky, kx) holds the weights of input channels ic0 .. ic0 + 15.
@@ -18,20 +13,20 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let st = p.stride;
+    let st = p.g.stride;
     let py = wid.y / st;
     let px = wid.y % st;
     // The phase's first row and column: (iy + pad_top) mod stride == py.
-    let iy0 = (py + st - p.pad_top % st) % st;
-    let ix0 = (px + st - p.pad_left % st) % st;
-    if (iy0 >= p.h || ix0 >= p.w) { return; }
-    let hc = (p.h - iy0 + st - 1u) / st;
-    let wc = (p.w - ix0 + st - 1u) / st;
+    let iy0 = (py + st - p.g.pad_top % st) % st;
+    let ix0 = (px + st - p.g.pad_left % st) % st;
+    if (iy0 >= p.g.h || ix0 >= p.g.w) { return; }
+    let hc = (p.g.h - iy0 + st - 1u) / st;
+    let wc = (p.g.w - ix0 + st - 1u) / st;
     let phase_pixels = hc * wc;
-    let m_total = p.n * phase_pixels;
+    let m_total = p.g.n * phase_pixels;
     let m0 = wid.x * WG * PX + lid;
-    let kyn = select(0u, (p.k - py + st - 1u) / st, py < p.k);
-    let kxn = select(0u, (p.k - px + st - 1u) / st, px < p.k);
+    let kyn = select(0u, (p.g.k - py + st - 1u) / st, py < p.g.k);
+    let kxn = select(0u, (p.g.k - px + st - 1u) / st, px < p.g.k);
     // iy + pad_top = stride qy + py, and tap ky = py + stride kyq reads output row qy - kyq.
     var dy_base: array<u32, PX>;
     var qy_base: array<i32, PX>; // far below zero: no pixel
@@ -39,23 +34,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = 0u; i < PX; i++) {
         let m = m0 + WG * i;
         let q = m % phase_pixels;
-        dy_base[i] = (m / phase_pixels) * p.o * p.oh * p.ow;
-        qy_base[i] = select(-1000000, i32((iy0 + st * (q / wc) + p.pad_top - py) / st), m < m_total);
-        qx_base[i] = i32((ix0 + st * (q % wc) + p.pad_left - px) / st);
+        dy_base[i] = (m / phase_pixels) * p.g.o * p.g.oh * p.g.ow;
+        qy_base[i] = select(-1000000, i32((iy0 + st * (q / wc) + p.g.pad_top - py) / st), m < m_total);
+        qx_base[i] = i32((ix0 + st * (q % wc) + p.g.pad_left - px) / st);
     }
     var acc: Lanes; // acc[4i + q][j]: pixel i, channel ic0 + 4q + j
-    for (var oc = 0u; oc < p.o; oc++) {
+    for (var oc = 0u; oc < p.g.o; oc++) {
         for (var kyq = 0u; kyq < kyn; kyq++) {
             for (var kxq = 0u; kxq < kxn; kxq++) {
                 var v: array<f32, PX>;
                 for (var i = 0u; i < PX; i++) {
                     let oy = qy_base[i] - i32(kyq);
                     let ox = qx_base[i] - i32(kxq);
-                    let inside = oy >= 0 && ox >= 0 && oy < i32(p.oh) && ox < i32(p.ow);
-                    let at = select(0u, dy_base[i] + (oc * p.oh + u32(oy)) * p.ow + u32(ox), inside);
+                    let inside = oy >= 0 && ox >= 0 && oy < i32(p.g.oh) && ox < i32(p.g.ow);
+                    let at = select(0u, dy_base[i] + (oc * p.g.oh + u32(oy)) * p.g.ow + u32(ox), inside);
                     v[i] = select(0.0, dy[at], inside);
                 }
-                lanes_step(&acc, v, (oc * p.k + py + st * kyq) * p.k + px + st * kxq);
+                lanes_step(&acc, v, (oc * p.g.k + py + st * kyq) * p.g.k + px + st * kxq);
             }
         }
     }
@@ -65,7 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let m = m0 + WG * i;
         let q = m % phase_pixels;
         // Offset of (sample, channel 0, iy, ix) in dx.
-        let at = (m / phase_pixels) * p.c * p.h * p.w + (iy0 + st * (q / wc)) * p.w + ix0 + st * (q % wc);
+        let at = (m / phase_pixels) * p.g.c * p.g.h * p.g.w + (iy0 + st * (q / wc)) * p.g.w + ix0 + st * (q % wc);
         for (var b = 0u; b < 4u; b++) {
             let a = sums[4u * i + b];
             let ic = p.ic0 + 4u * b;
@@ -78,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 fn store(valid: bool, at: u32, ic: u32, v: f32) {
-    if (valid && ic < p.c) {
-        dx[at + ic * p.h * p.w] = v;
+    if (valid && ic < p.g.c) {
+        dx[at + ic * p.g.h * p.g.w] = v;
     }
 }

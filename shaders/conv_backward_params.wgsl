@@ -7,13 +7,7 @@
 // needs many workgroups per tile), staging 16 rows of dy and A at a time in workgroup
 // memory; each invocation keeps a BM x BN block in registers (from the prepended block file). Each chunk writes its partial
 // sums to `partials` [split][o][k + 1]; conv_params_reduce adds them up into the gradients.
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, oh: u32, ow: u32, k: u32,
-    stride: u32, pad_top: u32, pad_left: u32, m_chunk: u32,
-    col_tiles: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvBackwardParamsParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
@@ -25,10 +19,10 @@ var<workgroup> tile_b: array<vec4<f32>, TK * TC / 4u>; // A: [TK][TC / 4], 4 val
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let pixels = p.oh * p.ow;
-    let m_total = p.n * pixels;
-    let area = p.k * p.k;
-    let k_total = p.c * area;
+    let pixels = p.g.oh * p.g.ow;
+    let m_total = p.g.n * pixels;
+    let area = p.g.k * p.g.k;
+    let k_total = p.g.c * area;
     let o0 = wid.x * TO;
     let c0 = (wid.y % p.col_tiles) * TC;
     let split = wid.y / p.col_tiles;
@@ -48,26 +42,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var r = 0u; r < TC / STRIDE; r++) {
         let kg = c0 + lid / TK + STRIDE * r;
         let kyx = kg % area;
-        x_chan[r] = (kg / area) * p.h * p.w;
-        ky_off[r] = i32(kyx / p.k) - i32(p.pad_top);
-        kx_off[r] = i32(kyx % p.k) - i32(p.pad_left);
+        x_chan[r] = (kg / area) * p.g.h * p.g.w;
+        ky_off[r] = i32(kyx / p.g.k) - i32(p.g.pad_top);
+        kx_off[r] = i32(kyx % p.g.k) - i32(p.g.pad_left);
         kind[r] = select(select(2u, 1u, kg == k_total), 0u, kg < k_total);
     }
-    let sample_len = p.c * p.h * p.w;
+    let sample_len = p.g.c * p.g.h * p.g.w;
 
     for (var m0 = m_begin; m0 < m_end; m0 += TK) {
         let m = m0 + mr;
         let in_range = m < m_end;
         let s = m / pixels;
         let pix = m % pixels;
-        let y0 = i32((pix / p.ow) * p.stride);
-        let x0 = i32((pix % p.ow) * p.stride);
+        let y0 = i32((pix / p.g.ow) * p.g.stride);
+        let x0 = i32((pix % p.g.ow) * p.g.stride);
         for (var r = 0u; r < TO / STRIDE; r++) {
             let orow = lid / TK + STRIDE * r;
             let oc = o0 + orow;
             var v = 0.0;
-            if (in_range && oc < p.o) {
-                v = dy[(s * p.o + oc) * pixels + pix];
+            if (in_range && oc < p.g.o) {
+                v = dy[(s * p.g.o + oc) * pixels + pix];
             }
             let f = mr * TO + orow;
             tile_a[f / 4u][f % 4u] = v;
@@ -78,8 +72,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (in_range && kind[r] == 0u) {
                 let iy = y0 + ky_off[r];
                 let ix = x0 + kx_off[r];
-                if (iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
-                    v = x[s * sample_len + x_chan[r] + u32(iy) * p.w + u32(ix)];
+                if (iy >= 0 && ix >= 0 && iy < i32(p.g.h) && ix < i32(p.g.w)) {
+                    v = x[s * sample_len + x_chan[r] + u32(iy) * p.g.w + u32(ix)];
                 }
             } else if (in_range && kind[r] == 1u) {
                 v = 1.0;
@@ -93,11 +87,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let row_len = k_total + 1u;
     for (var i = 0u; i < BM; i++) {
         let oc = o0 + to + i;
-        if (oc >= p.o) { continue; }
+        if (oc >= p.g.o) { continue; }
         for (var j = 0u; j < BN; j++) {
             let kg = c0 + tc + j;
             if (kg < row_len) {
-                partials[(split * p.o + oc) * row_len + kg] = block_value(&acc, i, j);
+                partials[(split * p.g.o + oc) * row_len + kg] = block_value(&acc, i, j);
             }
         }
     }

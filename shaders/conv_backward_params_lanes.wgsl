@@ -6,13 +6,7 @@
 // packed by conv_pack_dy.wgsl. Per row: PX gathered patch values and four uniform vec4 of
 // dy feed 64 PX multiply-adds. The chunks' sums go to `partials` [chunk][o][col], which
 // conv_params_reduce.wgsl adds up, as for the tiled kernel.
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, oh: u32, ow: u32, k: u32,
-    stride: u32, pad_top: u32, pad_left: u32, oc0: u32,
-    m_begin: u32, m_end: u32, chunk: u32, _pad0: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvBackwardParamsLanesParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;
 // Row m - m_begin holds dy[m, oc0 .. oc0 + 15].
@@ -21,9 +15,9 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let area = p.k * p.k;
-    let k_total = p.c * area;
-    let pixels = p.oh * p.ow;
+    let area = p.g.k * p.g.k;
+    let k_total = p.g.c * area;
+    let pixels = p.g.oh * p.g.ow;
     let col0 = wid.x * WG * PX + lid;
     // The columns' taps, worked out once: the input channel's offset within a sample, the
     // kernel row and column less the padding, and whether it is the bias column (ones) or
@@ -35,32 +29,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = 0u; i < PX; i++) {
         let col = col0 + WG * i;
         let tap = col % area;
-        x_chan[i] = min(col / area, p.c - 1u) * p.h * p.w;
-        ky_off[i] = select(-1000000, i32(tap / p.k) - i32(p.pad_top), col < k_total);
-        kx_off[i] = i32(tap % p.k) - i32(p.pad_left);
+        x_chan[i] = min(col / area, p.g.c - 1u) * p.g.h * p.g.w;
+        ky_off[i] = select(-1000000, i32(tap / p.g.k) - i32(p.g.pad_top), col < k_total);
+        kx_off[i] = i32(tap % p.g.k) - i32(p.g.pad_left);
         ones[i] = select(0.0, 1.0, col == k_total);
     }
-    let sample_len = p.c * p.h * p.w;
+    let sample_len = p.g.c * p.g.h * p.g.w;
     var acc: Lanes; // acc[4i + q][j]: column i, channel oc0 + 4q + j
     // The row's sample and output pixel, stepped along without divisions.
     var s = p.m_begin / pixels;
-    var oy = (p.m_begin % pixels) / p.ow;
-    var ox = p.m_begin % p.ow;
+    var oy = (p.m_begin % pixels) / p.g.ow;
+    var ox = p.m_begin % p.g.ow;
     for (var r = 0u; r < p.m_end - p.m_begin; r++) {
         var v: array<f32, PX>;
         for (var i = 0u; i < PX; i++) {
-            let iy = i32(oy * p.stride) + ky_off[i];
-            let ix = i32(ox * p.stride) + kx_off[i];
-            let inside = iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w);
-            let at = select(0u, s * sample_len + x_chan[i] + u32(iy) * p.w + u32(ix), inside);
+            let iy = i32(oy * p.g.stride) + ky_off[i];
+            let ix = i32(ox * p.g.stride) + kx_off[i];
+            let inside = iy >= 0 && ix >= 0 && iy < i32(p.g.h) && ix < i32(p.g.w);
+            let at = select(0u, s * sample_len + x_chan[i] + u32(iy) * p.g.w + u32(ix), inside);
             v[i] = select(ones[i], x[at], inside);
         }
         lanes_step(&acc, v, r);
         ox++;
-        if (ox == p.ow) {
+        if (ox == p.g.ow) {
             ox = 0u;
             oy++;
-            if (oy == p.oh) {
+            if (oy == p.g.oh) {
                 oy = 0u;
                 s++;
             }
@@ -82,8 +76,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 fn store(col: u32, oc: u32, v: f32) {
-    let row_len = p.c * p.k * p.k + 1u;
-    if (col < row_len && oc < p.o) {
-        partials[(p.chunk * p.o + oc) * row_len + col] = v;
+    let row_len = p.g.c * p.g.k * p.g.k + 1u;
+    if (col < row_len && oc < p.g.o) {
+        partials[(p.chunk * p.g.o + oc) * row_len + col] = v;
     }
 }

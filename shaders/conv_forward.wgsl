@@ -5,13 +5,7 @@
 // A workgroup computes a TM x 32 tile of Y (TM output pixels x 32 channels), staging
 // 16-deep slices of A and W in workgroup memory; each invocation keeps a BM x BN block of
 // the tile in registers (BM, BN, WG and block_step come from the prepended block file).
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, oh: u32, ow: u32, k: u32,
-    stride: u32, pad_top: u32, pad_left: u32, w_off: u32,
-    b_off: u32, relu: u32, _pad0: u32, _pad1: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvForwardParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -23,10 +17,10 @@ var<workgroup> tile_b: array<vec4<f32>, TK * TN / 4u>; // W: [TK][TN / 4], 4 val
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let pixels = p.oh * p.ow;
-    let m_total = p.n * pixels;
-    let area = p.k * p.k;
-    let k_total = p.c * area;
+    let pixels = p.g.oh * p.g.ow;
+    let m_total = p.g.n * pixels;
+    let area = p.g.k * p.g.k;
+    let k_total = p.g.c * area;
     let m0 = wid.x * TM;
     let n0 = wid.y * TN;
     let tm = (lid % 8u) * BM;
@@ -43,22 +37,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let m = m0 + lid / TK + STRIDE * r;
         let s = m / pixels;
         let pix = m % pixels;
-        x_base[r] = s * p.c * p.h * p.w;
-        iy_base[r] = select(-1000000, i32((pix / p.ow) * p.stride) - i32(p.pad_top), m < m_total);
-        ix_base[r] = i32((pix % p.ow) * p.stride) - i32(p.pad_left);
+        x_base[r] = s * p.g.c * p.g.h * p.g.w;
+        iy_base[r] = select(-1000000, i32((pix / p.g.ow) * p.g.stride) - i32(p.g.pad_top), m < m_total);
+        ix_base[r] = i32((pix % p.g.ow) * p.g.stride) - i32(p.g.pad_left);
     }
 
     for (var k0 = 0u; k0 < k_total; k0 += TK) {
         let kg = k0 + kr;
         let ic = kg / area;
-        let ky = i32((kg % area) / p.k);
-        let kx = i32(kg % p.k);
+        let ky = i32((kg % area) / p.g.k);
+        let kx = i32(kg % p.g.k);
         for (var r = 0u; r < TM / STRIDE; r++) {
             let iy = iy_base[r] + ky;
             let ix = ix_base[r] + kx;
             var v = 0.0;
-            if (kg < k_total && iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w)) {
-                v = x[x_base[r] + (ic * p.h + u32(iy)) * p.w + u32(ix)];
+            if (kg < k_total && iy >= 0 && ix >= 0 && iy < i32(p.g.h) && ix < i32(p.g.w)) {
+                v = x[x_base[r] + (ic * p.g.h + u32(iy)) * p.g.w + u32(ix)];
             }
             let f = kr * TM + lid / TK + STRIDE * r;
             tile_a[f / 4u][f % 4u] = v;
@@ -68,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             let nr = lid / TK + STRIDE * r;
             let oc = n0 + nr;
             var v = 0.0;
-            if (oc < p.o && kg < k_total) {
+            if (oc < p.g.o && kg < k_total) {
                 v = params[p.w_off + oc * k_total + kg];
             }
             let f = kr * TN + nr;
@@ -84,10 +78,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let pix = m % pixels;
         for (var j = 0u; j < BN; j++) {
             let oc = n0 + tn + j;
-            if (oc >= p.o) { continue; }
+            if (oc >= p.g.o) { continue; }
             var v = block_value(&acc, i, j) + params[p.b_off + oc];
             if (p.relu != 0u) { v = max(v, 0.0); }
-            y[(s * p.o + oc) * pixels + pix] = v;
+            y[(s * p.g.o + oc) * pixels + pix] = v;
         }
     }
 }

@@ -5,13 +5,7 @@
 // per kernel tap, PX gathered input values and four uniform vec4 of weights feed 64 PX
 // multiply-adds. The weights come packed by conv_pack_weights.wgsl, one block of 16
 // channels per dispatch, bound as a uniform buffer.
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    o: u32, oh: u32, ow: u32, k: u32,
-    stride: u32, pad_top: u32, pad_left: u32, oc0: u32,
-    b_off: u32, relu: u32, _pad0: u32, _pad1: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvForwardLanesParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -21,8 +15,8 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let pixels = p.oh * p.ow;
-    let m_total = p.n * pixels;
+    let pixels = p.g.oh * p.g.ow;
+    let m_total = p.g.n * pixels;
     let m0 = wid.x * WG * PX + lid;
     // The pixels' coordinates, worked out once: the sample's offset in x and the input
     // row and column of tap (0, 0) (far below zero: no pixel).
@@ -32,23 +26,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = 0u; i < PX; i++) {
         let m = m0 + WG * i;
         let pix = m % pixels;
-        x_base[i] = (m / pixels) * p.c * p.h * p.w;
-        iy_base[i] = select(-1000000, i32((pix / p.ow) * p.stride) - i32(p.pad_top), m < m_total);
-        ix_base[i] = i32((pix % p.ow) * p.stride) - i32(p.pad_left);
+        x_base[i] = (m / pixels) * p.g.c * p.g.h * p.g.w;
+        iy_base[i] = select(-1000000, i32((pix / p.g.ow) * p.g.stride) - i32(p.g.pad_top), m < m_total);
+        ix_base[i] = i32((pix % p.g.ow) * p.g.stride) - i32(p.g.pad_left);
     }
     var acc: Lanes; // acc[4i + q][j]: pixel i, channel oc0 + 4q + j
-    for (var ic = 0u; ic < p.c; ic++) {
-        for (var ky = 0u; ky < p.k; ky++) {
-            for (var kx = 0u; kx < p.k; kx++) {
+    for (var ic = 0u; ic < p.g.c; ic++) {
+        for (var ky = 0u; ky < p.g.k; ky++) {
+            for (var kx = 0u; kx < p.g.k; kx++) {
                 var v: array<f32, PX>;
                 for (var i = 0u; i < PX; i++) {
                     let iy = iy_base[i] + i32(ky);
                     let ix = ix_base[i] + i32(kx);
-                    let inside = iy >= 0 && ix >= 0 && iy < i32(p.h) && ix < i32(p.w);
-                    let at = select(0u, x_base[i] + (ic * p.h + u32(iy)) * p.w + u32(ix), inside);
+                    let inside = iy >= 0 && ix >= 0 && iy < i32(p.g.h) && ix < i32(p.g.w);
+                    let at = select(0u, x_base[i] + (ic * p.g.h + u32(iy)) * p.g.w + u32(ix), inside);
                     v[i] = select(0.0, x[at], inside);
                 }
-                lanes_step(&acc, v, (ic * p.k + ky) * p.k + kx);
+                lanes_step(&acc, v, (ic * p.g.k + ky) * p.g.k + kx);
             }
         }
     }
@@ -68,9 +62,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 fn store(m: u32, m_total: u32, oc: u32, sum: f32) {
-    if (m >= m_total || oc >= p.o) { return; }
-    let pixels = p.oh * p.ow;
+    if (m >= m_total || oc >= p.g.o) { return; }
+    let pixels = p.g.oh * p.g.ow;
     var v = sum + params[p.b_off + oc];
     if (p.relu != 0u) { v = max(v, 0.0); }
-    y[((m / pixels) * p.o + oc) * pixels + m % pixels] = v;
+    y[((m / pixels) * p.g.o + oc) * pixels + m % pixels] = v;
 }

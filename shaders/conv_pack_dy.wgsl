@@ -1,8 +1,7 @@
 // Lays dy out for conv_backward_params_lanes.wgsl, which reads 16 output channels per row
 // (output pixel m) as four vec4 from a uniform buffer: block b, row m, channel j at
 // packed[(b * m_stride + m) * 16 + j], zero past the last channel.
-struct Params { o: u32, pixels: u32, m_total: u32, m_stride: u32, count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvPackDyParams;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> packed: array<f32>;
 

@@ -3,11 +3,7 @@
 // channel j at packed[b * block_stride + 16 r + j], zero past the last channel.
 //   forward (transpose 0): blocks of 16 output channels, rows (input channel, tap);
 //   input gradient (transpose 1): blocks of 16 input channels, rows (output channel, tap).
-struct Params {
-    o: u32, c: u32, area: u32, w_off: u32,
-    transpose: u32, rows: u32, count: u32, block_stride: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvPackWeightsParams;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read_write> packed: array<f32>;
 

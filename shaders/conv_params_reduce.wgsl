@@ -3,11 +3,7 @@
 // `b_off` (the last column).
 // `bias_feeds_bn`: a BatchNorm follows, so the bias gradient is exactly zero; write 0 rather
 // than f32 cancellation noise, which Adam would blow up into real updates.
-struct Params {
-    o: u32, k: u32, splits: u32, w_off: u32,
-    b_off: u32, bias_feeds_bn: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvReduceParams;
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grads: array<f32>;
 

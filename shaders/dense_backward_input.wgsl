@@ -1,6 +1,5 @@
 // Dense backward w.r.t. the input: dx[s, i] = sum_j dy[s, j] * W[i, j].
-struct Params { n: u32, inputs: u32, outputs: u32, w_off: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: DenseParams;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;

@@ -1,7 +1,6 @@
 // Dense backward w.r.t. parameters: dW[i, j] = sum_s x[s, i] * dy[s, j]; db[j] = sum_s dy[s, j].
 // One invocation per weight, then one per bias.
-struct Params { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: DenseParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grads: array<f32>;

@@ -1,6 +1,5 @@
 // Dense forward: y[s, j] = b[j] + sum_i x[s, i] * W[i, j], with W stored [in, out].
-struct Params { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: DenseParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;

@@ -1,16 +1,6 @@
 // Batch gather: u8 pixels and labels (packed 4 per u32) of a GPU-resident dataset, picked
 // through a permutation, become f32 images in [0, 1] and u32 labels.
-struct Params {
-    n: u32,            // batch size
-    pixels: u32,       // pixels per image
-    perm_len: u32,     // entries in `perm`
-    _pad: u32,
-}
-struct Step {
-    start: u32, valid: u32, slot: u32, accumulate: u32,
-    lr: f32, bc1: f32, bc2: f32, _pad: f32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: GatherParams;
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> pixels: array<u32>;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;

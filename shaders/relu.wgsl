@@ -1,6 +1,5 @@
 // Standalone ReLU forward (ReLUs after a convolution or BatchNorm are fused into those kernels).
-struct Params { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ElementwiseParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 

@@ -1,6 +1,5 @@
 // ReLU backward in place: keeps the gradient where the ReLU's output is positive.
-struct Params { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ElementwiseParams;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
 

@@ -1,12 +1,7 @@
 // Log-softmax + mean cross-entropy, fused. One workgroup handles the whole batch:
 // writes log-probabilities, (in training) the gradient w.r.t. the logits, and reduces the
 // loss sum and correct count into a metrics slot, so no per-step read-back is needed.
-struct Params { n: u32, classes: u32, train: u32, _pad: u32 }
-struct Step {
-    start: u32, valid: u32, slot: u32, accumulate: u32,
-    lr: f32, bc1: f32, bc2: f32, _pad: f32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: LossParams;
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;

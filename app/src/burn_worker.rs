@@ -2,7 +2,7 @@
 //! in a Web Worker, each loaded only when its backend is chosen (the CPU one also when
 //! WebGPU is missing). See worker/src/lib.rs for the message protocol.
 
-use engine::trainer::{EvalResult, StepMetrics, TrainConfig, TrainError, Weights};
+use engine::train::{EvalResult, StepMetrics, TrainConfig, TrainError, Weights};
 use engine::{BackendKind, Dataset};
 use futures_channel::oneshot;
 use js_sys::{Float32Array, Float64Array, Object, Reflect, Uint8Array};

@@ -5,7 +5,7 @@
 
 use engine::inspect::{self, ActivationLayer, ConfusionMatrix};
 use engine::model::Model;
-use engine::trainer::EvalResult;
+use engine::train::EvalResult;
 use engine::Split;
 use leptos::html;
 use leptos::prelude::*;
@@ -74,7 +74,7 @@ impl Inspection {
             probe_probs: RwSignal::new(None),
             activations: RwSignal::new(None),
             probe_engine: RwSignal::new(""),
-            classes: RwSignal::new(inspect::MNIST_CLASSES.iter().map(|s| s.to_string()).collect()),
+            classes: RwSignal::new(engine::data::MNIST_CLASSES.iter().map(|s| s.to_string()).collect()),
         }
     }
     /// Forgets everything that belongs to a model (on Reset or a new dataset); the probed

@@ -2,7 +2,7 @@
 //! and formatting. Tested natively and, with wasm-bindgen-test, in the browser.
 
 use engine::data::BuiltinDataset;
-use engine::trainer::{TrainConfig, MAX_BATCH};
+use engine::train::{TrainConfig, MAX_BATCH};
 use engine::BackendKind;
 
 /// Backends the page offers: ours on WebGPU, and burn-wgpu and burn's CPU backend in Web Workers.

@@ -13,7 +13,7 @@ use burn_worker::BurnWorker;
 use charts::{ChartData, EpochPoint};
 use engine::data::{BuiltinDataset, NamedBytes};
 use engine::model::Model;
-use engine::trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
+use engine::train::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
 use engine::{inspect, weights, wgpu, BackendKind, Dataset, GpuContext, Split};
 use inspect_view::{Activations, Confusion, DrawPad, Filters, Gallery, Inspection, TestPredictions};
 use leptos::html;
@@ -810,7 +810,7 @@ async fn bench_backend(
     let (adapter, memory) = match &mut trainer {
         PageTrainer::Gpu(t) => {
             // Per-kernel GPU time of one more step, where the adapter has timestamp queries.
-            let kernels: Vec<String> = engine::trainer::kernel_totals(&t.profile_step().await?.unwrap_or_default())
+            let kernels: Vec<String> = engine::train::kernel_totals(&t.profile_step().await?.unwrap_or_default())
                 .iter()
                 .map(|(n, ns, count)| format!("{{\"kernel\":\"{n}\",\"ms\":{:.3},\"dispatches\":{count}}}", ns / 1e6))
                 .collect();

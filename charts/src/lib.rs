@@ -3,7 +3,7 @@
 //! (running training accuracy, training and test accuracy per epoch). The x axis is epochs.
 
 use engine::inspect::ConfusionMatrix;
-use engine::trainer::{EvalResult, StepMetrics};
+use engine::train::{EvalResult, StepMetrics};
 use plotters::coord::types::RangedCoordf32;
 use plotters::coord::Shift;
 use plotters::prelude::*;

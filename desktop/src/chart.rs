@@ -37,7 +37,7 @@ pub fn draw_confusion(path: &Path, m: &ConfusionMatrix, names: &[&str]) -> Resul
 mod tests {
     use super::*;
     use charts::EpochPoint;
-    use engine::trainer::StepMetrics;
+    use engine::train::StepMetrics;
 
     #[test]
     fn draws_a_png_with_content() {

@@ -68,7 +68,7 @@ fn train_then_eval_a_small_run() {
 fn bad_input_fails_with_a_clear_message() {
     let o = desktop(&["train", "--lr", "0", "--limit", "256"]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("learning rate 0"), "{}", text(&o));
+    assert!(text(&o).contains("learning rate must be a number above 0 and at most 1, e.g. 0.001 (got \"0\")"), "{}", text(&o));
 
     let o = desktop(&["train", "--data", "/nonexistent/dir"]);
     assert!(!o.status.success());
@@ -97,7 +97,6 @@ fn info_lists_adapters_and_bench_reports_json() {
 
 /// Weights trained by burn's CPU backend evaluate the same with our kernels: the backends
 /// share one weight format and one model.
-#[cfg(feature = "burn")]
 #[test]
 fn burn_cpu_trains_and_our_engine_evaluates_its_weights() {
     let out = tempfile::tempdir().unwrap();
@@ -122,7 +121,6 @@ fn burn_cpu_trains_and_our_engine_evaluates_its_weights() {
     assert_eq!(eval("burn-cpu"), burn_test_acc);
 }
 
-#[cfg(feature = "burn")]
 #[test]
 fn bench_all_backends_side_by_side() {
     let o = desktop(&["bench", "--backend", "all", "--batch", "8", "--steps", "1"]);

@@ -41,6 +41,13 @@ pub const FASHION_MNIST_SHA256: [(&str, &str); 4] = [
     (TEST_LABELS, "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
 ];
 
+/// The labels of MNIST's ten classes.
+pub const MNIST_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// The labels of Fashion-MNIST's ten classes, in label order.
+pub const FASHION_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
 /// A dataset the project ships: where its files live under `public/data/`, their
 /// compressed sizes (for download progress), checksums and class names.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,7 +67,7 @@ pub const MNIST: BuiltinDataset = BuiltinDataset {
     title: "MNIST",
     gz_bytes: [9_719_438, 28_857, 1_616_508, 4_517],
     sha256: MNIST_SHA256,
-    classes: crate::inspect::MNIST_CLASSES,
+    classes: MNIST_CLASSES,
     credit: "MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0",
 };
 
@@ -69,7 +76,7 @@ pub const FASHION_MNIST: BuiltinDataset = BuiltinDataset {
     title: "Fashion-MNIST",
     gz_bytes: [26_421_856, 29_491, 4_422_079, 5_125],
     sha256: FASHION_MNIST_SHA256,
-    classes: crate::inspect::FASHION_CLASSES,
+    classes: FASHION_CLASSES,
     credit: "Fashion-MNIST (Xiao, Rasul and Vollgraf, Zalando SE), MIT licence",
 };
 

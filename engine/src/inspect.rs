@@ -6,14 +6,7 @@
 use crate::data::{IMAGE_PIXELS, IMAGE_SIDE};
 use crate::model::{Model, Op, Shape};
 use crate::reference::{self, Mode};
-use crate::trainer::Weights;
-
-/// The labels of MNIST's ten classes.
-pub const MNIST_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-
-/// The labels of Fashion-MNIST's ten classes, in label order.
-pub const FASHION_CLASSES: [&str; 10] =
-    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+use crate::weights::Weights;
 
 /// Probabilities from one example's log-probabilities.
 pub fn probabilities(logprobs: &[f32]) -> Vec<f32> {

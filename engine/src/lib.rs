@@ -1,29 +1,31 @@
 //! The engine: trains the classic JAX tutorial CNN on MNIST with our own WGSL kernels.
+//! It has no UI and no burn in it (burn lives in the `burn-peer` crate).
 //!
-//! - [`data`]: idx parsing, gzip, SHA-256 verification.
+//! The data path, in module order (each module uses only those above it):
+//! - [`settings`]: every setting's bounds and checks, stated once.
+//! - [`data`]: idx parsing, gzip, SHA-256 verification, the shipped datasets.
 //! - [`model`]: the architecture as a list of layer specs and the flat parameter layout.
-//! - [`gpu`]: device acquisition, WGSL sources, cached pipelines, one constructor per kernel.
-//! - [`trainer`]: the training loop on the GPU, asynchronous metrics, evaluation.
-//! - [`reference`]: f64 CPU reference of every layer and of Adam, the oracle for the kernels.
-//! - [`backend`]: one training interface over wgsl, burn-wgpu and burn-cpu.
+//! - [`weights`]: trained weights, and their safetensors files.
+//! - [`reference`]: the f64 CPU mirror of every kernel family, the oracle for the kernels.
+//! - [`bench`]: the benchmark report, one serde type for the desktop binary and the page.
+//! - [`gpu`]: device acquisition, pipelines, uniforms, one file per kernel family.
+//! - [`train`]: the trainer, its plan, the step clock and the metrics ring.
 //! - [`inspect`]: confusion matrix, filters, activation maps, drawn digits.
-//! - [`weights`]: safetensors files of trained weights.
-//! - `burn_backend` (feature `burn`): the same network on burn's CPU backend and burn-wgpu.
+//! - [`protocol`]: the messages between the page and its burn worker.
 
-pub mod backend;
-#[cfg(feature = "burn")]
-pub mod burn_backend;
+pub mod bench;
 pub mod data;
 pub mod gpu;
 pub mod inspect;
 pub mod model;
+pub mod protocol;
 pub mod reference;
-pub mod trainer;
+pub mod settings;
+pub mod train;
 pub mod weights;
 
-pub use backend::{AnyTrainer, BackendKind};
 pub use data::{Dataset, Split};
 pub use gpu::{GpuContext, GpuError};
 pub use model::{Adam, Model};
-pub use trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
+pub use train::{BackendKind, EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
 pub use wgpu;

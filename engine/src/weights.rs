@@ -4,9 +4,40 @@
 //! shape against the model, so a wrong file is rejected before anything changes.
 
 use crate::model::{Model, Op};
-use crate::trainer::Weights;
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
+
+/// Trained state: flat parameters and BatchNorm running statistics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weights {
+    pub params: Vec<f32>,
+    pub stats: Vec<f32>,
+}
+
+impl Weights {
+    /// A model nobody has trained yet: the initial weights of `seed`.
+    pub fn initial(model: &Model, seed: u64) -> Self {
+        Weights { params: model.init_params(seed), stats: model.init_stats() }
+    }
+
+    /// Checks sizes and values against `model`, so that bad weights are refused before
+    /// anything changes.
+    pub fn check(&self, model: &Model) -> Result<(), String> {
+        if self.params.len() != model.param_count || self.stats.len() != model.stats_count {
+            return Err(format!(
+                "{} parameters and {} statistics given, the model has {} and {}",
+                self.params.len(),
+                self.stats.len(),
+                model.param_count,
+                model.stats_count
+            ));
+        }
+        if let Some(i) = self.params.iter().chain(&self.stats).position(|v| !v.is_finite()) {
+            return Err(format!("value {i} is not a finite number"));
+        }
+        Ok(())
+    }
+}
 
 /// What a weight file says about itself.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -285,13 +285,9 @@ fn unpacking_pauses_every_few_megabytes_and_gives_the_same_split() {
         pauses += 1;
         std::future::ready(())
     };
-    let pausing = engine::trainer::block_on(data::parse_split_pausing(
-        named(FILE_NAMES[0], images),
-        named(FILE_NAMES[1], labels),
-        &verify,
-        &mut pause,
-    ))
-    .unwrap();
+    let pausing =
+        engine::train::block_on(data::parse_split_pausing(named(FILE_NAMES[0], images), named(FILE_NAMES[1], labels), &verify, &mut pause))
+            .unwrap();
     let plain = data::parse_split(named(FILE_NAMES[0], images), named(FILE_NAMES[1], labels), &verify).unwrap();
     assert_eq!(pausing.images, plain.images);
     assert_eq!(pausing.labels, plain.labels);
@@ -301,7 +297,7 @@ fn unpacking_pauses_every_few_megabytes_and_gives_the_same_split() {
     // A corrupt file still fails with its own error.
     let cut = &images[..images.len() / 2];
     let err =
-        engine::trainer::block_on(data::parse_split_pausing(named(FILE_NAMES[0], cut), named(FILE_NAMES[1], labels), &verify, &mut || {
+        engine::train::block_on(data::parse_split_pausing(named(FILE_NAMES[0], cut), named(FILE_NAMES[1], labels), &verify, &mut || {
             std::future::ready(())
         }))
         .unwrap_err();

@@ -8,7 +8,7 @@ use common::golden::*;
 use common::*;
 use engine::model::{Adam, Model};
 use engine::reference::{self as r, Mode, RefTrainer};
-use engine::trainer::{block_on, TrainConfig, Trainer, Weights};
+use engine::train::{block_on, TrainConfig, Trainer, Weights};
 
 #[test]
 fn reference_forward_matches_golden_every_layer() {

@@ -5,7 +5,13 @@
 
 mod common;
 use common::*;
-use engine::gpu::{ConvParamsSplit, Kernels, RegisterBlock, StepUniform};
+use engine::gpu::adam::OptimizerBuffers;
+use engine::gpu::batchnorm::{BnLayer, RunningStats};
+use engine::gpu::conv::{ConvGradients, ConvLayer};
+use engine::gpu::dense::DenseLayer;
+use engine::gpu::gather::ResidentSplit;
+use engine::gpu::loss::LossLayer;
+use engine::gpu::{ConvParamsSplit, Kernels, LayerParams, RegisterBlock, Step};
 use engine::model::{Adam, ConvGeom, Shape};
 use engine::reference as r;
 
@@ -30,7 +36,7 @@ fn geometries() -> Vec<ConvGeom> {
     ]
 }
 
-fn step_buffer(ctx: &engine::GpuContext, s: StepUniform) -> wgpu::Buffer {
+fn step_buffer(ctx: &engine::GpuContext, s: Step) -> wgpu::Buffer {
     ctx.device.create_buffer_init_uniform(bytemuck::bytes_of(&s))
 }
 
@@ -91,9 +97,11 @@ fn pixel_lanes_run_where_they_fit_and_tiles_elsewhere() {
     let (partials, grads) = (poisoned(&k.ctx, 1 << 18), poisoned(&k.ctx, 1 << 16));
     let lane_case = |g: &ConvGeom, n: usize| {
         let packed = k.packed_weights_buffer(k.packed_weights_bytes(g, n, true));
-        let forward = names(k.conv_forward(g, n, false, &x, &params, 0, 0, &dy, &packed));
-        let input = names(k.conv_backward_input(g, n, &dy, &params, 0, &x, &packed));
-        let weights = names(k.conv_backward_params(g, n, false, &x, &dy, &partials, &grads, 0, 0, &packed));
+        let layer = ConvLayer { geom: g, n, params: LayerParams { buffer: &params, weight: 0, bias: 0 }, packed: &packed };
+        let out = ConvGradients { partials: &partials, grads: &grads, bias_feeds_bn: false };
+        let forward = names(k.conv_forward(&layer, false, &x, &dy));
+        let input = names(k.conv_backward_input(&layer, &dy, &x));
+        let weights = names(k.conv_backward_params(&layer, &out, &x, &dy));
         (forward, input, weights)
     };
     // The tutorial's conv2: 16 channels' weights take 51,200 bytes of a 64 KiB binding;
@@ -132,10 +140,12 @@ fn conv_case(ctx: &engine::GpuContext, k: &Kernels, rng: &mut Rng, g: ConvGeom, 
     let grads = poisoned(ctx, grads_len);
     let partials = poisoned(ctx, ConvParamsSplit::scratch_len(&g, n, k.block));
     let packed = k.packed_weights_buffer(k.packed_weights_bytes(&g, n, true));
-    let mut dispatches = k.conv_forward(&g, n, false, &xb, &pb, w_off, b_off, &y, &packed);
-    dispatches.extend(k.conv_forward(&g, n, true, &xb, &pb, w_off, b_off, &y_relu, &packed));
-    dispatches.extend(k.conv_backward_input(&g, n, &dyb, &pb, w_off, &dx, &packed));
-    dispatches.extend(k.conv_backward_params(&g, n, false, &xb, &dyb, &partials, &grads, w_off, b_off, &packed));
+    let layer = ConvLayer { geom: &g, n, params: LayerParams { buffer: &pb, weight: w_off, bias: b_off }, packed: &packed };
+    let out = ConvGradients { partials: &partials, grads: &grads, bias_feeds_bn: false };
+    let mut dispatches = k.conv_forward(&layer, false, &xb, &y);
+    dispatches.extend(k.conv_forward(&layer, true, &xb, &y_relu));
+    dispatches.extend(k.conv_backward_input(&layer, &dyb, &dx));
+    dispatches.extend(k.conv_backward_params(&layer, &out, &xb, &dyb));
     run(ctx, &dispatches);
     let what = format!("conv {g:?} batch {n} {:?}", k.block);
     let y_ref = r::conv_forward(&g, n, &x, &w, &b);
@@ -175,14 +185,17 @@ fn batchnorm_kernels_match_reference() {
             let y_relu = poisoned(&ctx, len);
             let grads = poisoned(&ctx, flat.len());
             let dx = poisoned(&ctx, len);
+            let params = LayerParams { buffer: &pb, weight: g_off, bias: b_off };
+            let layer = BnLayer { shape, n, params, save: &save };
+            let running = RunningStats { buffer: &sb, offset: stats_off };
             run(
                 &ctx,
                 &[
-                    k.bn_stats(shape, n, true, &xb, &save, &sb, stats_off),
-                    k.bn_apply(shape, n, false, &xb, &save, &pb, g_off, b_off, &y),
-                    k.bn_apply(shape, n, true, &xb, &save, &pb, g_off, b_off, &y_relu),
-                    k.bn_backward_params(shape, n, &xb, &dyb, &save, &grads, g_off, b_off),
-                    k.bn_backward_input(shape, n, &xb, &dyb, &save, &pb, &grads, g_off, b_off, &dx),
+                    k.bn_stats(&layer, &xb, running, true),
+                    k.bn_apply(&layer, false, &xb, &y),
+                    k.bn_apply(&layer, true, &xb, &y_relu),
+                    k.bn_backward_params(&layer, &xb, &dyb, &grads),
+                    k.bn_backward_input(&layer, &xb, &dyb, &grads, &dx),
                 ],
             );
             let what = format!("batchnorm {shape:?} batch {n}");
@@ -202,13 +215,8 @@ fn batchnorm_kernels_match_reference() {
             assert_close(&format!("{what} running stats"), &got_stats[stats_off..], &stats[stats_off..], FWD_TOL);
             let eval_save = poisoned(&ctx, 2 * shape.c);
             let y_eval = poisoned(&ctx, len);
-            run(
-                &ctx,
-                &[
-                    k.bn_eval_stats(shape, &sb, stats_off, &eval_save),
-                    k.bn_apply(shape, n, false, &xb, &eval_save, &pb, g_off, b_off, &y_eval),
-                ],
-            );
+            let eval_layer = BnLayer { save: &eval_save, ..layer };
+            run(&ctx, &[k.bn_eval_stats(&eval_layer, running), k.bn_apply(&eval_layer, false, &xb, &y_eval)]);
             let (means, vars) = stats[stats_off..].split_at(shape.c);
             let eval_ref = r::bn_forward_eval(shape, &x, &gamma, &beta, means, vars);
             assert_close(&format!("{what} eval forward"), &read(&ctx, &y_eval), &eval_ref, FWD_TOL);
@@ -250,12 +258,13 @@ fn dense_kernels_match_reference() {
             flat[b_off..b_off + outputs].copy_from_slice(&b);
             let (xb, pb, dyb) = (buffer(&ctx, &x), buffer(&ctx, &flat), buffer(&ctx, &dy));
             let (y, dx, grads) = (poisoned(&ctx, n * outputs), poisoned(&ctx, n * inputs), poisoned(&ctx, flat.len()));
+            let layer = DenseLayer { n, inputs, outputs, params: LayerParams { buffer: &pb, weight: w_off, bias: b_off } };
             run(
                 &ctx,
                 &[
-                    k.dense_forward(n, inputs, outputs, &xb, &pb, w_off, b_off, &y),
-                    k.dense_backward_input(n, inputs, outputs, &dyb, &pb, w_off, &dx),
-                    k.dense_backward_params(n, inputs, outputs, &xb, &dyb, &grads, w_off, b_off),
+                    k.dense_forward(&layer, &xb, &y),
+                    k.dense_backward_input(&layer, &dyb, &dx),
+                    k.dense_backward_params(&layer, &xb, &dyb, &grads),
                 ],
             );
             let what = format!("dense {inputs}->{outputs} batch {n}");
@@ -283,8 +292,9 @@ fn softmax_loss_matches_reference() {
         let labb = ctx.storage_buffer("labels", bytemuck::cast_slice(&label_words));
         let (lp, dl) = (poisoned(&ctx, n * classes), poisoned(&ctx, n * classes));
         let metrics = poisoned(&ctx, 8);
-        let step = step_buffer(&ctx, StepUniform { slot: 1, valid: n as u32, ..Default::default() });
-        run(&ctx, &[k.softmax_loss(n, classes, true, &step, &lb, &labb, &lp, &dl, &metrics)]);
+        let step = step_buffer(&ctx, Step { slot: 1, valid: n as u32, ..Default::default() });
+        let layer = LossLayer { n, classes, train: true, step: &step, labels: &labb, metrics: &metrics };
+        run(&ctx, &[k.softmax_loss(&layer, &lb, &lp, &dl)]);
         let lp_ref = r::log_softmax(classes, &logits);
         let (loss_ref, dl_ref) = r::nll_loss(classes, &lp_ref, &labels);
         let what = format!("softmax loss batch {n}");
@@ -299,8 +309,9 @@ fn softmax_loss_matches_reference() {
         // Evaluation: accumulate over two launches, counting only `valid` examples.
         let valid = n.div_ceil(2);
         let acc = ctx.storage_buffer("acc", bytemuck::cast_slice(&[0f32; 4]));
-        let step = step_buffer(&ctx, StepUniform { slot: 0, valid: valid as u32, accumulate: 1, ..Default::default() });
-        let d = k.softmax_loss(n, classes, false, &step, &lb, &labb, &lp, &dl, &acc);
+        let step = step_buffer(&ctx, Step { slot: 0, valid: valid as u32, accumulate: 1, ..Default::default() });
+        let layer = LossLayer { n, classes, train: false, step: &step, labels: &labb, metrics: &acc };
+        let d = k.softmax_loss(&layer, &lb, &lp, &dl);
         run(&ctx, &[d.clone(), d]);
         let (loss_v, _) = r::nll_loss(classes, &lp_ref[..valid * classes], &labels[..valid]);
         let m = read(&ctx, &acc);
@@ -323,15 +334,18 @@ fn gather_matches_reference() {
         v.resize(b.len().div_ceil(4) * 4, 0);
         v
     };
-    let pb = ctx.storage_buffer("pixels", &pad(&pixels));
-    let lb = ctx.storage_buffer("labels", &pad(&labels));
-    let permb = ctx.storage_buffer("perm", bytemuck::cast_slice(&perm));
+    let split = ResidentSplit {
+        len: count,
+        pixels: ctx.storage_buffer("pixels", &pad(&pixels)),
+        labels: ctx.storage_buffer("labels", &pad(&labels)),
+        perm: ctx.storage_buffer("perm", bytemuck::cast_slice(&perm)),
+    };
     for (n, start) in [(1, 0), (3, 5), (127, 173)] {
         let (imgs, labs) = (poisoned(&ctx, n * 784), poisoned(&ctx, n));
-        let step = step_buffer(&ctx, StepUniform { start: start as u32, valid: n as u32, ..Default::default() });
-        run(&ctx, &[k.gather(n, count, &step, &pb, &lb, &permb, &imgs, &labs)]);
+        let step = step_buffer(&ctx, Step { start: start as u32, valid: n as u32, ..Default::default() });
+        run(&ctx, &[k.gather(n, 784, &step, &split, &imgs, &labs)]);
         let got = read(&ctx, &imgs);
-        let got_labels: Vec<u32> = bytemuck::cast_slice(&engine::trainer::block_on(ctx.read_bytes(&labs)).unwrap()).to_vec();
+        let got_labels: Vec<u32> = bytemuck::cast_slice(&engine::train::block_on(ctx.read_bytes(&labs)).unwrap()).to_vec();
         for s in 0..n {
             // Past the end of the permutation the last example repeats.
             let ex = perm[(start + s).min(count - 1)] as usize;
@@ -357,14 +371,15 @@ fn adam_matches_reference() {
             let gb = buffer(&ctx, &grads);
             let step = step_buffer(
                 &ctx,
-                StepUniform {
+                Step {
                     lr: hp.lr,
                     bc1: (1.0 - 0.9f64.powi(t as i32)) as f32,
                     bc2: (1.0 - 0.999f64.powi(t as i32)) as f32,
                     ..Default::default()
                 },
             );
-            run(&ctx, &[k.adam(count, &hp, &step, &gb, &pb, &mb, &vb)]);
+            let buffers = OptimizerBuffers { params: &pb, grads: &gb, m: &mb, v: &vb };
+            run(&ctx, &[k.adam(count, &hp, &step, &buffers)]);
             r::adam_step(&hp, t, &mut params, &grads, &mut m, &mut v);
             assert_close(&format!("adam {count} params step {t}"), &read(&ctx, &pb), &params, 1e-6);
             assert_close(&format!("adam {count} m step {t}"), &read(&ctx, &mb), &m, 1e-5);

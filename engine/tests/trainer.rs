@@ -8,7 +8,7 @@ use engine::data::{self, Dataset, Verification};
 use engine::inspect;
 use engine::model::{Adam, Model};
 use engine::reference::{self as r, Mode, RefTrainer};
-use engine::trainer::{block_on, EvalSet, TrainConfig, TrainError, Trainer, Weights};
+use engine::train::{block_on, EvalSet, TrainConfig, TrainError, Trainer, Weights};
 use std::path::Path;
 
 fn mnist() -> Dataset {
@@ -100,7 +100,7 @@ fn metrics_arrive_for_every_step_in_order() {
     assert_eq!(steps, (0..25).collect::<Vec<_>>());
     assert!(got.iter().all(|m| m.loss.is_finite() && m.loss > 0.0 && (0.0..=1.0).contains(&m.accuracy)));
     // 40 images in batches of 4: 10 steps per epoch.
-    assert_eq!((trainer.epoch(), trainer.step_in_epoch()), (2, 5));
+    assert_eq!((trainer.clock().epoch, trainer.clock().step_in_epoch), (2, 5));
 }
 
 #[test]
@@ -129,11 +129,16 @@ fn impossible_settings_are_refused_with_a_reason() {
     let ctx = gpu();
     let data = subset(&mnist(), 10, 5);
     let cases: Vec<(TrainConfig, &str)> = vec![
-        (TrainConfig { batch: 0, ..Default::default() }, "batch size 0"),
-        (TrainConfig { batch: 11, ..Default::default() }, "larger than the 10 training examples"),
-        (TrainConfig { batch: 2, adam: Adam { lr: 0.0, ..Adam::default() }, ..Default::default() }, "learning rate 0"),
-        (TrainConfig { batch: 2, adam: Adam { lr: f32::NAN, ..Adam::default() }, ..Default::default() }, "learning rate NaN"),
+        (TrainConfig { batch: 0, ..Default::default() }, "batch size must be a whole number from 1 to 4096 (got \"0\")"),
+        (TrainConfig { batch: 11, ..Default::default() }, "batch size 11 is larger than the 10 training images"),
+        (
+            TrainConfig { batch: 2, adam: Adam { lr: 0.0, ..Adam::default() }, ..Default::default() },
+            "learning rate must be a number above 0 and at most 1, e.g. 0.001 (got \"0\")",
+        ),
+        (TrainConfig { batch: 2, adam: Adam { lr: f32::NAN, ..Adam::default() }, ..Default::default() }, "(got \"NaN\")"),
+        (TrainConfig { batch: 2, adam: Adam { lr: 1.5, ..Adam::default() }, ..Default::default() }, "(got \"1.5\")"),
         (TrainConfig { batch: 2, adam: Adam { beta1: 1.0, ..Adam::default() }, ..Default::default() }, "beta1"),
+        (TrainConfig { batch: 2, eval_batch: 5000, ..Default::default() }, "evaluation batch size must be"),
     ];
     for (config, expected) in cases {
         let err = Trainer::new(&ctx, Model::tutorial(), &data, config).err().expect("refused");

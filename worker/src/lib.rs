@@ -22,7 +22,7 @@ pub use worker::start;
 mod worker {
     use engine::burn_backend::{BurnDevice, BurnTrainer};
     use engine::model::Model;
-    use engine::trainer::{EvalSet, TrainConfig, TrainError, Weights};
+    use engine::train::{EvalSet, TrainConfig, TrainError, Weights};
     use engine::{Dataset, Split};
     use js_sys::{Float32Array, Float64Array, Object, Reflect, Uint8Array};
     use std::cell::{Cell, RefCell};

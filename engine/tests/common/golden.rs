@@ -10,7 +10,7 @@ pub struct Golden(Vec<u8>);
 
 impl Golden {
     pub fn load() -> Self {
-        Golden(std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/seed_cnn_golden.safetensors")).unwrap())
+        Golden(std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../engine/tests/data/seed_cnn_golden.safetensors")).unwrap())
     }
     pub fn get(&self, name: &str) -> Vec<f64> {
         let st = SafeTensors::deserialize(&self.0).unwrap();

@@ -5,6 +5,7 @@
 pub mod golden;
 
 use engine::gpu::{Dispatch, GpuContext};
+use engine::wgpu;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -15,7 +16,7 @@ pub fn gpu() -> GpuContext {
         // SAFETY: set before any thread reads the environment in this test binary.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir) };
     });
-    let ctx = engine::trainer::block_on(GpuContext::acquire()).expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
+    let ctx = engine::train::block_on(GpuContext::acquire()).expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
     eprintln!("adapter: {}", ctx.describe());
     ctx
 }
@@ -68,7 +69,7 @@ pub fn run(ctx: &GpuContext, dispatches: &[Dispatch]) {
 }
 
 pub fn read(ctx: &GpuContext, b: &wgpu::Buffer) -> Vec<f64> {
-    f64s(&engine::trainer::block_on(ctx.read_f32(b)).unwrap())
+    f64s(&engine::train::block_on(ctx.read_f32(b)).unwrap())
 }
 
 /// ‖a − b‖ / ‖b‖ (NaN anywhere gives NaN, which fails every `<` check).

@@ -2,7 +2,7 @@
 
 fn main() {
     #[cfg(target_arch = "wasm32")]
-    worker::start(engine::burn_backend::BurnDevice::Cpu);
+    worker::start(burn_peer::BurnDevice::Cpu);
     #[cfg(not(target_arch = "wasm32"))]
     eprintln!("cpu_worker runs in a browser Web Worker; Trunk builds it (see index.html)");
 }

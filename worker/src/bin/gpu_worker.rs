@@ -2,7 +2,7 @@
 
 fn main() {
     #[cfg(target_arch = "wasm32")]
-    worker::start(engine::burn_backend::BurnDevice::Wgpu);
+    worker::start(burn_peer::BurnDevice::Wgpu);
     #[cfg(not(target_arch = "wasm32"))]
     eprintln!("gpu_worker runs in a browser Web Worker; Trunk builds it (see index.html)");
 }

@@ -1,4 +1,4 @@
-//! burn beside our WGSL engine (cargo feature `burn`, plus `burn-wgpu` for the GPU).
+//! The network on a burn device (burn's CPU backend, or burn-wgpu with feature `wgpu`).
 //!
 //! The same network, built op by op from the same [`Model`] and the same flat parameter
 //! vector, trained with burn's autodiff and burn's own Adam. It serves as an independent
@@ -14,14 +14,13 @@
 //! batch mean, so its true gradient is exactly zero, and f32 noise in it would otherwise
 //! be blown up by Adam into real updates. Our kernels write exactly zero for the same reason.
 
-use crate::data::{Dataset, Split, IMAGE_PIXELS};
-use crate::model::{epoch_permutation, Model, Op, BN_EPS, BN_MOMENTUM};
-use crate::trainer::{EvalResult, EvalSet, StepMetrics, TrainConfig, TrainError, Weights};
 use burn::optim::{Adam as BurnAdam, AdamConfig, AdamState, Optimizer};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use engine::model::{Model, Op, BN_EPS, BN_MOMENTUM};
+use engine::train::{TrainError, Weights};
 
 /// Which burn backend runs the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +28,7 @@ pub enum BurnDevice {
     /// burn's pure-Rust CPU backend (flex); also runs in wasm32.
     Cpu,
     /// burn-wgpu (cubecl) on the default adapter.
-    #[cfg(feature = "burn-wgpu")]
+    #[cfg(feature = "wgpu")]
     Wgpu,
 }
 
@@ -39,7 +38,7 @@ impl BurnDevice {
     pub fn open(self) -> Result<Device, TrainError> {
         Ok(match self {
             BurnDevice::Cpu => Device::flex().autodiff(),
-            #[cfg(feature = "burn-wgpu")]
+            #[cfg(feature = "wgpu")]
             BurnDevice::Wgpu => open_wgpu()?.autodiff(),
         })
     }
@@ -47,7 +46,7 @@ impl BurnDevice {
     /// Like [`BurnDevice::open`], but also initialises burn-wgpu on the browser's WebGPU,
     /// which can only be done asynchronously.
     pub async fn open_async(self) -> Result<Device, TrainError> {
-        #[cfg(all(feature = "burn-wgpu", target_arch = "wasm32"))]
+        #[cfg(all(feature = "wgpu", target_arch = "wasm32"))]
         if self == BurnDevice::Wgpu {
             let device = Device::wgpu_options().init_async().await.map_err(|e| no_wgpu_adapter(e.to_string()))?;
             return Ok(device.autodiff());
@@ -56,12 +55,12 @@ impl BurnDevice {
     }
 }
 
-#[cfg(feature = "burn-wgpu")]
+#[cfg(feature = "wgpu")]
 fn no_wgpu_adapter(reason: String) -> TrainError {
-    TrainError::Gpu(crate::GpuError::NoAdapter(format!("burn-wgpu found no usable adapter: {reason}")))
+    TrainError::Gpu(engine::gpu::GpuError::NoAdapter(format!("burn-wgpu found no usable adapter: {reason}")))
 }
 
-#[cfg(all(feature = "burn-wgpu", not(target_arch = "wasm32")))]
+#[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
 fn open_wgpu() -> Result<Device, TrainError> {
     use std::sync::OnceLock;
     // burn's wgpu runtime initialises once per process; later calls reuse that device.
@@ -69,7 +68,7 @@ fn open_wgpu() -> Result<Device, TrainError> {
     DEVICE.get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string())).clone().map_err(no_wgpu_adapter)
 }
 
-#[cfg(all(feature = "burn-wgpu", target_arch = "wasm32"))]
+#[cfg(all(feature = "wgpu", target_arch = "wasm32"))]
 fn open_wgpu() -> Result<Device, TrainError> {
     Err(TrainError::Config("burn-wgpu in a browser is initialised asynchronously: use BurnDevice::open_async".into()))
 }
@@ -121,8 +120,8 @@ pub struct BurnModel {
 
 impl BurnModel {
     /// Builds the model on `device` from our flat layout.
-    pub fn new(model: Model, device: Device, weights: &Weights, adam: &crate::model::Adam) -> Result<Self, TrainError> {
-        weights.check(&model)?;
+    pub fn new(model: Model, device: Device, weights: &Weights, adam: &engine::model::Adam) -> Result<Self, TrainError> {
+        weights.check(&model).map_err(TrainError::Weights)?;
         let adam_config = AdamConfig::new().with_beta_1(adam.beta1).with_beta_2(adam.beta2).with_epsilon(adam.eps);
         let mut m = BurnModel {
             adam_states: vec![None; model.params.len()],
@@ -158,7 +157,7 @@ impl BurnModel {
 
     /// Replaces parameters and running statistics (checked first; Adam's moments are kept).
     pub fn set_weights(&mut self, w: &Weights) -> Result<(), TrainError> {
-        w.check(&self.model)?;
+        w.check(&self.model).map_err(TrainError::Weights)?;
         self.load(w);
         Ok(())
     }
@@ -169,7 +168,7 @@ impl BurnModel {
         self.params[i].clone()
     }
 
-    /// `n` images of `IMAGE_PIXELS` floats as an (N, C, H, W) tensor.
+    /// `n` images of the model's input size in floats as an (N, C, H, W) tensor.
     pub fn images(&self, pixels: Vec<f32>) -> Tensor<4> {
         let s = self.model.spec.input;
         let n = pixels.len() / s.len();
@@ -322,170 +321,4 @@ impl BurnModel {
 pub async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, TrainError> {
     let data = t.into_data_async().await.map_err(|e| TrainError::Backend(format!("burn could not read a tensor back: {e:?}")))?;
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Backend(format!("burn returned unexpected data: {e:?}")))
-}
-
-/// Pixels of `examples` as floats in [0, 1], in order.
-fn gather(split: &Split, examples: impl Iterator<Item = usize>) -> (Vec<f32>, Vec<u8>) {
-    let mut pixels = Vec::new();
-    let mut labels = Vec::new();
-    for e in examples {
-        pixels.extend(split.images[e * IMAGE_PIXELS..(e + 1) * IMAGE_PIXELS].iter().map(|&p| p as f32 / 255.0));
-        labels.push(split.labels[e]);
-    }
-    (pixels, labels)
-}
-
-/// Trains with burn: the same schedule, shuffle and metrics as [`crate::Trainer`].
-pub struct BurnTrainer {
-    pub config: TrainConfig,
-    pub net: BurnModel,
-    backend: BurnDevice,
-    train: Split,
-    test: Split,
-    perm: Vec<u32>,
-    steps: u64,
-    epoch: usize,
-    step_in_epoch: usize,
-    /// Steps whose loss and correct count are still on the device.
-    pending: Vec<(u64, Tensor<1>, Tensor<1>)>,
-    /// Metrics read back but not yet returned by `poll_metrics`.
-    ready: Vec<StepMetrics>,
-}
-
-impl BurnTrainer {
-    pub fn new(backend: BurnDevice, model: Model, data: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
-        config.validate(data.train.len())?;
-        Self::on_device(backend, backend.open()?, model, data, config)
-    }
-
-    /// As [`BurnTrainer::new`], opening the device asynchronously (burn-wgpu in a browser).
-    pub async fn new_async(backend: BurnDevice, model: Model, data: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
-        config.validate(data.train.len())?;
-        Self::on_device(backend, backend.open_async().await?, model, data, config)
-    }
-
-    fn on_device(backend: BurnDevice, device: Device, model: Model, data: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
-        let weights = Weights { params: model.init_params(config.seed), stats: model.init_stats() };
-        let net = BurnModel::new(model, device, &weights, &config.adam)?;
-        Ok(BurnTrainer {
-            perm: (0..data.train.len() as u32).collect(),
-            net,
-            backend,
-            train: data.train.clone(),
-            test: data.test.clone(),
-            config,
-            steps: 0,
-            epoch: 0,
-            step_in_epoch: 0,
-            pending: Vec::new(),
-            ready: Vec::new(),
-        })
-    }
-
-    pub fn backend(&self) -> BurnDevice {
-        self.backend
-    }
-    pub fn steps_per_epoch(&self) -> usize {
-        self.train.len() / self.config.batch
-    }
-    pub fn steps_done(&self) -> u64 {
-        self.steps
-    }
-    pub fn epoch(&self) -> usize {
-        self.epoch
-    }
-    pub fn step_in_epoch(&self) -> usize {
-        self.step_in_epoch
-    }
-
-    /// Runs one training step. Reads metrics back (a device sync) only every
-    /// `metrics_every` steps and at the end of an epoch.
-    pub fn step(&mut self) -> Result<(), TrainError> {
-        if self.step_in_epoch == 0 && self.config.shuffle {
-            self.perm = epoch_permutation(self.train.len(), self.config.seed, self.epoch);
-        }
-        let batch = self.config.batch;
-        let start = self.step_in_epoch * batch;
-        let (pixels, labels) = gather(&self.train, self.perm[start..start + batch].iter().map(|&e| e as usize));
-        let images = self.net.images(pixels);
-        let (loss, correct) = self.net.train_step(images, &labels, self.config.adam.lr);
-        self.pending.push((self.steps, loss, correct));
-        self.steps += 1;
-        self.step_in_epoch += 1;
-        if self.step_in_epoch == self.steps_per_epoch() {
-            self.step_in_epoch = 0;
-            self.epoch += 1;
-        }
-        // In a browser the caller awaits `flush_metrics` instead (read-backs are async there).
-        #[cfg(not(target_arch = "wasm32"))]
-        if self.pending.len() >= self.config.metrics_every || self.step_in_epoch == 0 {
-            let read = crate::trainer::block_on(self.read_pending())?;
-            self.ready.extend(read);
-        }
-        Ok(())
-    }
-
-    /// Reads back the loss and accuracy of every pending step in one transfer.
-    async fn read_pending(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
-        if self.pending.is_empty() {
-            return Ok(Vec::new());
-        }
-        let pending = std::mem::take(&mut self.pending);
-        let values: Vec<Tensor<1>> = pending.iter().flat_map(|(_, l, c)| [l.clone(), c.clone()]).collect();
-        let values = read(Tensor::cat(values, 0)).await?;
-        let batch = self.config.batch as f32;
-        let mut out = Vec::with_capacity(pending.len());
-        for ((step, _, _), pair) in pending.iter().zip(values.chunks(2)) {
-            if !pair[0].is_finite() {
-                return Err(TrainError::NonFiniteLoss { step: *step, loss: pair[0] });
-            }
-            out.push(StepMetrics { step: *step, loss: pair[0], accuracy: pair[1] / batch });
-        }
-        Ok(out)
-    }
-
-    /// Metrics read back so far, oldest first (never waits).
-    pub fn poll_metrics(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
-        Ok(std::mem::take(&mut self.ready))
-    }
-
-    /// Every outstanding metric, waiting for the device.
-    pub async fn flush_metrics(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
-        let mut out = std::mem::take(&mut self.ready);
-        out.extend(self.read_pending().await?);
-        Ok(out)
-    }
-
-    /// Loss and accuracy over a split, BatchNorm in evaluation mode.
-    pub async fn evaluate(&mut self, set: EvalSet) -> Result<EvalResult, TrainError> {
-        Ok(self.run_evaluation(set, false).await?.0)
-    }
-
-    /// Like [`BurnTrainer::evaluate`], and also every example's log-probabilities.
-    pub async fn evaluate_predictions(&mut self, set: EvalSet) -> Result<(EvalResult, Vec<f32>), TrainError> {
-        self.run_evaluation(set, true).await
-    }
-
-    async fn run_evaluation(&mut self, set: EvalSet, keep_logprobs: bool) -> Result<(EvalResult, Vec<f32>), TrainError> {
-        let split = match set {
-            EvalSet::Train => &self.train,
-            EvalSet::Test => &self.test,
-        };
-        let (mut loss_sum, mut correct) = (0f64, 0f64);
-        let mut logprobs = Vec::new();
-        for start in (0..split.len()).step_by(self.config.eval_batch) {
-            let end = (start + self.config.eval_batch).min(split.len());
-            let (pixels, labels) = gather(split, start..end);
-            let f = self.net.forward(self.net.images(pixels), false);
-            if keep_logprobs {
-                logprobs.extend(read(f.logprobs.clone().inner()).await?);
-            }
-            let (loss, right) = self.net.loss_and_correct(f.logprobs, &labels);
-            let v = read(Tensor::cat(vec![loss.inner(), right], 0)).await?;
-            loss_sum += v[0] as f64 * labels.len() as f64;
-            correct += v[1] as f64;
-        }
-        let count = split.len();
-        Ok((EvalResult { loss: (loss_sum / count as f64) as f32, accuracy: (correct / count as f64) as f32, count }, logprobs))
-    }
 }

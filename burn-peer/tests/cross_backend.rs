@@ -1,20 +1,19 @@
-//! Our WGSL engine against burn (feature `burn`): the burn model against the golden JAX
+//! Our WGSL engine against burn: the burn model against the golden JAX
 //! vectors, our logits, loss and every gradient against burn's CPU autodiff for the same
 //! weights and batch, one Adam step, and ten-step loss curves on all three backends.
 //!
 //! Tolerances are relative errors per tensor (‖a − b‖ / ‖b‖): 1e-5 for the forward pass,
 //! 1e-4 for gradients and Adam steps (float32 summation order differs), 2e-3 for the loss
 //! after ten steps (the differences compound through Adam).
-#![cfg(feature = "burn")]
-
+#[path = "../../engine/tests/common/mod.rs"]
 mod common;
+use burn_peer::{burn_device, read, AnyTrainer, BurnDevice, BurnModel, BurnTrainer};
 use common::golden::*;
 use common::*;
-use engine::burn_backend::{read, BurnDevice, BurnModel, BurnTrainer};
 use engine::data::{self, Dataset, Verification};
 use engine::model::{Adam, Model};
-use engine::trainer::{block_on, EvalSet, StepMetrics, TrainConfig, Trainer, Weights};
-use engine::{AnyTrainer, BackendKind};
+use engine::train::{block_on, EvalSet, StepMetrics, TrainConfig, Trainer, Weights};
+use engine::BackendKind;
 use std::path::Path;
 
 fn mnist_subset(train: usize, test: usize) -> Dataset {
@@ -117,12 +116,8 @@ fn ten_step_loss_curves_agree_across_backends() {
     let model = Model::tutorial();
     let config = TrainConfig { batch: 8, seed: 7, ..Default::default() };
     let ours = ten_losses(AnyTrainer::Wgsl(Box::new(Trainer::new(&gpu(), model.clone(), &data, config.clone()).unwrap())));
-    let mut kinds = vec![BackendKind::BurnCpu];
-    if cfg!(feature = "burn-wgpu") {
-        kinds.push(BackendKind::BurnWgpu);
-    }
-    for kind in kinds {
-        let t = BurnTrainer::new(kind.burn_device().unwrap(), model.clone(), &data, config.clone()).unwrap();
+    for kind in [BackendKind::BurnCpu, BackendKind::BurnWgpu] {
+        let t = BurnTrainer::new(burn_device(kind).unwrap(), model.clone(), &data, config.clone()).unwrap();
         let theirs = ten_losses(AnyTrainer::Burn(Box::new(t)));
         eprintln!("wgsl:  {ours:.4?}\n{kind}: {theirs:.4?}");
         assert_close(&format!("ten-step losses, wgsl vs {kind}"), &ours, &theirs, 2e-3);

@@ -1,0 +1,184 @@
+//! `desktop train` and `desktop eval`: the per-epoch table, CSVs, the tutorial's figure, the
+//! confusion matrix, and weight files.
+
+use crate::{chart, load_data, make_trainer, DataArgs, TrainArgs};
+use anyhow::{Context, Result};
+use burn_peer::AnyTrainer;
+use charts::{ChartData, EpochPoint};
+use engine::inspect::ConfusionMatrix;
+use engine::model::{Adam, Model};
+use engine::settings;
+use engine::train::{block_on, BackendKind, EvalSet, StepMetrics, TrainConfig};
+use engine::weights::{self, WeightsMeta};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+/// Per-epoch summary, as the tutorial prints it.
+struct EpochRow {
+    point: EpochPoint,
+    seconds: f64,
+}
+
+fn mean(values: impl Iterator<Item = f32>) -> f32 {
+    let (sum, n) = values.fold((0.0f64, 0usize), |(s, n), v| (s + v as f64, n + 1));
+    (sum / n.max(1) as f64) as f32
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    let mut dataset = load_data(&args.data)?;
+    if let Some(n) = args.limit {
+        settings::TRAINING_IMAGES.at_most(dataset.train.len()).check(n).map_err(anyhow::Error::msg)?;
+        dataset.train = dataset.train.truncated(n);
+    }
+    settings::EPOCHS.check(args.epochs).map_err(anyhow::Error::msg)?;
+    let config = TrainConfig { batch: args.batch, adam: Adam { lr: args.lr, ..Adam::default() }, seed: args.seed, ..Default::default() };
+    config.validate(dataset.train.len())?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let model = Model::tutorial();
+    let mut trainer = make_trainer(args.backend, model.clone(), &dataset, config)?;
+    let steps_per_epoch = trainer.clock().steps_per_epoch;
+    let memory = match &trainer {
+        AnyTrainer::Wgsl(t) => format!("; GPU memory {:.1} MB", t.gpu_memory_bytes() as f64 / 1e6),
+        AnyTrainer::Burn(_) => String::new(),
+    };
+    eprintln!(
+        "training on {} images ({} steps of {} per epoch), testing on {}{memory}",
+        dataset.train.len(),
+        steps_per_epoch,
+        args.batch,
+        dataset.test.len(),
+    );
+
+    let mut steps: Vec<StepMetrics> = Vec::new();
+    let mut rows: Vec<EpochRow> = Vec::new();
+    let mut confusion = None;
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> ");
+    for epoch in 1..=args.epochs {
+        let bar = ProgressBar::new(steps_per_epoch as u64).with_style(style.clone()).with_prefix(epoch.to_string());
+        // Without a terminal (logs, CI) indicatif draws nothing: print a line every 10% instead.
+        let plain = !std::io::stderr().is_terminal();
+        let started = Instant::now();
+        let this_epoch = trainer.run_epoch(|p| {
+            let recent = &p.metrics[p.metrics.len().saturating_sub(20)..];
+            let message = format!(
+                "loss {:.4} acc {:.1}% {:.0} img/s",
+                mean(recent.iter().map(|m| m.loss)),
+                100.0 * mean(recent.iter().map(|m| m.accuracy)),
+                p.step as f64 * args.batch as f64 / started.elapsed().as_secs_f64()
+            );
+            bar.set_position(p.step as u64);
+            bar.set_message(message.clone());
+            if plain && (p.step * 10 / p.steps != (p.step - 1) * 10 / p.steps) {
+                eprintln!("epoch {epoch}: step {}/{} {message}", p.step, p.steps);
+            }
+        })?;
+        let seconds = started.elapsed().as_secs_f64();
+        bar.finish();
+        let (test, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test))?;
+        confusion = Some(ConfusionMatrix::from_logprobs(model.classes, &logprobs, &dataset.test.labels));
+        rows.push(EpochRow { point: EpochPoint::summarize(epoch, &this_epoch, &test), seconds });
+        steps.extend(this_epoch);
+        print_table(&rows);
+    }
+    if let AnyTrainer::Wgsl(t) = &trainer {
+        eprintln!("GPU memory after training and evaluation: {:.1} MB", t.gpu_memory_bytes() as f64 / 1e6);
+    }
+    write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
+    let png = args.out.join("training.png");
+    let epochs = rows.iter().map(|r| r.point).collect();
+    chart::draw(&png, &ChartData { steps, epochs, steps_per_epoch, planned_epochs: args.epochs })?;
+    eprintln!("wrote {}, {} and {}", args.out.join("metrics.csv").display(), args.out.join("epochs.csv").display(), png.display());
+    if let Some(m) = confusion {
+        write_confusion(&args.out, &m, &args.data.class_names())?;
+    }
+    if let Some(path) = args.save {
+        let w = block_on(trainer.weights())?;
+        let meta = WeightsMeta {
+            epoch: args.epochs,
+            test_accuracy: rows.last().map(|r| r.point.test_accuracy),
+            seed: args.seed,
+            ..Default::default()
+        };
+        let bytes = weights::save(&model, &w, &meta)?;
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("saved weights to {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_table(rows: &[EpochRow]) {
+    let (r, seconds) = rows.last().map(|r| (&r.point, r.seconds)).expect("one row at least");
+    if rows.len() == 1 {
+        println!("| Epoch | Time (s) | Train loss | Train acc | Test loss | Test acc |");
+        println!("|------:|---------:|-----------:|----------:|----------:|---------:|");
+    }
+    println!(
+        "| {:>5} | {:>8.1} | {:>10.4} | {:>8.2}% | {:>9.4} | {:>7.2}% |",
+        r.epoch,
+        seconds,
+        r.train_loss,
+        100.0 * r.train_accuracy,
+        r.test_loss,
+        100.0 * r.test_accuracy
+    );
+    let _ = std::io::stdout().flush();
+}
+
+fn write_csvs(out: &Path, steps: &[StepMetrics], rows: &[EpochRow], steps_per_epoch: usize) -> Result<()> {
+    let mut csv = String::from("step,epoch,loss,accuracy\n");
+    for m in steps {
+        csv += &format!("{},{},{},{}\n", m.step, m.step as usize / steps_per_epoch.max(1) + 1, m.loss, m.accuracy);
+    }
+    std::fs::write(out.join("metrics.csv"), csv)?;
+    let mut csv = String::from("epoch,seconds,train_loss,train_accuracy,test_loss,test_accuracy\n");
+    for r in rows {
+        let p = &r.point;
+        csv += &format!("{},{:.3},{},{},{},{}\n", p.epoch, r.seconds, p.train_loss, p.train_accuracy, p.test_loss, p.test_accuracy);
+    }
+    std::fs::write(out.join("epochs.csv"), csv)?;
+    Ok(())
+}
+
+/// Writes confusion.csv and confusion.png into `out` and prints the per-class accuracy.
+fn write_confusion(out: &Path, m: &ConfusionMatrix, names: &[&str]) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let csv = out.join("confusion.csv");
+    std::fs::write(&csv, m.to_csv(names)).with_context(|| format!("cannot write {}", csv.display()))?;
+    let png = out.join("confusion.png");
+    chart::draw_confusion(&png, m, names)?;
+    let per_class: Vec<String> = m
+        .per_class_accuracy()
+        .iter()
+        .enumerate()
+        .map(|(c, a)| format!("{} {}", names[c], a.map_or_else(|| "–".to_string(), |a| format!("{:.1}%", 100.0 * a))))
+        .collect();
+    println!("per-class test accuracy: {}", per_class.join(", "));
+    eprintln!("wrote {} and {}", csv.display(), png.display());
+    Ok(())
+}
+
+pub fn eval(data_args: DataArgs, path: &Path, backend: BackendKind, out: Option<&Path>) -> Result<()> {
+    let dataset = load_data(&data_args)?;
+    let model = Model::tutorial();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (w, meta) = weights::load(&model, &bytes).with_context(|| format!("{} is not a weight file for this model", path.display()))?;
+    // Evaluation needs no training batch: a batch of one keeps the setup small.
+    let config = TrainConfig { batch: 1, ..Default::default() };
+    let mut trainer = make_trainer(backend, model.clone(), &dataset, config)?;
+    trainer.set_weights(&w)?;
+    let (r, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test))?;
+    println!(
+        "test loss {:.4}, test accuracy {:.2}% on {} images (weights: epoch {}, seed {})",
+        r.loss,
+        100.0 * r.accuracy,
+        r.count,
+        meta.epoch,
+        meta.seed
+    );
+    if let Some(out) = out {
+        write_confusion(out, &ConfusionMatrix::from_logprobs(model.classes, &logprobs, &dataset.test.labels), &data_args.class_names())?;
+    }
+    Ok(())
+}

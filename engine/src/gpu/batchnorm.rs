@@ -1,0 +1,86 @@
+//! The BatchNorm family: batch statistics (training, updating the running ones) or the
+//! running statistics (evaluation), the normalisation with an optional fused ReLU, and
+//! its two backward kernels.
+
+use super::uniforms::{BnEvalStatsParams, BnParams, BnStatsParams};
+use super::{elementwise, Dispatch, Kernels, LayerParams};
+use crate::model::{Shape, BN_EPS, BN_MOMENTUM};
+
+/// One BatchNorm layer at one batch size. `params` holds gamma (as `weight`) and beta (as
+/// `bias`); `save` holds the statistics in use ([mean C, invstd C]) from forward to backward.
+#[derive(Clone, Copy)]
+pub struct BnLayer<'a> {
+    pub shape: Shape,
+    pub n: usize,
+    pub params: LayerParams<'a>,
+    pub save: &'a wgpu::Buffer,
+}
+
+/// The running statistics ([mean C, var C]) at `offset` floats in `buffer`.
+#[derive(Clone, Copy)]
+pub struct RunningStats<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: usize,
+}
+
+impl BnLayer<'_> {
+    /// The uniform shared by bn_apply and both backward kernels.
+    fn uniform(&self, relu: bool) -> BnParams {
+        BnParams {
+            n: self.n as u32,
+            c: self.shape.c as u32,
+            hw: self.shape.spatial() as u32,
+            relu: relu as u32,
+            gamma_off: self.params.weight as u32,
+            beta_off: self.params.bias as u32,
+            ..Default::default()
+        }
+    }
+}
+
+impl Kernels {
+    /// Batch statistics into `layer.save`; updates the running statistics if asked.
+    pub fn bn_stats(&self, layer: &BnLayer, x: &wgpu::Buffer, running: RunningStats, update_running: bool) -> Dispatch {
+        let uniform = BnStatsParams {
+            n: layer.n as u32,
+            c: layer.shape.c as u32,
+            hw: layer.shape.spatial() as u32,
+            stats_off: running.offset as u32,
+            eps: BN_EPS,
+            momentum: BN_MOMENTUM,
+            update_running: update_running as u32,
+            _pad: 0,
+        };
+        self.dispatch("bn_stats", &uniform, &[x, layer.save, running.buffer], (layer.shape.c as u32, 1))
+    }
+
+    /// The running statistics into `layer.save` (evaluation mode).
+    pub fn bn_eval_stats(&self, layer: &BnLayer, running: RunningStats) -> Dispatch {
+        let c = layer.shape.c as u32;
+        let uniform = BnEvalStatsParams { c, stats_off: running.offset as u32, eps: BN_EPS, _pad: 0 };
+        self.dispatch("bn_eval_stats", &uniform, &[running.buffer, layer.save], (c.div_ceil(64), 1))
+    }
+
+    pub fn bn_apply(&self, layer: &BnLayer, relu: bool, x: &wgpu::Buffer, y: &wgpu::Buffer) -> Dispatch {
+        let count = layer.n * layer.shape.len();
+        self.dispatch("bn_apply", &layer.uniform(relu), &[x, layer.save, layer.params.buffer, y], elementwise(count))
+    }
+
+    /// dgamma and dbeta into `grads` at the layer's offsets.
+    pub fn bn_backward_params(&self, layer: &BnLayer, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer) -> Dispatch {
+        self.dispatch("bn_backward_params", &layer.uniform(false), &[x, dy, layer.save, grads], (layer.shape.c as u32, 1))
+    }
+
+    /// Needs bn_backward_params' dgamma and dbeta already in `grads`.
+    pub fn bn_backward_input(
+        &self,
+        layer: &BnLayer,
+        x: &wgpu::Buffer,
+        dy: &wgpu::Buffer,
+        grads: &wgpu::Buffer,
+        dx: &wgpu::Buffer,
+    ) -> Dispatch {
+        let buffers = [x, dy, layer.save, layer.params.buffer, grads, dx];
+        self.dispatch("bn_backward_input", &layer.uniform(false), &buffers, elementwise(layer.n * layer.shape.len()))
+    }
+}

@@ -1,0 +1,227 @@
+//! A static plan per batch size: activations, gradients and every dispatch of a step,
+//! bound once and encoded every step.
+
+use crate::data::Split;
+use crate::gpu::adam::OptimizerBuffers;
+use crate::gpu::batchnorm::{BnLayer, RunningStats};
+use crate::gpu::conv::{ConvGradients, ConvLayer};
+use crate::gpu::dense::DenseLayer;
+use crate::gpu::gather::ResidentSplit;
+use crate::gpu::loss::LossLayer;
+use crate::gpu::{ConvParamsSplit, Dispatch, GpuContext, Kernels, LayerParams};
+use crate::model::{Adam, ConvGeom, Model, Op};
+
+/// One batch size's activations, gradients and bound dispatches.
+pub(super) struct Plan {
+    pub n: usize,
+    pub acts: Vec<wgpu::Buffer>,
+    /// Scratch for the lane kernels' packed weights and dy (an evaluation plan shares it).
+    pub packed: wgpu::Buffer,
+    pub forward: Vec<Dispatch>,
+    pub backward: Vec<Dispatch>,
+    pub bytes: u64,
+}
+
+impl Plan {
+    /// A command encoder holding this plan's forward pass, in one compute pass.
+    pub fn forward_encoder(&self, ctx: &GpuContext) -> wgpu::CommandEncoder {
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for d in &self.forward {
+                d.encode(&mut pass);
+            }
+        }
+        encoder
+    }
+}
+
+/// Buffers every plan shares.
+pub(super) struct Shared {
+    pub params: wgpu::Buffer,
+    pub grads: wgpu::Buffer,
+    pub stats: wgpu::Buffer,
+    pub m: wgpu::Buffer,
+    pub v: wgpu::Buffer,
+    pub step: wgpu::Buffer,
+    pub metrics: wgpu::Buffer,
+    pub eval_metrics: wgpu::Buffer,
+}
+
+impl Shared {
+    pub fn bytes(&self) -> u64 {
+        [&self.params, &self.grads, &self.stats, &self.m, &self.v, &self.step, &self.metrics, &self.eval_metrics]
+            .iter()
+            .map(|b| b.size())
+            .sum()
+    }
+}
+
+/// Bytes padded to a multiple of 4, as buffer writes need.
+pub(super) fn padded_u8(bytes: &[u8]) -> Vec<u8> {
+    let mut padded = bytes.to_vec();
+    padded.resize(bytes.len().div_ceil(4) * 4, 0);
+    padded
+}
+
+/// Uploads a split as packed u8, with an identity permutation.
+pub(super) fn upload_split(ctx: &GpuContext, name: &str, split: &Split) -> ResidentSplit {
+    let identity: Vec<u32> = (0..split.len() as u32).collect();
+    ResidentSplit {
+        len: split.len(),
+        pixels: ctx.storage_buffer(&format!("{name} pixels"), &padded_u8(&split.images)),
+        labels: ctx.storage_buffer(&format!("{name} labels"), &padded_u8(&split.labels)),
+        perm: ctx.storage_buffer(&format!("{name} permutation"), bytemuck::cast_slice(&identity)),
+    }
+}
+
+/// What a plan is built for.
+pub(super) struct PlanSpec<'a> {
+    pub model: &'a Model,
+    pub adam: &'a Adam,
+    pub data: &'a ResidentSplit,
+    /// The metrics ring (training) or the evaluation sums.
+    pub metrics: &'a wgpu::Buffer,
+    pub n: usize,
+    pub train: bool,
+    /// The training plan: with at least this batch size, the forward pass writes into its
+    /// activations (and packing scratch) instead of new ones. Plans run one submission at a
+    /// time, and a training step writes all its activations before it reads them.
+    pub shared_acts: Option<&'a Plan>,
+}
+
+/// Builds the bound dispatches of one batch size: gather, every op forward (ReLU fused into
+/// a preceding convolution or BatchNorm), the loss, and in training the backward pass and Adam.
+pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan {
+    let PlanSpec { model, n, train, .. } = *spec;
+    let ctx = &k.ctx;
+    let ops = &model.ops;
+    let mut bytes = 0u64;
+    let mut alloc = |label: &str, floats: usize| {
+        bytes += (floats.max(1) * 4) as u64;
+        ctx.zeroed_buffer(label, floats)
+    };
+    // ops[i] is fused into ops[i - 1] when it is a ReLU after a convolution or BatchNorm.
+    let fused_relu =
+        |i: usize| -> bool { i > 0 && matches!(ops[i], Op::Relu { .. }) && matches!(ops[i - 1], Op::Conv { .. } | Op::BatchNorm { .. }) };
+
+    let acts = match spec.shared_acts.filter(|p| p.n >= n) {
+        Some(big_enough) => big_enough.acts.clone(),
+        None => {
+            let mut acts = vec![alloc("input", n * model.input_len())];
+            for (i, op) in ops.iter().enumerate() {
+                let aliased = matches!(op, Op::Flatten { .. }) || fused_relu(i);
+                let next = if aliased { acts[i].clone() } else { alloc(&format!("activation {i}"), n * op.output_len()) };
+                acts.push(next);
+            }
+            acts
+        }
+    };
+    // grads[i] is d loss / d acts[i]; ReLU (in place) and Flatten share their output's.
+    let mut grads: Vec<Option<wgpu::Buffer>> = vec![None; ops.len() + 1];
+    if train {
+        grads[ops.len()] = Some(alloc("unused logprob gradient", 1));
+        for i in (0..ops.len()).rev() {
+            let g = if matches!(ops[i], Op::Flatten { .. } | Op::Relu { .. }) {
+                grads[i + 1].clone().expect("filled from the back")
+            } else if i == 0 {
+                alloc("unused input gradient", 1)
+            } else {
+                alloc(&format!("gradient {i}"), n * ops[i - 1].output_len())
+            };
+            grads[i] = Some(g);
+        }
+    }
+    let grads: Vec<wgpu::Buffer> = grads.into_iter().map(|g| g.unwrap_or_else(|| acts[0].clone())).collect();
+    // Scratch that each convolution uses in turn: the weight gradients' partial sums, and
+    // its weights (and dy) packed for the lane kernels just before they read them.
+    let convs: Vec<&ConvGeom> = ops.iter().filter_map(|op| if let Op::Conv { geom, .. } = op { Some(geom) } else { None }).collect();
+    let scratch_len = convs.iter().filter(|_| train).map(|g| ConvParamsSplit::scratch_len(g, n, k.block)).max().unwrap_or(1);
+    let partials = alloc("weight gradient partial sums", scratch_len);
+    let packed_bytes = convs.iter().map(|g| k.packed_weights_bytes(g, n, train)).max().unwrap_or(0);
+    let (packed, packed_new_bytes) = match spec.shared_acts.filter(|p| p.packed.size() >= packed_bytes) {
+        Some(big_enough) => (big_enough.packed.clone(), 0),
+        None => {
+            let buffer = k.packed_weights_buffer(packed_bytes);
+            let size = buffer.size();
+            (buffer, size)
+        }
+    };
+    let labels = alloc("labels", n);
+    let mut saves: Vec<Option<wgpu::Buffer>> = vec![None; ops.len()];
+    for (i, op) in ops.iter().enumerate() {
+        if let Op::BatchNorm { shape, .. } = op {
+            saves[i] = Some(alloc(&format!("bn save {i}"), 2 * shape.c));
+        }
+    }
+    let params = |weight: usize, bias: usize| LayerParams { buffer: &shared.params, weight, bias };
+    let conv = |geom, weight, bias| ConvLayer { geom, n, params: params(weight, bias), packed: &packed };
+    let bn =
+        |i: usize, shape, gamma, beta| BnLayer { shape, n, params: params(gamma, beta), save: saves[i].as_ref().expect("allocated above") };
+    let dense = |inputs, outputs, weight, bias| DenseLayer { n, inputs, outputs, params: params(weight, bias) };
+    let loss = |classes| LossLayer { n, classes, train, step: &shared.step, labels: &labels, metrics: spec.metrics };
+
+    let mut forward = vec![k.gather(n, model.input_len(), &shared.step, spec.data, &acts[0], &labels)];
+    for (i, op) in ops.iter().enumerate() {
+        let fuse = ops.get(i + 1).is_some() && fused_relu(i + 1);
+        let (x, y) = (&acts[i], &acts[i + 1]);
+        match *op {
+            Op::Conv { ref geom, weight, bias } => forward.extend(k.conv_forward(&conv(geom, weight, bias), fuse, x, y)),
+            Op::BatchNorm { shape, gamma, beta, stats } => {
+                let layer = bn(i, shape, gamma, beta);
+                let running = RunningStats { buffer: &shared.stats, offset: stats };
+                forward.push(if train { k.bn_stats(&layer, x, running, true) } else { k.bn_eval_stats(&layer, running) });
+                forward.push(k.bn_apply(&layer, fuse, x, y));
+            }
+            Op::Relu { shape } => {
+                if !fused_relu(i) {
+                    forward.push(k.relu(n * shape.len(), x, y));
+                }
+            }
+            Op::Flatten { .. } => {}
+            Op::Dense { inputs, outputs, weight, bias } => forward.push(k.dense_forward(&dense(inputs, outputs, weight, bias), x, y)),
+            Op::LogSoftmax { classes } => forward.push(k.softmax_loss(&loss(classes), x, y, &grads[i])),
+        }
+    }
+
+    let mut backward = Vec::new();
+    if train {
+        for (i, op) in ops.iter().enumerate().rev() {
+            let fuse = ops.get(i + 1).is_some() && fused_relu(i + 1);
+            let (x, y, dy, dx) = (&acts[i], &acts[i + 1], &grads[i + 1], &grads[i]);
+            let count = n * op.output_len();
+            if fuse || (matches!(op, Op::Relu { .. }) && !fused_relu(i)) {
+                backward.push(k.relu_backward(count, y, dy));
+            }
+            match *op {
+                Op::Conv { ref geom, weight, bias } => {
+                    let layer = conv(geom, weight, bias);
+                    let bias_feeds_bn = matches!(ops.get(i + 1), Some(Op::BatchNorm { .. }));
+                    let out = ConvGradients { partials: &partials, grads: &shared.grads, bias_feeds_bn };
+                    backward.extend(k.conv_backward_params(&layer, &out, x, dy));
+                    if i > 0 {
+                        backward.extend(k.conv_backward_input(&layer, dy, dx));
+                    }
+                }
+                Op::BatchNorm { shape, gamma, beta, .. } => {
+                    let layer = bn(i, shape, gamma, beta);
+                    backward.push(k.bn_backward_params(&layer, x, dy, &shared.grads));
+                    if i > 0 {
+                        backward.push(k.bn_backward_input(&layer, x, dy, &shared.grads, dx));
+                    }
+                }
+                Op::Dense { inputs, outputs, weight, bias } => {
+                    let layer = dense(inputs, outputs, weight, bias);
+                    backward.push(k.dense_backward_params(&layer, x, dy, &shared.grads));
+                    if i > 0 {
+                        backward.push(k.dense_backward_input(&layer, dy, dx));
+                    }
+                }
+                Op::Relu { .. } | Op::Flatten { .. } | Op::LogSoftmax { .. } => {}
+            }
+        }
+        let optimizer = OptimizerBuffers { params: &shared.params, grads: &shared.grads, m: &shared.m, v: &shared.v };
+        backward.push(k.adam(model.param_count, spec.adam, &shared.step, &optimizer));
+    }
+    Plan { n, acts, packed, forward, backward, bytes: bytes + packed_new_bytes }
+}
