@@ -1,11 +1,11 @@
 //! The page's side of the burn workers (worker/): burn's CPU backend or burn-wgpu training
 //! in a Web Worker, each loaded only when its backend is chosen (the CPU one also when
-//! WebGPU is missing). See worker/src/lib.rs for the message protocol.
+//! WebGPU is missing). The messages are `engine::protocol`'s, shared with the worker.
 
-use engine::train::{EvalResult, StepMetrics, TrainConfig, TrainError, Weights};
-use engine::{BackendKind, Dataset};
+use engine::protocol::{WorkerReply, WorkerRequest};
+use engine::train::{BackendKind, EvalResult, StepClock, StepMetrics, TrainConfig, TrainError, Weights};
+use engine::Dataset;
 use futures_channel::oneshot;
-use js_sys::{Float32Array, Float64Array, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -30,10 +30,8 @@ pub struct BurnWorker {
     waiter: Waiter,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
-    pub steps_per_epoch: usize,
-    pub steps_done: u64,
-    pub epoch: usize,
-    pub step_in_epoch: usize,
+    /// The worker's step clock, as of its last reply.
+    pub clock: StepClock,
 }
 
 impl Drop for BurnWorker {
@@ -42,24 +40,12 @@ impl Drop for BurnWorker {
     }
 }
 
-fn field(o: &JsValue, key: &str) -> JsValue {
-    Reflect::get(o, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn number(o: &JsValue, key: &str) -> f64 {
-    field(o, key).as_f64().unwrap_or(0.0)
-}
-
-fn floats(o: &JsValue, key: &str) -> Vec<f32> {
-    field(o, key).dyn_into::<Float32Array>().map(|a| a.to_vec()).unwrap_or_default()
-}
-
-fn set(o: &Object, key: &str, value: JsValue) {
-    let _ = Reflect::set(o, &key.into(), &value);
-}
-
 fn worker_error(message: String) -> TrainError {
     TrainError::Backend(format!("The burn worker failed: {message}"))
+}
+
+fn unexpected(reply: &WorkerReply, expected: &str) -> TrainError {
+    worker_error(format!("unexpected reply {} (expected {expected})", reply.kind()))
 }
 
 impl BurnWorker {
@@ -83,89 +69,70 @@ impl BurnWorker {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let mut w = BurnWorker {
-            worker,
-            waiter,
-            _on_message: on_message,
-            _on_error: on_error,
-            steps_per_epoch: 0,
-            steps_done: 0,
-            epoch: 0,
-            step_in_epoch: 0,
-        };
-        w.wait("loaded").await?;
-
-        let init = Object::new();
-        set(&init, "cmd", "init".into());
-        set(&init, "trainImages", Uint8Array::from(dataset.train.images.as_slice()).into());
-        set(&init, "trainLabels", Uint8Array::from(dataset.train.labels.as_slice()).into());
-        set(&init, "testImages", Uint8Array::from(dataset.test.images.as_slice()).into());
-        set(&init, "testLabels", Uint8Array::from(dataset.test.labels.as_slice()).into());
-        set(&init, "batch", (config.batch as f64).into());
-        set(&init, "lr", (config.adam.lr as f64).into());
-        set(&init, "seed", (config.seed as f64).into());
-        let ready = w.request(&init, "ready").await?;
-        w.steps_per_epoch = number(&ready, "stepsPerEpoch") as usize;
+        let mut w = BurnWorker { worker, waiter, _on_message: on_message, _on_error: on_error, clock: StepClock::default() };
+        match w.wait().await? {
+            WorkerReply::Loaded => {}
+            other => return Err(unexpected(&other, "loaded")),
+        }
+        match w.request(&WorkerRequest::init(dataset, config)).await? {
+            WorkerReply::Ready { clock } => w.clock = clock,
+            other => return Err(unexpected(&other, "ready")),
+        }
         Ok(w)
     }
 
-    /// Waits for the next message, which must be of `kind`.
-    async fn wait(&mut self, kind: &str) -> Result<JsValue, TrainError> {
+    /// Waits for the next message; an `Error` reply becomes the error.
+    async fn wait(&mut self) -> Result<WorkerReply, TrainError> {
         let (tx, rx) = oneshot::channel();
         *self.waiter.borrow_mut() = Some(tx);
-        let reply = rx.await.map_err(|_| worker_error("it stopped answering".into()))?.map_err(worker_error)?;
-        match field(&reply, "kind").as_string().as_deref() {
-            Some(k) if k == kind => Ok(reply),
-            Some("error") => Err(TrainError::Backend(field(&reply, "message").as_string().unwrap_or_default())),
-            other => Err(worker_error(format!("unexpected reply {other:?} (expected {kind})"))),
+        let value = rx.await.map_err(|_| worker_error("it stopped answering".into()))?.map_err(worker_error)?;
+        match serde_wasm_bindgen::from_value::<WorkerReply>(value) {
+            Ok(WorkerReply::Error { message }) => Err(TrainError::Backend(message)),
+            Ok(reply) => Ok(reply),
+            Err(e) => Err(worker_error(format!("its reply could not be read: {e}"))),
         }
     }
 
     /// Sends a request and waits for its reply. The reply cannot arrive before we wait:
     /// messages are delivered by the event loop, which runs only once this task yields.
-    async fn request(&mut self, msg: &Object, kind: &str) -> Result<JsValue, TrainError> {
-        self.worker.post_message(msg).map_err(|e| worker_error(format!("could not send a message ({e:?})")))?;
-        self.wait(kind).await
+    async fn request(&mut self, request: &WorkerRequest) -> Result<WorkerReply, TrainError> {
+        let message = serde_wasm_bindgen::to_value(request).map_err(|e| worker_error(format!("could not encode a message ({e})")))?;
+        self.worker.post_message(&message).map_err(|e| worker_error(format!("could not send a message ({e:?})")))?;
+        self.wait().await
     }
 
     /// Trains up to `count` steps (stopping at an epoch's end) and returns their metrics.
     pub async fn steps(&mut self, count: usize) -> Result<Vec<StepMetrics>, TrainError> {
-        let msg = Object::new();
-        set(&msg, "cmd", "steps".into());
-        set(&msg, "count", (count as f64).into());
-        let reply = self.request(&msg, "stepped").await?;
-        self.steps_done = number(&reply, "stepsDone") as u64;
-        self.epoch = number(&reply, "epoch") as usize;
-        self.step_in_epoch = number(&reply, "stepInEpoch") as usize;
-        let flat = field(&reply, "metrics").dyn_into::<Float64Array>().map(|a| a.to_vec()).unwrap_or_default();
-        // The worker has already refused a non-finite loss (BurnTrainer's read-back checks it).
-        Ok(flat.chunks(3).map(|c| StepMetrics { step: c[0] as u64, loss: c[1] as f32, accuracy: c[2] as f32 }).collect())
+        match self.request(&WorkerRequest::Steps { count }).await? {
+            WorkerReply::Stepped { metrics, clock } => {
+                self.clock = clock;
+                Ok(metrics)
+            }
+            other => Err(unexpected(&other, "stepped")),
+        }
     }
 
     /// Loss and accuracy on the test split, and every test example's log-probabilities.
     pub async fn evaluate(&mut self) -> Result<(EvalResult, Vec<f32>), TrainError> {
-        let msg = Object::new();
-        set(&msg, "cmd", "evaluate".into());
-        let r = self.request(&msg, "evaluated").await?;
-        let result =
-            EvalResult { loss: number(&r, "loss") as f32, accuracy: number(&r, "accuracy") as f32, count: number(&r, "count") as usize };
-        Ok((result, floats(&r, "logprobs")))
+        match self.request(&WorkerRequest::Evaluate).await? {
+            WorkerReply::Evaluated { result, logprobs } => Ok((result, logprobs)),
+            other => Err(unexpected(&other, "evaluated")),
+        }
     }
 
     /// The worker model's current parameters and running statistics.
     pub async fn weights(&mut self) -> Result<Weights, TrainError> {
-        let msg = Object::new();
-        set(&msg, "cmd", "weights".into());
-        let r = self.request(&msg, "weights").await?;
-        Ok(Weights { params: floats(&r, "params"), stats: floats(&r, "stats") })
+        match self.request(&WorkerRequest::Weights).await? {
+            WorkerReply::Weights { params, stats } => Ok(Weights { params, stats }),
+            other => Err(unexpected(&other, "weights")),
+        }
     }
 
     /// Replaces the worker model's weights (the worker checks them and keeps its own on error).
     pub async fn set_weights(&mut self, w: &Weights) -> Result<(), TrainError> {
-        let msg = Object::new();
-        set(&msg, "cmd", "setWeights".into());
-        set(&msg, "params", Float32Array::from(w.params.as_slice()).into());
-        set(&msg, "stats", Float32Array::from(w.stats.as_slice()).into());
-        self.request(&msg, "weightsSet").await.map(|_| ())
+        match self.request(&WorkerRequest::set_weights(w)).await? {
+            WorkerReply::WeightsSet => Ok(()),
+            other => Err(unexpected(&other, "weightsSet")),
+        }
     }
 }

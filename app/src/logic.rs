@@ -2,8 +2,8 @@
 //! and formatting. Tested natively and, with wasm-bindgen-test, in the browser.
 
 use engine::data::BuiltinDataset;
-use engine::train::{TrainConfig, MAX_BATCH};
-use engine::BackendKind;
+use engine::settings;
+use engine::train::{BackendKind, TrainConfig};
 
 /// Backends the page offers: ours on WebGPU, and burn-wgpu and burn's CPU backend in Web Workers.
 pub const PAGE_BACKENDS: [BackendKind; 3] = [BackendKind::Wgsl, BackendKind::BurnWgpu, BackendKind::BurnCpu];
@@ -59,36 +59,16 @@ impl Settings {
     }
 }
 
-fn positive(name: &str, text: &str, max: usize) -> Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(v) if (1..=max).contains(&v) => Ok(v),
-        _ => Err(format!("{name} must be a whole number from 1 to {max} (got \"{}\")", text.trim())),
-    }
-}
-
-fn optional(name: &str, text: &str, max: usize) -> Result<Option<usize>, String> {
-    if text.trim().is_empty() {
-        Ok(None)
-    } else {
-        positive(name, text, max).map(Some)
-    }
-}
-
-/// Checks the form against a training set of `train_len` images.
+/// Checks the form against a training set of `train_len` images (bounds and messages from
+/// `engine::settings`, as everywhere else).
 pub fn parse_settings(input: &SettingsInput, train_len: usize, test_len: usize) -> Result<Settings, String> {
-    let lr = match input.lr.trim().parse::<f32>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 1.0 => v,
-        _ => return Err(format!("learning rate must be a number above 0 and at most 1, e.g. 0.001 (got \"{}\")", input.lr.trim())),
-    };
-    let batch = positive("batch size", &input.batch, MAX_BATCH)?;
-    let epochs = positive("epochs", &input.epochs, 1000)?;
-    let seed = input.seed.trim().parse::<u64>().map_err(|_| format!("seed must be a whole number ≥ 0 (got \"{}\")", input.seed.trim()))?;
-    let limit = optional("training images", &input.limit, train_len)?;
-    let test_limit = optional("test images", &input.test_limit, test_len)?;
-    let images = limit.unwrap_or(train_len);
-    if batch > images {
-        return Err(format!("batch size {batch} is larger than the {images} training images"));
-    }
+    let lr = settings::parse_learning_rate(&input.lr)?;
+    let batch = settings::BATCH.parse(&input.batch)?;
+    let epochs = settings::EPOCHS.parse(&input.epochs)?;
+    let seed = settings::parse_seed(&input.seed)?;
+    let limit = settings::TRAINING_IMAGES.at_most(train_len).parse_optional(&input.limit)?;
+    let test_limit = settings::TEST_IMAGES.at_most(test_len).parse_optional(&input.test_limit)?;
+    settings::check_batch_fits(batch, limit.unwrap_or(train_len))?;
     let backend = page_backend(&input.backend)?;
     Ok(Settings { lr, batch, epochs, seed, limit, test_limit, backend })
 }

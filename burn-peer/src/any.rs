@@ -7,7 +7,9 @@ use crate::trainer::BurnTrainer;
 use engine::data::Dataset;
 use engine::gpu::GpuContext;
 use engine::model::Model;
-use engine::train::{BackendKind, EpochProgress, EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
+#[cfg(not(target_arch = "wasm32"))]
+use engine::train::EpochProgress;
+use engine::train::{BackendKind, EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
 
 /// Whether this build includes the backend (burn-wgpu sits behind feature `wgpu`).
 pub fn compiled_in(kind: BackendKind) -> bool {

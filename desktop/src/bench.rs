@@ -67,14 +67,7 @@ fn bench_one(kind: BackendKind, dataset: &Dataset, batch: usize, steps: usize) -
     }
     block_on(trainer.wait_idle())?;
     let seconds = started.elapsed().as_secs_f64();
-    let mut report = BenchReport {
-        backend: kind.name().into(),
-        batch,
-        steps,
-        images_per_s: (steps * batch) as f64 / seconds,
-        ms_per_step: seconds * 1e3 / steps as f64,
-        ..Default::default()
-    };
+    let mut report = BenchReport::timed(kind.name(), batch, steps, seconds);
     let mut dispatches = Vec::new();
     match &mut trainer {
         AnyTrainer::Wgsl(t) => {

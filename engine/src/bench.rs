@@ -68,6 +68,18 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
+    /// `steps` timed steps of `batch` images that took `seconds`, on `backend`.
+    pub fn timed(backend: &str, batch: usize, steps: usize, seconds: f64) -> Self {
+        BenchReport {
+            backend: backend.into(),
+            batch,
+            steps,
+            images_per_s: (steps * batch) as f64 / seconds,
+            ms_per_step: seconds * 1e3 / steps as f64,
+            ..Default::default()
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a bench report serialises")
     }
@@ -89,9 +101,9 @@ mod tests {
 
     #[test]
     fn json_round_trips_and_leaves_out_what_is_not_measured() {
-        let r = BenchReport { backend: "burn-cpu".into(), batch: 128, steps: 5, images_per_s: 12.5, ..Default::default() };
+        let r = BenchReport::timed("burn-cpu", 128, 5, 2.0);
         let json = r.to_json();
-        assert_eq!(json, r#"{"backend":"burn-cpu","adapter":"","batch":128,"steps":5,"images_per_s":12.5,"ms_per_step":0.0}"#);
+        assert_eq!(json, r#"{"backend":"burn-cpu","adapter":"","batch":128,"steps":5,"images_per_s":320.0,"ms_per_step":400.0}"#);
         let mut both = BenchReport { backend: "wgsl".into(), gpu_memory_bytes: Some(7), ..Default::default() };
         both.backends.push(r);
         assert_eq!(serde_json::from_str::<BenchReport>(&both.to_json()).unwrap(), both);

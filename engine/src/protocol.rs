@@ -1,7 +1,9 @@
 //! The messages between the page and its burn worker (`worker/`), as serde types that both
 //! sides use: the page posts a [`WorkerRequest`], the worker answers each with exactly one
 //! [`WorkerReply`] (one request at a time). In the browser they travel as JS objects
-//! (serde-wasm-bindgen: the byte fields as Uint8Array).
+//! (serde-wasm-bindgen: the byte fields as Uint8Array). Enums are externally tagged
+//! (`{"steps": {"count": 3}}`), which serde-wasm-bindgen reads without buffering: an
+//! internally tagged enum would buffer each field, and cannot buffer a Uint8Array.
 
 use crate::data::{Dataset, Split};
 use crate::train::{EvalResult, StepClock, StepMetrics, TrainConfig, Weights};
@@ -9,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// The page asks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub enum WorkerRequest {
     /// The data and settings of a new run.
     Init {
@@ -26,7 +28,6 @@ pub enum WorkerRequest {
         seed: u64,
     },
     /// Train up to `count` steps, stopping at the end of an epoch.
-    #[serde(rename_all = "camelCase")]
     Steps { count: usize },
     /// Loss, accuracy and log-probabilities on the test split.
     Evaluate,
@@ -38,7 +39,7 @@ pub enum WorkerRequest {
 
 /// The worker answers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub enum WorkerReply {
     /// Posted once when the worker's bundle has loaded.
     Loaded,
@@ -119,19 +120,20 @@ mod tests {
     #[test]
     fn messages_keep_their_wire_names_and_round_trip() {
         let json = serde_json::to_string(&WorkerRequest::Steps { count: 3 }).unwrap();
-        assert_eq!(json, r#"{"cmd":"steps","count":3}"#);
+        assert_eq!(json, r#"{"steps":{"count":3}}"#);
+        assert_eq!(serde_json::to_string(&WorkerRequest::Evaluate).unwrap(), r#""evaluate""#);
         assert_eq!(
             serde_json::to_string(&WorkerRequest::SetWeights { params: vec![1.5], stats: vec![] }).unwrap(),
-            r#"{"cmd":"setWeights","params":[1.5],"stats":[]}"#
+            r#"{"setWeights":{"params":[1.5],"stats":[]}}"#
         );
         let clock = StepClock { steps_per_epoch: 4, steps: 5, epoch: 1, step_in_epoch: 1 };
         let reply = WorkerReply::Stepped { metrics: vec![StepMetrics { step: 4, loss: 0.5, accuracy: 0.25 }], clock };
         let json = serde_json::to_string(&reply).unwrap();
-        assert!(json.starts_with(r#"{"kind":"stepped","metrics":[{"step":4,"loss":0.5,"accuracy":0.25}]"#), "{json}");
+        assert!(json.starts_with(r#"{"stepped":{"metrics":[{"step":4,"loss":0.5,"accuracy":0.25}]"#), "{json}");
         assert_eq!(serde_json::from_str::<WorkerReply>(&json).unwrap(), reply);
-        assert_eq!(serde_json::to_string(&WorkerReply::WeightsSet).unwrap(), r#"{"kind":"weightsSet"}"#);
+        assert_eq!(serde_json::to_string(&WorkerReply::WeightsSet).unwrap(), r#""weightsSet""#);
         assert_eq!(WorkerReply::WeightsSet.kind(), "weightsSet");
-        assert!(serde_json::from_str::<WorkerRequest>(r#"{"cmd":"fly"}"#).is_err());
+        assert!(serde_json::from_str::<WorkerRequest>(r#"{"fly":{}}"#).is_err());
     }
 
     #[test]

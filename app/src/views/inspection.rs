@@ -27,26 +27,44 @@ pub struct TestPredictions {
     pub test: Arc<Split>,
     /// Epochs trained when it was taken.
     pub epoch: usize,
+    classes: usize,
+    pixels: usize,
 }
 
 impl TestPredictions {
+    /// None unless there are log-probabilities for every test image, one per class of the model.
+    pub fn new(result: EvalResult, logprobs: Vec<f32>, test: Arc<Split>, epoch: usize) -> Option<Self> {
+        let model = Model::tutorial();
+        let (classes, pixels) = (model.classes, model.input_len());
+        (logprobs.len() == test.len() * classes && test.images.len() == test.len() * pixels).then_some(TestPredictions {
+            result,
+            logprobs,
+            test,
+            epoch,
+            classes,
+            pixels,
+        })
+    }
+    fn row(&self, i: usize) -> &[f32] {
+        &self.logprobs[i * self.classes..(i + 1) * self.classes]
+    }
     pub fn probs(&self, i: usize) -> Vec<f32> {
-        inspect::probabilities(&self.logprobs[i * 10..(i + 1) * 10])
+        inspect::probabilities(self.row(i))
     }
     pub fn predicted(&self, i: usize) -> usize {
-        inspect::argmax(&self.logprobs[i * 10..(i + 1) * 10])
+        inspect::argmax(self.row(i))
     }
     pub fn confusion(&self) -> ConfusionMatrix {
-        ConfusionMatrix::from_logprobs(10, &self.logprobs, &self.test.labels)
+        ConfusionMatrix::from_logprobs(self.classes, &self.logprobs, &self.test.labels)
     }
     /// Test image `i`'s pixels.
     pub fn image(&self, i: usize) -> Vec<u8> {
-        self.test.images[i * 784..(i + 1) * 784].to_vec()
+        self.test.images[i * self.pixels..(i + 1) * self.pixels].to_vec()
     }
 }
 
 /// What the inspection panels show. Plain data in signals; the GPU work that fills them
-/// lives with the trainer (see `refresh_inspection` in main.rs).
+/// lives with the trainer (see `inspection.rs`).
 #[derive(Clone, Copy)]
 pub struct Inspection {
     pub eval: RwSignal<Option<Arc<TestPredictions>>>,

@@ -1,0 +1,189 @@
+//! The run: validating the form and starting a trainer, then the loop that paces training
+//! so the page stays responsive (about 100 ms of work per tick), collects metrics,
+//! evaluates at epoch ends and redraws at most four times a second.
+
+use crate::inspection::{publish_evaluation, refresh_inspection, request_inspection};
+use crate::logic::parse_settings;
+use crate::now_s;
+use crate::page_trainer::PageTrainer;
+use crate::report::publish_report;
+use crate::state::{AppState, Phase, TrainProgress};
+use charts::{ChartData, EpochPoint};
+use engine::train::{StepMetrics, TrainError};
+use engine::{Dataset, Model};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::sync::Arc;
+
+/// Validates the form and builds a trainer for a new run (starting the worker for a burn
+/// backend), without starting it. False (with the reason shown) if that failed.
+pub async fn prepare_trainer(app: AppState) -> bool {
+    let (session, ui) = (app.session(), app.ui);
+    let Some(dataset) = session.dataset.borrow().clone() else { return false };
+    let ctx = session.ctx.borrow().clone();
+    let settings = match parse_settings(&app.form.input(), dataset.train.len(), dataset.test.len()) {
+        Ok(s) => s,
+        Err(e) => {
+            ui.form_error.set(Some(e));
+            return false;
+        }
+    };
+    ui.form_error.set(None);
+    let subset = Dataset {
+        train: settings.limit.map_or_else(|| dataset.train.clone(), |n| dataset.train.truncated(n)),
+        test: settings.test_limit.map_or_else(|| dataset.test.clone(), |n| dataset.test.truncated(n)),
+    };
+    let previous = ui.phase.get_untracked();
+    ui.phase.set(Phase::Training);
+    let generation = session.generation();
+    let pressed = now_s();
+    let started = PageTrainer::start(settings.backend, ctx, Model::tutorial(), &subset, settings.train_config()).await;
+    let setup_ms = (now_s() - pressed) * 1000.0;
+    if !session.is_current(generation) {
+        return false; // Reset while the worker started.
+    }
+    let trainer = match started {
+        Ok(t) => t,
+        Err(e @ TrainError::Config(_)) => {
+            ui.form_error.set(Some(e.to_string()));
+            ui.phase.set(previous);
+            return false;
+        }
+        Err(e) => {
+            ui.phase.set(Phase::Failed(e.to_string()));
+            return false;
+        }
+    };
+    let steps_per_epoch = trainer.clock().steps_per_epoch;
+    session.train_pressed_at.set(Some(pressed));
+    ui.startup.update(|s| {
+        s.setup_ms = Some(setup_ms);
+        s.first_step_ms = None;
+    });
+    ui.chart.set(ChartData { steps_per_epoch, planned_epochs: settings.epochs, ..Default::default() });
+    ui.progress.set(TrainProgress {
+        total_steps: (steps_per_epoch * settings.epochs) as u64,
+        epochs: settings.epochs,
+        ..Default::default()
+    });
+    ui.ins.eval.set(None);
+    *session.test_split.borrow_mut() = Some(Arc::new(subset.test));
+    *session.weights.borrow_mut() = None;
+    session.base_epochs.set(0);
+    session.install(trainer);
+    *session.settings.borrow_mut() = Some(settings);
+    true
+}
+
+/// Builds a trainer for a new run and starts the loop.
+pub async fn start_training(app: AppState) {
+    if prepare_trainer(app).await {
+        resume(app);
+    }
+}
+
+/// Starts (or resumes) the loop on the session's trainer.
+pub fn resume(app: AppState) {
+    let session = app.session();
+    if !session.has_trainer() || session.running.get() {
+        return;
+    }
+    session.running.set(true);
+    app.ui.phase.set(Phase::Training);
+    spawn_local(train_loop(app));
+}
+
+enum LoopEnd {
+    Paused,
+    Finished,
+}
+
+async fn train_loop(app: AppState) {
+    let (session, ui) = (app.session(), app.ui);
+    let mut lease = session.lease();
+    let generation = lease.generation();
+    let Some(trainer) = lease.trainer.as_mut() else { return };
+    let result = run_ticks(app, trainer, generation).await;
+    session.running.set(false);
+    if !session.give_back(lease) {
+        return; // Reset while we ran: the trainer was dropped.
+    }
+    let phase = match result {
+        Ok(LoopEnd::Paused) => Phase::Paused,
+        Ok(LoopEnd::Finished) => Phase::Finished,
+        Err(e) => Phase::Failed(format!("Training stopped: {e} The charts are kept.")),
+    };
+    publish_report(app, &phase);
+    ui.phase.set(phase);
+    if session.inspect_due.get() {
+        request_inspection(app);
+    }
+}
+
+/// Submits a few steps, waits for the GPU (yielding to the event loop), collects metrics,
+/// evaluates at epoch ends, and redraws at most four times a second.
+async fn run_ticks(app: AppState, trainer: &mut PageTrainer, generation: u32) -> Result<LoopEnd, TrainError> {
+    let (session, ui) = (app.session(), app.ui);
+    let settings = session.settings.borrow().clone().expect("set with the trainer");
+    let total = ui.progress.get_untracked().total_steps;
+    let started = now_s();
+    let steps_at_start = trainer.clock().steps;
+    let mut steps_per_tick = 1usize;
+    let mut pending: Vec<StepMetrics> = Vec::new();
+    let mut last_draw = 0.0;
+    let mut last_inspect = 0.0;
+    loop {
+        if !session.running.get() || !session.is_current(generation) {
+            return Ok(LoopEnd::Paused);
+        }
+        let before = trainer.clock().steps;
+        if before >= total {
+            return Ok(LoopEnd::Finished);
+        }
+        let tick_start = now_s();
+        let count = steps_per_tick.min((total - before) as usize);
+        pending.extend(trainer.run_steps(count, &session.lose_device_after).await?);
+        if let Some(pressed) = session.train_pressed_at.take() {
+            let now = now_s();
+            ui.startup.update(|s| {
+                s.first_step_ms = Some((now - pressed) * 1000.0);
+                s.since_navigation_ms = Some(now * 1000.0);
+            });
+        }
+        let clock = trainer.clock();
+        // Aim for ~100 ms of work per tick: responsive on slow adapters, efficient on fast ones.
+        let per_step = (now_s() - tick_start) / (clock.steps - before).max(1) as f64;
+        steps_per_tick = ((0.1 / per_step.max(1e-4)) as usize).clamp(1, 32);
+        let epoch_done = clock.at_epoch_start();
+        let rate = (clock.steps - steps_at_start) as f64 * settings.batch as f64 / (now_s() - started).max(1e-9);
+        ui.progress.update(|p| {
+            p.step = clock.steps;
+            p.epoch = clock.epoch;
+            p.images_per_s = rate;
+            p.eta_s = (total - clock.steps) as f64 * settings.batch as f64 / rate.max(1e-9);
+        });
+        if epoch_done || now_s() - last_draw > 0.25 {
+            ui.chart.update(|c| c.steps.append(&mut pending));
+            last_draw = now_s();
+        }
+        if epoch_done {
+            ui.progress.update(|p| p.evaluating = true);
+            let test = trainer.evaluate_test().await;
+            ui.progress.update(|p| p.evaluating = false);
+            let (test, logprobs) = test?;
+            publish_evaluation(app, test, logprobs, session.base_epochs.get() + clock.epoch);
+            ui.chart.update(|c| {
+                let this_epoch = &c.steps[c.steps.len().saturating_sub(c.steps_per_epoch)..];
+                let point = EpochPoint::summarize(clock.epoch, this_epoch, &test);
+                c.epochs.push(point);
+            });
+        }
+        // The filters and the drawing pad follow the latest weights, every couple of seconds.
+        if session.inspect_due.get() || epoch_done || now_s() - last_inspect > 2.0 {
+            session.inspect_due.set(false);
+            refresh_inspection(app, Some(trainer)).await?;
+            last_inspect = now_s();
+        }
+        publish_report(app, &Phase::Training);
+    }
+}

@@ -1,0 +1,31 @@
+//! Download and upload of the weights.
+
+use crate::files;
+use crate::state::{use_app, Phase};
+use leptos::html;
+use leptos::prelude::*;
+
+#[component]
+pub fn WeightsPanel() -> impl IntoView {
+    let app = use_app();
+    let ui = app.ui;
+    let can_save = move || matches!(ui.phase.get(), Phase::Paused | Phase::Finished);
+    let input = NodeRef::<html::Input>::new();
+    view! {
+        <section id="weights-section" class="panel">
+            <h2>"Weights"</h2>
+            <div class="weights-bar">
+                <button id="download-weights" disabled=move || !can_save() on:click=move |_| app.save_weights()>"Download weights (.safetensors)"</button>
+                <label class="upload">"Load weights: "
+                    <input id="upload-weights" type="file" accept=".safetensors" node_ref=input
+                        on:change=move |_| if let Some(f) = input.get_untracked().and_then(|i| files::chosen_file(&i)) { app.load_weights(f) } />
+                </label>
+            </div>
+            <p class="hint">"Files carry the architecture, epoch, test accuracy and seed; the desktop binary reads and writes the same files (train --save, eval --weights). A loaded model can be evaluated, drawn on, or trained further (Resume)."</p>
+            {move || ui.weights_msg.get().map(|m| match m {
+                Ok(text) => view! { <div id="weights-msg" class="notice ok">{text}</div> }.into_any(),
+                Err(text) => view! { <div id="weights-msg" class="notice error">{text}</div> }.into_any(),
+            })}
+        </section>
+    }
+}

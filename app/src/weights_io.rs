@@ -1,0 +1,86 @@
+//! Weight files in the page: `.safetensors` downloads with metadata, and uploads that start
+//! a fresh run from the file's weights. A wrong, corrupt or mismatched file is refused
+//! before anything changes.
+
+use crate::files;
+use crate::inspection::{publish_evaluation, request_inspection};
+use crate::logic::{self, format_bytes};
+use crate::run_loop::prepare_trainer;
+use crate::state::{AppState, Phase};
+use engine::{weights, Model};
+use leptos::prelude::*;
+
+/// Loads a `.safetensors` file into a fresh run with the form's settings, then evaluates it.
+pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
+    let (session, ui) = (app.session(), app.ui);
+    let (w, meta) = match weights::load(&Model::tutorial(), &bytes) {
+        Ok(x) => x,
+        Err(e) => {
+            ui.weights_msg.set(Some(Err(format!("{name} was not loaded: {e}. The current model is unchanged."))));
+            return;
+        }
+    };
+    if session.running.get() {
+        ui.weights_msg.set(Some(Err(format!("Pause training before loading {name}. The current model is unchanged."))));
+        return;
+    }
+    if !prepare_trainer(app).await {
+        return;
+    }
+    let mut lease = session.lease();
+    let Some(trainer) = lease.trainer.as_mut() else { return };
+    let result = match trainer.set_weights(&w).await {
+        Ok(()) => trainer.evaluate_test().await,
+        Err(e) => Err(e),
+    };
+    if !session.is_current(lease.generation()) {
+        return;
+    }
+    match result {
+        Ok((eval, logprobs)) => {
+            *session.weights.borrow_mut() = Some(w);
+            session.base_epochs.set(meta.epoch);
+            publish_evaluation(app, eval, logprobs, meta.epoch);
+            let saved = meta.test_accuracy.map_or_else(String::new, |a| format!(", saved with {:.2}% test accuracy", 100.0 * a));
+            ui.weights_msg.set(Some(Ok(format!(
+                "Loaded {name} (epoch {}, seed {}{saved}): {:.2}% test accuracy on {} images here. Resume trains on from these weights.",
+                meta.epoch,
+                meta.seed,
+                100.0 * eval.accuracy,
+                eval.count
+            ))));
+            session.give_back(lease);
+            ui.phase.set(Phase::Paused);
+            request_inspection(app);
+        }
+        Err(e) => {
+            ui.weights_msg.set(Some(Err(format!("{name} could not be used: {e}"))));
+            ui.phase.set(Phase::Failed(format!("Loading weights failed: {e}")));
+        }
+    }
+}
+
+/// Offers the current weights as a `.safetensors` download with metadata.
+pub async fn save_weights_file(app: AppState) {
+    let (session, ui) = (app.session(), app.ui);
+    let mut lease = session.lease();
+    let Some(trainer) = lease.trainer.as_mut() else {
+        ui.weights_msg.set(Some(Err("There is no model yet: train or load one first.".into())));
+        return;
+    };
+    let weights = trainer.weights().await;
+    let epoch = session.base_epochs.get() + trainer.clock().epoch;
+    session.give_back(lease);
+    let meta = weights::WeightsMeta {
+        epoch,
+        test_accuracy: ui.ins.eval.get_untracked().map(|e| e.result.accuracy),
+        seed: session.settings.borrow().as_ref().map_or(0, |s| s.seed),
+        ..Default::default()
+    };
+    let saved = weights.map_err(|e| e.to_string()).and_then(|w| weights::save(&Model::tutorial(), &w, &meta).map_err(|e| e.to_string()));
+    let name = logic::weights_file_name(&session.dataset_id.borrow(), epoch);
+    match saved.and_then(|bytes| files::download(&name, &bytes).map(|()| bytes.len())) {
+        Ok(len) => ui.weights_msg.set(Some(Ok(format!("Saved {name} ({}).", format_bytes(len as u64))))),
+        Err(e) => ui.weights_msg.set(Some(Err(format!("Could not save the weights: {e}")))),
+    }
+}
