@@ -10,7 +10,7 @@ use crate::page_trainer::PageTrainer;
 use crate::state::{AppState, Phase};
 use engine::bench::{kernel_totals, BenchReport};
 use engine::train::{BackendKind, TrainConfig, TrainError};
-use engine::{Dataset, GpuContext, Model};
+use engine::{Dataset, GpuContext};
 use leptos::prelude::*;
 use std::cell::Cell;
 
@@ -26,7 +26,7 @@ async fn bench_backend(
     let batch = config.batch;
     let no_fault = Cell::new(None);
     let begun = now_s();
-    let mut trainer = PageTrainer::start(kind, ctx, Model::tutorial(), dataset, config).await?;
+    let mut trainer = PageTrainer::start(kind, ctx, crate::state::model().clone(), dataset, config).await?;
     let setup_ms = (now_s() - begun) * 1000.0;
     trainer.run_steps(1, &no_fault).await?;
     // The first step includes compiling the pipelines.

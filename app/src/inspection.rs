@@ -7,23 +7,23 @@ use crate::page_trainer::PageTrainer;
 use crate::state::AppState;
 use crate::views::inspection::TestPredictions;
 use engine::train::{EvalResult, TrainError};
-use engine::{inspect, Model, Weights};
+use engine::{inspect, Weights};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
 
 pub async fn refresh_inspection(app: AppState, mut trainer: Option<&mut PageTrainer>) -> Result<(), TrainError> {
     let (session, ui) = (app.session(), app.ui);
-    let model = Model::tutorial();
+    let model = crate::state::model();
     if let Some(t) = trainer.as_deref_mut() {
         let w = t.weights().await?;
         *session.weights.borrow_mut() = Some(w);
     }
     let trained = session.weights.borrow().is_some();
     // Until a model is trained or loaded, the pad reads with seed 0's untrained weights.
-    let weights = session.weights.borrow().clone().unwrap_or_else(|| Weights::initial(&model, 0));
+    let weights = session.weights.borrow().clone().unwrap_or_else(|| Weights::initial(model, 0));
     if trained {
-        if let Some(f) = inspect::first_conv_filters(&model, &weights.params) {
+        if let Some(f) = inspect::first_conv_filters(model, &weights.params) {
             ui.ins.filters.set(Some(Arc::new(f)));
         }
     }
@@ -31,8 +31,8 @@ pub async fn refresh_inspection(app: AppState, mut trainer: Option<&mut PageTrai
     if let Some((image, source)) = probe {
         let (acts, engine) = match trainer {
             Some(PageTrainer::Gpu(t)) => (t.probe(&image).await?, "GPU (our WGSL kernels)"),
-            _ if trained => (inspect::cpu_activations(&model, &weights, &image), "CPU (the engine's reference forward pass)"),
-            _ => (inspect::cpu_activations(&model, &weights, &image), "CPU, with an untrained model: train or load weights first"),
+            _ if trained => (inspect::cpu_activations(model, &weights, &image), "CPU (the engine's reference forward pass)"),
+            _ => (inspect::cpu_activations(model, &weights, &image), "CPU, with an untrained model: train or load weights first"),
         };
         ui.ins.probe_probs.set(Some(inspect::probabilities(acts.last().expect("a model has layers"))));
         ui.ins.activations.set(Some(Arc::new(acts)));

@@ -10,7 +10,7 @@ use crate::report::publish_report;
 use crate::state::{AppState, Phase, TrainProgress};
 use charts::{ChartData, EpochPoint};
 use engine::train::{StepMetrics, TrainError};
-use engine::{Dataset, Model};
+use engine::Dataset;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub async fn prepare_trainer(app: AppState) -> bool {
     ui.phase.set(Phase::Training);
     let generation = session.generation();
     let pressed = now_s();
-    let started = PageTrainer::start(settings.backend, ctx, Model::tutorial(), &subset, settings.train_config()).await;
+    let started = PageTrainer::start(settings.backend, ctx, crate::state::model().clone(), &subset, settings.train_config()).await;
     let setup_ms = (now_s() - pressed) * 1000.0;
     if !session.is_current(generation) {
         return false; // Reset while the worker started.

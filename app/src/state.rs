@@ -8,7 +8,7 @@ use crate::page_trainer::PageTrainer;
 use crate::views::inspection::Inspection;
 use charts::ChartData;
 use engine::data::BuiltinDataset;
-use engine::{Dataset, GpuContext, Split, Weights};
+use engine::{Dataset, GpuContext, Model, Split, Weights};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -310,6 +310,12 @@ impl AppState {
     pub fn chosen_dataset(&self) -> BuiltinDataset {
         BuiltinDataset::by_id(&self.form.dataset.get_untracked()).unwrap_or(engine::data::MNIST)
     }
+}
+
+/// The page's model (the tutorial's CNN), built once.
+pub fn model() -> &'static Model {
+    static MODEL: std::sync::OnceLock<Model> = std::sync::OnceLock::new();
+    MODEL.get_or_init(Model::tutorial)
 }
 
 /// The page's state, from the context [`crate::App`] provides.

@@ -6,14 +6,14 @@ use crate::files;
 use crate::inspection::{publish_evaluation, request_inspection};
 use crate::logic::{self, format_bytes};
 use crate::run_loop::prepare_trainer;
-use crate::state::{AppState, Phase};
-use engine::{weights, Model};
+use crate::state::{model, AppState, Phase};
+use engine::weights;
 use leptos::prelude::*;
 
 /// Loads a `.safetensors` file into a fresh run with the form's settings, then evaluates it.
 pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
     let (session, ui) = (app.session(), app.ui);
-    let (w, meta) = match weights::load(&Model::tutorial(), &bytes) {
+    let (w, meta) = match weights::load(model(), &bytes) {
         Ok(x) => x,
         Err(e) => {
             ui.weights_msg.set(Some(Err(format!("{name} was not loaded: {e}. The current model is unchanged."))));
@@ -77,7 +77,7 @@ pub async fn save_weights_file(app: AppState) {
         seed: session.settings.borrow().as_ref().map_or(0, |s| s.seed),
         ..Default::default()
     };
-    let saved = weights.map_err(|e| e.to_string()).and_then(|w| weights::save(&Model::tutorial(), &w, &meta).map_err(|e| e.to_string()));
+    let saved = weights.map_err(|e| e.to_string()).and_then(|w| weights::save(model(), &w, &meta).map_err(|e| e.to_string()));
     let name = logic::weights_file_name(&session.dataset_id.borrow(), epoch);
     match saved.and_then(|bytes| files::download(&name, &bytes).map(|()| bytes.len())) {
         Ok(len) => ui.weights_msg.set(Some(Ok(format!("Saved {name} ({}).", format_bytes(len as u64))))),

@@ -21,14 +21,14 @@ pub struct BenchArgs {
     pub kinds: Vec<BackendKind>,
 }
 
-pub fn bench(args: BenchArgs) -> Result<()> {
+pub fn bench(args: BenchArgs, model: &Model) -> Result<()> {
     if args.steps == 0 {
         bail!("the number of timed steps must be at least 1");
     }
     let dataset = load_data(&args.data)?;
     let mut reports = Vec::new();
     for &kind in &args.kinds {
-        let (report, dispatches) = bench_one(kind, &dataset, args.batch, args.steps)?;
+        let (report, dispatches) = bench_one(kind, model, &dataset, args.batch, args.steps)?;
         if args.json {
             println!("{}", report.to_json());
         } else {
@@ -53,9 +53,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 
 /// Two warm-up steps, then `steps` timed ones, waiting for the device at both ends. Ours
 /// also gives its memory and one profiled step's dispatches.
-fn bench_one(kind: BackendKind, dataset: &Dataset, batch: usize, steps: usize) -> Result<(BenchReport, Vec<KernelTime>)> {
+fn bench_one(kind: BackendKind, model: &Model, dataset: &Dataset, batch: usize, steps: usize) -> Result<(BenchReport, Vec<KernelTime>)> {
     let config = TrainConfig { batch, ..Default::default() };
-    let mut trainer = make_trainer(kind, Model::tutorial(), dataset, config)?;
+    let mut trainer = make_trainer(kind, model.clone(), dataset, config)?;
     for _ in 0..2 {
         trainer.step()?;
     }

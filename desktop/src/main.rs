@@ -117,9 +117,11 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // The one model every command trains, evaluates or benchmarks.
+    let model = Model::tutorial();
     match cli.command {
-        Command::Train(args) => train::train(args),
-        Command::Eval { data, weights, backend, out } => train::eval(data, &weights, backend, out.as_deref()),
+        Command::Train(args) => train::train(args, &model),
+        Command::Eval { data, weights, backend, out } => train::eval(data, &weights, backend, out.as_deref(), &model),
         Command::Info => info(),
         Command::Bench { data, batch, steps, json, backend, dispatches } => {
             let kinds = if backend == "all" {
@@ -127,7 +129,7 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 vec![BackendKind::parse(&backend).map_err(anyhow::Error::msg)?]
             };
-            bench::bench(bench::BenchArgs { data, batch, steps, json, dispatches, kinds })
+            bench::bench(bench::BenchArgs { data, batch, steps, json, dispatches, kinds }, &model)
         }
     }
 }

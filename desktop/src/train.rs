@@ -26,7 +26,7 @@ fn mean(values: impl Iterator<Item = f32>) -> f32 {
     (sum / n.max(1) as f64) as f32
 }
 
-pub fn train(args: TrainArgs) -> Result<()> {
+pub fn train(args: TrainArgs, model: &Model) -> Result<()> {
     let mut dataset = load_data(&args.data)?;
     if let Some(n) = args.limit {
         settings::TRAINING_IMAGES.at_most(dataset.train.len()).check(n).map_err(anyhow::Error::msg)?;
@@ -36,7 +36,6 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let config = TrainConfig { batch: args.batch, adam: Adam { lr: args.lr, ..Adam::default() }, seed: args.seed, ..Default::default() };
     config.validate(dataset.train.len())?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let model = Model::tutorial();
     let mut trainer = make_trainer(args.backend, model.clone(), &dataset, config)?;
     let steps_per_epoch = trainer.clock().steps_per_epoch;
     let memory = match &trainer {
@@ -101,7 +100,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
             seed: args.seed,
             ..Default::default()
         };
-        let bytes = weights::save(&model, &w, &meta)?;
+        let bytes = weights::save(model, &w, &meta)?;
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("saved weights to {}", path.display());
     }
@@ -159,11 +158,10 @@ fn write_confusion(out: &Path, m: &ConfusionMatrix, names: &[&str]) -> Result<()
     Ok(())
 }
 
-pub fn eval(data_args: DataArgs, path: &Path, backend: BackendKind, out: Option<&Path>) -> Result<()> {
+pub fn eval(data_args: DataArgs, path: &Path, backend: BackendKind, out: Option<&Path>, model: &Model) -> Result<()> {
     let dataset = load_data(&data_args)?;
-    let model = Model::tutorial();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let (w, meta) = weights::load(&model, &bytes).with_context(|| format!("{} is not a weight file for this model", path.display()))?;
+    let (w, meta) = weights::load(model, &bytes).with_context(|| format!("{} is not a weight file for this model", path.display()))?;
     // Evaluation needs no training batch: a batch of one keeps the setup small.
     let config = TrainConfig { batch: 1, ..Default::default() };
     let mut trainer = make_trainer(backend, model.clone(), &dataset, config)?;

@@ -31,6 +31,9 @@ fn a_broken_shader_is_rejected() {
     assert!(rejected);
 }
 
+/// A uniform struct as compared: (name, [(member, offset, type)], size).
+type Layout = (String, Vec<(String, usize, String)>, usize);
+
 /// The WGSL name of a member's type: a struct's name, or the scalar's.
 fn wgsl_type_name(module: &naga::Module, ty: naga::Handle<naga::Type>) -> String {
     let t = &module.types[ty];
@@ -45,7 +48,7 @@ fn wgsl_type_name(module: &naga::Module, ty: naga::Handle<naga::Type>) -> String
 }
 
 /// Every struct in `shaders/include/uniforms.wgsl` as (name, [(member, offset, type)], size).
-fn wgsl_uniforms(source: &str) -> Vec<(String, Vec<(String, usize, String)>, usize)> {
+fn wgsl_uniforms(source: &str) -> Vec<Layout> {
     let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("uniforms.wgsl: {}", e.emit_to_string(source)));
     let mut out = Vec::new();
     for (_, t) in module.types.iter() {
@@ -58,7 +61,7 @@ fn wgsl_uniforms(source: &str) -> Vec<(String, Vec<(String, usize, String)>, usi
     out
 }
 
-fn rust_uniforms() -> Vec<(String, Vec<(String, usize, String)>, usize)> {
+fn rust_uniforms() -> Vec<Layout> {
     engine::gpu::uniforms::all_layouts()
         .into_iter()
         .map(|l| (l.name.to_string(), l.fields.iter().map(|f| (f.name.to_string(), f.offset, f.ty.to_string())).collect(), l.size))
@@ -71,7 +74,7 @@ fn every_uniform_has_one_layout_in_rust_and_wgsl() {
     let mut rust = rust_uniforms();
     wgsl.sort();
     rust.sort();
-    let names = |v: &[(String, Vec<(String, usize, String)>, usize)]| v.iter().map(|u| u.0.clone()).collect::<Vec<_>>();
+    let names = |v: &[Layout]| v.iter().map(|u| u.0.clone()).collect::<Vec<_>>();
     assert_eq!(names(&wgsl), names(&rust), "the same structs on both sides");
     for (w, r) in wgsl.iter().zip(&rust) {
         assert_eq!(w, r, "struct {}: WGSL (left) and Rust (right) disagree", w.0);
@@ -89,7 +92,7 @@ fn the_layout_check_catches_a_moved_member() {
     assert_ne!(swapped, engine::gpu::pipelines::UNIFORMS_WGSL, "the test edits the real declaration");
     let wgsl = wgsl_uniforms(&swapped);
     let rust = rust_uniforms();
-    let adam = |v: &[(String, Vec<(String, usize, String)>, usize)]| v.iter().find(|u| u.0 == "AdamParams").cloned().unwrap();
+    let adam = |v: &[Layout]| v.iter().find(|u| u.0 == "AdamParams").cloned().unwrap();
     assert_ne!(adam(&wgsl), adam(&rust));
 }
 

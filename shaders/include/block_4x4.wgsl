@@ -1,7 +1,7 @@
-// Register blocks for the tiled convolution kernels: engine/src/gpu.rs prepends this file
-// or block_8x8.wgsl to each of them. 4x4 per invocation, 64 invocations per workgroup:
-// many small workgroups, what a real GPU needs to fill its cores (on an H100 this ran
-// twice as fast as 8x8).
+// Register blocks for the tiled convolution kernels: engine/src/gpu/pipelines.rs prepends
+// this file or block_8x8.wgsl to each of them. 4x4 per invocation, 64 invocations per
+// workgroup: many small workgroups, what a real GPU needs to fill its cores
+// (measurements: docs/performance.md).
 const BM: u32 = 4u; // rows of an invocation's block
 const BN: u32 = 4u; // columns
 const WG: u32 = 64u; // invocations per workgroup

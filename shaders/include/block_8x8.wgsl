@@ -1,8 +1,8 @@
-// Register blocks for the tiled convolution kernels: engine/src/gpu.rs prepends this file
-// or block_4x4.wgsl to each of them. 8x8 per invocation, 32 invocations per workgroup:
-// 8 values from each side per 64 multiply-adds, half the workgroup-memory loads per
-// multiply-add of a 4x4 block. For CPU adapters (lavapipe, SwiftShader), where each such
-// load is a per-lane gather: 1.7x faster in the browser, 1.2x on lavapipe.
+// Register blocks for the tiled convolution kernels: engine/src/gpu/pipelines.rs prepends
+// this file or block_4x4.wgsl to each of them. 8x8 per invocation, 32 invocations per
+// workgroup: 8 values from each side per 64 multiply-adds, half the workgroup-memory loads
+// per multiply-add of a 4x4 block. For CPU adapters (lavapipe, SwiftShader), where each
+// such load is a per-lane gather (measurements: docs/performance.md).
 const BM: u32 = 8u; // rows of an invocation's block
 const BN: u32 = 8u; // columns
 const WG: u32 = 32u; // invocations per workgroup

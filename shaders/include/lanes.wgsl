@@ -1,4 +1,4 @@
-// Shared by the pixel-lane convolution kernels (conv_*_lanes.wgsl; engine/src/gpu.rs
+// Shared by the pixel-lane convolution kernels (conv_*_lanes.wgsl; engine/src/gpu/pipelines.rs
 // prepends it). Each invocation keeps PX values of its own (pixels or weight columns
 // lid + WG i) times the dispatch's 16 channels in registers.
 const WG: u32 = 64u; // invocations per workgroup

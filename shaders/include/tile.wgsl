@@ -1,4 +1,4 @@
-// Shared by the tiled convolution kernels (engine/src/gpu.rs prepends it, after the
+// Shared by the tiled convolution kernels (engine/src/gpu/pipelines.rs prepends it, after the
 // register-block file): the depth of a staged slice, and the product of one staged slice.
 const TK: u32 = 16u; // rows of tile_a and tile_b per staged slice
 const STRIDE: u32 = WG / TK; // each invocation stages column lid % TK of every STRIDE-th row

@@ -4,7 +4,6 @@
 //! only draw them.
 
 use engine::inspect::{self, ActivationLayer, ConfusionMatrix};
-use engine::model::Model;
 use engine::train::EvalResult;
 use engine::Split;
 use leptos::html;
@@ -34,7 +33,7 @@ pub struct TestPredictions {
 impl TestPredictions {
     /// None unless there are log-probabilities for every test image, one per class of the model.
     pub fn new(result: EvalResult, logprobs: Vec<f32>, test: Arc<Split>, epoch: usize) -> Option<Self> {
-        let model = Model::tutorial();
+        let model = crate::state::model();
         let (classes, pixels) = (model.classes, model.input_len());
         (logprobs.len() == test.len() * classes && test.images.len() == test.len() * pixels).then_some(TestPredictions {
             result,
@@ -449,7 +448,7 @@ fn LayerMaps(ins: Inspection, layer: ActivationLayer) -> impl IntoView {
 /// Activation maps of every conv layer for the probed image.
 #[component]
 pub fn Activations(ins: Inspection) -> impl IntoView {
-    let layers = inspect::conv_activation_layers(&Model::tutorial());
+    let layers = inspect::conv_activation_layers(crate::state::model());
     view! {
         <div id="activations" class="activations">
             <h3>"Activations"</h3>
