@@ -74,7 +74,7 @@ impl ConvParamsSplit {
     }
 
     /// Columns of the weight gradient's GEMM: one per weight of an output channel, and the bias.
-    pub(crate) fn columns(g: &ConvGeom) -> usize {
+    fn columns(g: &ConvGeom) -> usize {
         g.input.c * g.kernel * g.kernel + 1
     }
 

@@ -64,14 +64,19 @@ pub(super) fn padded_u8(bytes: &[u8]) -> Vec<u8> {
     padded
 }
 
+/// The permutation 0, 1, ..., len - 1: a split read in order.
+pub(super) fn identity_permutation(ctx: &GpuContext, label: &str, len: usize) -> wgpu::Buffer {
+    let identity: Vec<u32> = (0..len as u32).collect();
+    ctx.storage_buffer(label, bytemuck::cast_slice(&identity))
+}
+
 /// Uploads a split as packed u8, with an identity permutation.
 pub(super) fn upload_split(ctx: &GpuContext, name: &str, split: &Split) -> ResidentSplit {
-    let identity: Vec<u32> = (0..split.len() as u32).collect();
     ResidentSplit {
         len: split.len(),
         pixels: ctx.storage_buffer(&format!("{name} pixels"), &padded_u8(&split.images)),
         labels: ctx.storage_buffer(&format!("{name} labels"), &padded_u8(&split.labels)),
-        perm: ctx.storage_buffer(&format!("{name} permutation"), bytemuck::cast_slice(&identity)),
+        perm: identity_permutation(ctx, &format!("{name} permutation"), split.len()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! per batch size, and one command buffer per training step.
 
 use super::metrics::{MetricsRing, METRIC_SLOTS, SLOT_BYTES};
-use super::plan::{build_plan, padded_u8, upload_split, Plan, PlanSpec, Shared};
+use super::plan::{build_plan, identity_permutation, padded_u8, upload_split, Plan, PlanSpec, Shared};
 use super::{EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Weights};
 use crate::bench::KernelTime;
 use crate::data::{Dataset, Split};
@@ -327,15 +327,10 @@ impl Trainer {
         // The training pixels are already on the GPU: reuse them with an identity permutation.
         let data = match set {
             EvalSet::Test => upload_split(&ctx, "test", &self.test_split),
-            EvalSet::Train => {
-                let identity: Vec<u32> = (0..self.train_data.len as u32).collect();
-                ResidentSplit {
-                    len: self.train_data.len,
-                    pixels: self.train_data.pixels.clone(),
-                    labels: self.train_data.labels.clone(),
-                    perm: ctx.storage_buffer("train identity permutation", bytemuck::cast_slice(&identity)),
-                }
-            }
+            EvalSet::Train => ResidentSplit {
+                perm: identity_permutation(&ctx, "train identity permutation", self.train_data.len),
+                ..self.train_data.clone()
+            },
         };
         let n = self.config.eval_batch.min(data.len.max(1));
         let spec = PlanSpec {
