@@ -12,11 +12,13 @@
 //! - [`train`]: the trainer, its plan, the step clock and the metrics ring.
 //! - [`inspect`]: confusion matrix, filters, activation maps, drawn digits.
 //! - [`protocol`]: the messages between the page and its burn worker.
+//! - [`lessons`]: the tutorial's first half (jit, grad, vmap) on the GPU and the CPU.
 
 pub mod bench;
 pub mod data;
 pub mod gpu;
 pub mod inspect;
+pub mod lessons;
 pub mod model;
 pub mod protocol;
 pub mod reference;

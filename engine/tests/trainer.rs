@@ -274,9 +274,37 @@ fn evaluation_predictions_and_the_probe_match_the_reference() {
             assert_close(&format!("probe activation {layer} of image {i}"), &f64s(g), &f64s(c), 1e-4);
         }
         assert_close("probe log-probabilities", &f64s(gpu_acts.last().unwrap()), &fwd.logprobs()[i * 10..(i + 1) * 10], 1e-4);
+        // classify runs the same batch-1 plan and reads back only the log-probabilities.
+        assert_eq!(&block_on(trainer.classify(image)).unwrap(), gpu_acts.last().unwrap());
     }
     assert!(block_on(trainer.probe(&[0; 10])).is_err(), "a wrong-sized image is refused");
     // Probing leaves training where it was: the next step still runs and reports metrics.
     trainer.step().unwrap();
     assert_eq!(block_on(trainer.flush_metrics()).unwrap().last().map(|m| m.step), Some(3));
+}
+
+#[test]
+fn full_training_set_evaluation_matches_the_reference() {
+    // The tutorial evaluates the whole training set after each epoch, BatchNorm in eval mode.
+    let ctx = gpu();
+    let data = subset(&mnist(), 45, 5);
+    let model = Model::tutorial();
+    // eval_batch > batch: its own activations; 45 = 16 + 16 + 13 (a short last batch).
+    let config = TrainConfig { batch: 8, eval_batch: 16, ..Default::default() };
+    let mut trainer = Trainer::new(&ctx, model.clone(), &data, config).unwrap();
+    for _ in 0..4 {
+        trainer.step().unwrap();
+    }
+    let w = block_on(trainer.weights()).unwrap();
+    let fwd = r::forward(&model, &f64s(&w.params), &f64s(&w.stats), &images_f64(&data.train, 0, 45), Mode::Eval);
+    let (eval, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Train)).unwrap();
+    assert_eq!(eval.count, 45);
+    assert_close("training-set log-probabilities", &f64s(&logprobs), fwd.logprobs(), 1e-4);
+    let (loss, _) = r::nll_loss(10, fwd.logprobs(), &data.train.labels);
+    assert_close("training-set loss", &[eval.loss as f64], &[loss], 1e-4);
+    let correct = r::correct_count(10, fwd.logprobs(), &data.train.labels);
+    assert_eq!((eval.accuracy * 45.0).round() as usize, correct);
+    // The evaluation leaves the shuffled training order alone: training carries on.
+    trainer.step().unwrap();
+    assert_eq!(block_on(trainer.flush_metrics()).unwrap().last().map(|m| m.step), Some(4));
 }

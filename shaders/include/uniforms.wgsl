@@ -45,3 +45,8 @@ struct ElementwiseParams { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 struct DenseParams { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 struct LossParams { n: u32, classes: u32, train: u32, _pad: u32 }
 struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32 }
+
+// The jit lesson: SELU fused into one kernel, and the same maths one operation per dispatch.
+struct SeluParams { count: u32, alpha: f32, lambda: f32, _pad: u32 }
+// op: 0 exp(a), 1 a * s, 2 a + s, 3 a > s (1 or 0), 4 select(c, b, a != 0)
+struct EagerOpParams { count: u32, op: u32, s: f32, _pad: u32 }

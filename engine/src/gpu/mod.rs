@@ -10,6 +10,7 @@ pub mod context;
 pub mod conv;
 pub mod dense;
 pub mod gather;
+pub mod lesson;
 pub mod loss;
 pub mod pipelines;
 pub mod relu;

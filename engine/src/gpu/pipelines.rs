@@ -32,6 +32,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("dense_backward_params", include_str!("../../../shaders/dense_backward_params.wgsl")),
     ("softmax_loss", include_str!("../../../shaders/softmax_loss.wgsl")),
     ("adam", include_str!("../../../shaders/adam.wgsl")),
+    ("lesson_selu", include_str!("../../../shaders/lesson_selu.wgsl")),
+    ("lesson_eager", include_str!("../../../shaders/lesson_eager.wgsl")),
 ];
 
 /// Every kernel's uniform struct (`shaders/include/uniforms.wgsl`), prepended to each kernel.

@@ -283,6 +283,31 @@ impl Trainer {
     /// followed by a ReLU is fused with it, so its output is already rectified). `image` is
     /// 784 pixels, 0–255. Waits for the GPU; a small plan of batch 1 is built once.
     pub async fn probe(&mut self, image: &[u8]) -> Result<Vec<Vec<f32>>, TrainError> {
+        self.run_probe(image)?;
+        let plan = &self.probe.as_ref().expect("run_probe built it").1;
+        let mut out = Vec::with_capacity(plan.acts.len());
+        for (buffer, len) in plan.acts.iter().zip(self.model.activation_lens()) {
+            let mut v = self.kernels.ctx.read_f32(buffer).await?;
+            v.truncate(len);
+            out.push(v);
+        }
+        self.check_fault()?;
+        Ok(out)
+    }
+
+    /// One image's log-probabilities through the same batch-1 plan as [`Trainer::probe`],
+    /// reading back only those.
+    pub async fn classify(&mut self, image: &[u8]) -> Result<Vec<f32>, TrainError> {
+        self.run_probe(image)?;
+        let plan = &self.probe.as_ref().expect("run_probe built it").1;
+        let mut v = self.kernels.ctx.read_f32(plan.acts.last().expect("a model has layers")).await?;
+        v.truncate(self.model.classes);
+        self.check_fault()?;
+        Ok(v)
+    }
+
+    /// Submits the batch-1 evaluation of `image` (building its plan on first use).
+    fn run_probe(&mut self, image: &[u8]) -> Result<(), TrainError> {
         if image.len() != self.model.input_len() {
             return Err(TrainError::Config(format!("an image has {} pixels, the model takes {}", image.len(), self.model.input_len())));
         }
@@ -305,18 +330,11 @@ impl Trainer {
             let plan = build_plan(&self.kernels, &self.shared, &spec);
             self.probe = Some((data, plan));
         }
+        self.write_step(0, 1, 0, true);
         let (data, plan) = self.probe.as_ref().expect("built above");
         ctx.queue.write_buffer(&data.pixels, 0, &padded_u8(image));
-        self.write_step(0, 1, 0, true);
         ctx.queue.submit([plan.forward_encoder(&ctx).finish()]);
-        let mut out = Vec::with_capacity(plan.acts.len());
-        for (buffer, len) in plan.acts.iter().zip(self.model.activation_lens()) {
-            let mut v = ctx.read_f32(buffer).await?;
-            v.truncate(len);
-            out.push(v);
-        }
-        self.check_fault()?;
-        Ok(out)
+        Ok(())
     }
 
     fn ensure_eval_plan(&mut self, set: EvalSet) {
