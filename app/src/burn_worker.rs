@@ -120,6 +120,14 @@ impl BurnWorker {
         }
     }
 
+    /// Loss and accuracy on the whole training split.
+    pub async fn evaluate_train(&mut self) -> Result<EvalResult, TrainError> {
+        match self.request(&WorkerRequest::EvaluateTrain).await? {
+            WorkerReply::Evaluated { result, .. } => Ok(result),
+            other => Err(unexpected(&other, "evaluated")),
+        }
+    }
+
     /// The worker model's current parameters and running statistics.
     pub async fn weights(&mut self) -> Result<Weights, TrainError> {
         match self.request(&WorkerRequest::Weights).await? {

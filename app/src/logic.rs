@@ -21,6 +21,16 @@ pub struct SettingsInput {
     pub test_limit: String,
     /// `wgsl` or `burn-cpu`.
     pub backend: String,
+    /// Evaluate the whole training set after every epoch, as the tutorial does.
+    pub eval_train: bool,
+}
+
+impl SettingsInput {
+    /// The tutorial's run: 10 epochs, batch 128, Adam 1e-3, seed 0, every training image, and
+    /// the whole training and test sets evaluated after each epoch. The backend is kept.
+    pub fn tutorial(backend: &str) -> Self {
+        SettingsInput { epochs: "10".into(), eval_train: true, backend: backend.to_string(), ..Default::default() }
+    }
 }
 
 impl Default for SettingsInput {
@@ -33,6 +43,7 @@ impl Default for SettingsInput {
             limit: String::new(),
             test_limit: String::new(),
             backend: "wgsl".into(),
+            eval_train: false,
         }
     }
 }
@@ -47,6 +58,7 @@ pub struct Settings {
     pub limit: Option<usize>,
     pub test_limit: Option<usize>,
     pub backend: BackendKind,
+    pub eval_train: bool,
 }
 
 impl Settings {
@@ -70,7 +82,7 @@ pub fn parse_settings(input: &SettingsInput, train_len: usize, test_len: usize) 
     let test_limit = settings::TEST_IMAGES.at_most(test_len).parse_optional(&input.test_limit)?;
     settings::check_batch_fits(batch, limit.unwrap_or(train_len))?;
     let backend = page_backend(&input.backend)?;
-    Ok(Settings { lr, batch, epochs, seed, limit, test_limit, backend })
+    Ok(Settings { lr, batch, epochs, seed, limit, test_limit, backend, eval_train: input.eval_train })
 }
 
 /// A backend the page can train on.
@@ -106,6 +118,9 @@ pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
             "bench" => flags.bench_steps = Some(value.parse().unwrap_or(10).clamp(1, 10_000)),
             "embed" => flags.embed = value != "0",
             "dataset" => flags.dataset = BuiltinDataset::by_id(&value),
+            "lesson" => flags.lesson = Lesson::parse(&value),
+            "eval_train" => input.eval_train = value != "0",
+            "preset" if value == "tutorial" => input = SettingsInput { backend: input.backend, ..SettingsInput::tutorial("") },
             _ => {}
         }
     }
@@ -128,6 +143,32 @@ pub struct QueryFlags {
     pub embed: bool,
     /// `?dataset=mnist|fashion-mnist` (default MNIST).
     pub dataset: Option<BuiltinDataset>,
+    /// `?lesson=jit|grad|vmap`: open that lesson (with `?embed`, show only it).
+    pub lesson: Option<Lesson>,
+}
+
+/// The tutorial's first half, in its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lesson {
+    Jit,
+    Grad,
+    Vmap,
+}
+
+impl Lesson {
+    pub const ALL: [Lesson; 3] = [Lesson::Jit, Lesson::Grad, Lesson::Vmap];
+
+    pub fn parse(name: &str) -> Option<Lesson> {
+        Lesson::ALL.into_iter().find(|l| l.id() == name.trim())
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Lesson::Jit => "jit",
+            Lesson::Grad => "grad",
+            Lesson::Vmap => "vmap",
+        }
+    }
 }
 
 /// The download name of a weight file, e.g. `tutorial-cnn-mnist-epoch2.safetensors`.
@@ -175,7 +216,19 @@ mod tests {
     #[test]
     fn defaults_are_the_tutorial_settings() {
         let s = parse_settings(&SettingsInput::default(), 60_000, 10_000).unwrap();
-        assert_eq!(s, Settings { lr: 0.001, batch: 128, epochs: 1, seed: 0, limit: None, test_limit: None, backend: BackendKind::Wgsl });
+        assert_eq!(
+            s,
+            Settings {
+                lr: 0.001,
+                batch: 128,
+                epochs: 1,
+                seed: 0,
+                limit: None,
+                test_limit: None,
+                backend: BackendKind::Wgsl,
+                eval_train: false
+            }
+        );
         let c = s.train_config();
         assert_eq!((c.batch, c.adam.lr, c.adam.beta1, c.adam.beta2), (128, 0.001, 0.9, 0.999));
     }
@@ -220,6 +273,20 @@ mod tests {
         let flags = from_query("?embed&dataset=fashion-mnist").1;
         assert!(flags.embed && flags.dataset.map(|d| d.id) == Some("fashion-mnist"));
         assert_eq!(from_query("?dataset=nope").1.dataset, None);
+    }
+
+    #[test]
+    fn lessons_and_the_tutorial_preset_from_the_query() {
+        assert_eq!(from_query("?lesson=grad").1.lesson, Some(Lesson::Grad));
+        let flags = from_query("?embed&lesson=vmap").1;
+        assert!(flags.embed && flags.lesson == Some(Lesson::Vmap));
+        assert_eq!(from_query("?lesson=jit").1.lesson, Some(Lesson::Jit));
+        assert_eq!(from_query("?lesson=pmap").1.lesson, None);
+        let (input, _) = from_query("?batch=32&preset=tutorial&backend=burn-cpu");
+        assert_eq!(input, SettingsInput { backend: "burn-cpu".into(), ..SettingsInput::tutorial("") });
+        let s = parse_settings(&input, 60_000, 10_000).unwrap();
+        assert_eq!((s.epochs, s.batch, s.lr, s.seed, s.limit, s.eval_train), (10, 128, 0.001, 0, None, true));
+        assert!(from_query("?eval_train").0.eval_train);
     }
 
     #[test]

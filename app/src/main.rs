@@ -12,6 +12,7 @@ mod burn_worker;
 mod fetch;
 mod files;
 mod inspection;
+mod lessons;
 mod logic;
 mod page_trainer;
 mod report;
@@ -23,9 +24,10 @@ mod weights_io;
 
 use leptos::prelude::*;
 use state::AppState;
-use views::charts::{Charts, EpochTable};
+use views::charts::{Charts, EpochTable, TutorialFigure};
 use views::controls::{Controls, PauseButton, TrainButton};
 use views::inspection::{Activations, Confusion, DrawPad, Filters, Gallery};
+use views::lessons::Lessons;
 use views::status::{Progress, ProgressText, Status};
 use views::weights::WeightsPanel;
 
@@ -49,6 +51,18 @@ fn App() -> impl IntoView {
     let ins = app.ui.ins;
     let on_digit = Callback::new(move |digit: Option<Vec<u8>>| app.probe_drawing(digit));
     let on_pick = Callback::new(move |i: usize| app.probe_test_image(i));
+
+    if let (true, Some(lesson)) = (app.flags.embed, app.flags.lesson) {
+        // One lesson in an iframe of 640x480.
+        return view! {
+            <div class="embed embed-lesson">
+                <Status compact=true />
+                <Lessons open=Some(lesson) only=true />
+                <a class="hint" href=format!("./?lesson={}", lesson.id()) target="_blank">"full page ↗"</a>
+            </div>
+        }
+        .into_any();
+    }
 
     if app.flags.embed {
         // The compact layout for an iframe of 640x480: Train, the two charts, the drawing pad.
@@ -74,11 +88,15 @@ fn App() -> impl IntoView {
             <p class="lead">"The JAX tutorial's network (4 conv layers with BatchNorm and ReLU, dense, log-softmax, Adam) learns MNIST in this page, on WebGPU compute shaders."</p>
         </header>
         <main>
+            <Lessons open=app.flags.lesson />
+            <h2 id="cnn">"2. The CNN, trained on your GPU"</h2>
             <Status />
             <Controls />
             <Progress />
             <Charts />
+            <TutorialFigure />
             <EpochTable />
+            <Differences />
             <section id="draw-section" class="panel">
                 <h2>"Draw"</h2>
                 <p class="hint">"Draw a digit (or, with Fashion-MNIST, a piece of clothing). It is scaled and centred the way MNIST's digits were, and the model reads it, during training with the latest weights."</p>
@@ -96,6 +114,24 @@ fn App() -> impl IntoView {
         <footer>{data_credit}</footer>
     }
     .into_any()
+}
+
+/// Where this page differs from the post, and why.
+#[component]
+fn Differences() -> impl IntoView {
+    view! {
+        <details id="differences" class="panel">
+            <summary><h2>"Where we differ from the post"</h2></summary>
+            <ul>
+                <li>"The post feeds NCHW arrays into stax's "<code>"Conv"</code>", which expects NHWC, so its network sees each image as 1x28 pixels with 28 channels. Ours convolves 28x28 images with one channel, as intended."</li>
+                <li>"It trains on raw pixels 0–255. We divide by 255."</li>
+                <li>"It passes Adam's step as 0 on every call, so the bias correction never moves. We count steps from 1."</li>
+                <li>"It sums the loss over the batch, so the learning rate scales with the batch size. We take the mean cross-entropy."</li>
+                <li>"stax's BatchNorm normalises the test set with the test batch's own statistics. We keep running statistics during training and evaluate with them."</li>
+            </ul>
+            <p>"Measured with JAX on the tutorial's settings (10 epochs, batch 128, Adam 1e-3): 98.40% test accuracy for the code as written, 98.70% for the network as intended (NHWC, pixels / 255, mean cross-entropy)."</p>
+        </details>
+    }
 }
 
 fn main() {

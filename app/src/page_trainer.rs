@@ -75,6 +75,14 @@ impl PageTrainer {
         }
     }
 
+    /// Loss and accuracy over the whole training split (the tutorial's per-epoch numbers).
+    pub async fn evaluate_train(&mut self) -> Result<EvalResult, TrainError> {
+        match self {
+            PageTrainer::Gpu(t) => t.evaluate(EvalSet::Train).await,
+            PageTrainer::Burn(w) => w.evaluate_train().await,
+        }
+    }
+
     pub async fn weights(&mut self) -> Result<Weights, TrainError> {
         match self {
             PageTrainer::Gpu(t) => t.weights().await,

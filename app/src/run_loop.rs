@@ -169,12 +169,18 @@ async fn run_ticks(app: AppState, trainer: &mut PageTrainer, generation: u32) ->
         if epoch_done {
             ui.progress.update(|p| p.evaluating = true);
             let test = trainer.evaluate_test().await;
+            let full_train = match (&test, settings.eval_train) {
+                (Ok(_), true) => Some(trainer.evaluate_train().await),
+                _ => None,
+            };
             ui.progress.update(|p| p.evaluating = false);
             let (test, logprobs) = test?;
+            let full_train = full_train.transpose()?;
             publish_evaluation(app, test, logprobs, session.base_epochs.get() + clock.epoch);
             ui.chart.update(|c| {
                 let this_epoch = &c.steps[c.steps.len().saturating_sub(c.steps_per_epoch)..];
-                let point = EpochPoint::summarize(clock.epoch, this_epoch, &test);
+                let mut point = EpochPoint::summarize(clock.epoch, this_epoch, &test);
+                point.full_train = full_train;
                 c.epochs.push(point);
             });
         }

@@ -228,6 +228,7 @@ pub struct FormSignals {
     pub limit: RwSignal<String>,
     pub test_limit: RwSignal<String>,
     pub backend: RwSignal<String>,
+    pub eval_train: RwSignal<bool>,
     /// A built-in dataset's id, or "own".
     pub dataset: RwSignal<String>,
 }
@@ -243,7 +244,20 @@ impl FormSignals {
             limit: RwSignal::new(input.limit),
             test_limit: RwSignal::new(input.test_limit),
             backend: RwSignal::new(input.backend),
+            eval_train: RwSignal::new(input.eval_train),
         }
+    }
+
+    /// Fills the form with `input` (the dataset is kept).
+    pub fn set(&self, input: SettingsInput) {
+        self.lr.set(input.lr);
+        self.batch.set(input.batch);
+        self.epochs.set(input.epochs);
+        self.seed.set(input.seed);
+        self.limit.set(input.limit);
+        self.test_limit.set(input.test_limit);
+        self.backend.set(input.backend);
+        self.eval_train.set(input.eval_train);
     }
 
     pub fn input(&self) -> SettingsInput {
@@ -255,6 +269,7 @@ impl FormSignals {
             limit: self.limit.get_untracked(),
             test_limit: self.test_limit.get_untracked(),
             backend: self.backend.get_untracked(),
+            eval_train: self.eval_train.get_untracked(),
         }
     }
 }

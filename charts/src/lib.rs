@@ -1,6 +1,11 @@
 //! The tutorial's two-panel figure, shared by the desktop binary (PNG) and the page
 //! (canvas): loss per step (raw and smoothed) with test loss per epoch, and accuracy
 //! (running training accuracy, training and test accuracy per epoch). The x axis is epochs.
+//! [`tutorial`] draws the post's own figure from the per-epoch evaluations, and [`lessons`]
+//! the grad lesson's plot of a function and its derivatives.
+
+pub mod lessons;
+pub mod tutorial;
 
 use engine::inspect::ConfusionMatrix;
 use engine::train::{EvalResult, StepMetrics};
@@ -18,6 +23,9 @@ pub struct EpochPoint {
     pub train_accuracy: f32,
     pub test_loss: f32,
     pub test_accuracy: f32,
+    /// An evaluation of the whole training set after the epoch (BatchNorm in evaluation
+    /// mode), as the tutorial does; None when the run skipped it.
+    pub full_train: Option<EvalResult>,
 }
 
 impl EpochPoint {
@@ -31,6 +39,7 @@ impl EpochPoint {
             train_accuracy: mean(|m| m.accuracy),
             test_loss: test.loss,
             test_accuracy: test.accuracy,
+            full_train: None,
         }
     }
 }
@@ -56,7 +65,7 @@ pub fn smooth(values: &[f32], half: usize) -> Vec<f32> {
         .collect()
 }
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 impl ChartData {
     fn x_of(&self, step: u64) -> f32 {
@@ -71,9 +80,9 @@ impl ChartData {
     }
 }
 
-type Result<T> = std::result::Result<T, String>;
+pub(crate) type Result<T> = std::result::Result<T, String>;
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("chart: {e:?}")
 }
 
@@ -223,7 +232,10 @@ mod tests {
     fn epoch_summary_averages_the_steps() {
         let steps = [StepMetrics { step: 0, loss: 1.0, accuracy: 0.5 }, StepMetrics { step: 1, loss: 3.0, accuracy: 1.0 }];
         let p = EpochPoint::summarize(1, &steps, &EvalResult { loss: 0.25, accuracy: 0.9, count: 10 });
-        assert_eq!(p, EpochPoint { epoch: 1, train_loss: 2.0, train_accuracy: 0.75, test_loss: 0.25, test_accuracy: 0.9 });
+        assert_eq!(
+            p,
+            EpochPoint { epoch: 1, train_loss: 2.0, train_accuracy: 0.75, test_loss: 0.25, test_accuracy: 0.9, full_train: None }
+        );
     }
 
     #[test]

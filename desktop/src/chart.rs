@@ -2,7 +2,7 @@
 //! a bitmap, with a bundled font (the native build has no system font lookup).
 
 use anyhow::{anyhow, Result};
-use charts::ChartData;
+use charts::{ChartData, EpochPoint};
 use engine::inspect::ConfusionMatrix;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -24,6 +24,15 @@ pub fn draw(path: &Path, data: &ChartData) -> Result<()> {
     Ok(())
 }
 
+/// The tutorial's own figure (loss and accuracy per epoch, training red, validation blue).
+pub fn draw_tutorial(path: &Path, epochs: &[EpochPoint], planned_epochs: usize) -> Result<()> {
+    register_font()?;
+    let root = BitMapBackend::new(path, (1000, 400)).into_drawing_area();
+    charts::tutorial::draw_tutorial_figure(&root, epochs, planned_epochs).map_err(|e| anyhow!(e))?;
+    root.present()?;
+    Ok(())
+}
+
 /// The confusion matrix heatmap as a PNG.
 pub fn draw_confusion(path: &Path, m: &ConfusionMatrix, names: &[&str]) -> Result<()> {
     register_font()?;
@@ -36,7 +45,6 @@ pub fn draw_confusion(path: &Path, m: &ConfusionMatrix, names: &[&str]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charts::EpochPoint;
     use engine::train::StepMetrics;
 
     #[test]
@@ -46,7 +54,8 @@ mod tests {
         let path = dir.join("t.png");
         let steps: Vec<StepMetrics> =
             (0..50).map(|i| StepMetrics { step: i, loss: 2.0 / (1.0 + i as f32), accuracy: i as f32 / 60.0 }).collect();
-        let point = |epoch, a| EpochPoint { epoch, train_loss: 0.5, train_accuracy: a, test_loss: 0.4, test_accuracy: a + 0.02 };
+        let point =
+            |epoch, a| EpochPoint { epoch, train_loss: 0.5, train_accuracy: a, test_loss: 0.4, test_accuracy: a + 0.02, full_train: None };
         let data = ChartData { steps, epochs: vec![point(1, 0.8), point(2, 0.9)], steps_per_epoch: 25, planned_epochs: 2 };
         draw(&path, &data).unwrap();
         let bytes = std::fs::read(&path).unwrap();

@@ -2,6 +2,7 @@
 
 mod bench;
 mod chart;
+mod lessons;
 mod train;
 
 use anyhow::{bail, Result};
@@ -24,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train, print the per-epoch table, write metrics.csv, epochs.csv and training.png.
+    /// Train, print the per-epoch table, write metrics.csv, epochs.csv, training.png and
+    /// tutorial.png (the post's figure).
     Train(TrainArgs),
     /// Evaluate saved weights on the test set.
     Eval {
@@ -40,6 +42,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The tutorial's first half on this GPU: jit, grad and vmap, as tables.
+    Lessons(lessons::LessonArgs),
     /// List GPU adapters and their limits.
     Info,
     /// Measure training images/s and per-kernel GPU time.
@@ -103,6 +107,14 @@ pub struct TrainArgs {
     /// wgsl (ours), burn-wgpu or burn-cpu.
     #[arg(long, default_value = "wgsl", value_parser = parse_backend)]
     backend: BackendKind,
+    /// tutorial: the post's run (10 epochs, batch 128, Adam 1e-3, seed 0), with the whole
+    /// training set evaluated after every epoch.
+    #[arg(long, value_parser = ["tutorial"], conflicts_with_all = ["epochs", "batch", "lr", "seed"])]
+    preset: Option<String>,
+    /// Evaluate the whole training set after every epoch (BatchNorm in evaluation mode), as
+    /// the tutorial does; its numbers fill the table's and tutorial.png's training columns.
+    #[arg(long)]
+    eval_train: bool,
 }
 
 fn parse_backend(name: &str) -> Result<BackendKind, String> {
@@ -122,6 +134,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train::train(args, &model),
         Command::Eval { data, weights, backend, out } => train::eval(data, &weights, backend, out.as_deref(), &model),
+        Command::Lessons(args) => lessons::lessons(args, &model),
         Command::Info => info(),
         Command::Bench { data, batch, steps, json, backend, dispatches } => {
             let kinds = if backend == "all" {

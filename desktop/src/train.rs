@@ -26,7 +26,15 @@ fn mean(values: impl Iterator<Item = f32>) -> f32 {
     (sum / n.max(1) as f64) as f32
 }
 
-pub fn train(args: TrainArgs, model: &Model) -> Result<()> {
+/// The tutorial's run: 10 epochs, batch 128, Adam 1e-3, seed 0, full training-set evaluations.
+fn apply_preset(args: &mut TrainArgs) {
+    if args.preset.as_deref() == Some("tutorial") {
+        (args.epochs, args.batch, args.lr, args.seed, args.eval_train) = (10, 128, 1e-3, 0, true);
+    }
+}
+
+pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
+    apply_preset(&mut args);
     let mut dataset = load_data(&args.data)?;
     if let Some(n) = args.limit {
         settings::TRAINING_IMAGES.at_most(dataset.train.len()).check(n).map_err(anyhow::Error::msg)?;
@@ -77,7 +85,12 @@ pub fn train(args: TrainArgs, model: &Model) -> Result<()> {
         bar.finish();
         let (test, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test))?;
         confusion = Some(ConfusionMatrix::from_logprobs(model.classes, &logprobs, &dataset.test.labels));
-        rows.push(EpochRow { point: EpochPoint::summarize(epoch, &this_epoch, &test), seconds });
+        let mut point = EpochPoint::summarize(epoch, &this_epoch, &test);
+        if args.eval_train {
+            point.full_train = Some(block_on(trainer.evaluate(EvalSet::Train))?);
+        }
+        check_finite(&point)?;
+        rows.push(EpochRow { point, seconds });
         steps.extend(this_epoch);
         print_table(&rows);
     }
@@ -86,9 +99,17 @@ pub fn train(args: TrainArgs, model: &Model) -> Result<()> {
     }
     write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
     let png = args.out.join("training.png");
-    let epochs = rows.iter().map(|r| r.point).collect();
+    let epochs: Vec<EpochPoint> = rows.iter().map(|r| r.point).collect();
+    let tutorial_png = args.out.join("tutorial.png");
+    chart::draw_tutorial(&tutorial_png, &epochs, args.epochs)?;
     chart::draw(&png, &ChartData { steps, epochs, steps_per_epoch, planned_epochs: args.epochs })?;
-    eprintln!("wrote {}, {} and {}", args.out.join("metrics.csv").display(), args.out.join("epochs.csv").display(), png.display());
+    eprintln!(
+        "wrote {}, {}, {} and {}",
+        args.out.join("metrics.csv").display(),
+        args.out.join("epochs.csv").display(),
+        png.display(),
+        tutorial_png.display()
+    );
     if let Some(m) = confusion {
         write_confusion(&args.out, &m, &args.data.class_names())?;
     }
@@ -107,14 +128,32 @@ pub fn train(args: TrainArgs, model: &Model) -> Result<()> {
     Ok(())
 }
 
+/// A NaN or infinite evaluation is an error, not a number to print.
+fn check_finite(p: &EpochPoint) -> Result<()> {
+    let full = p.full_train.map_or([0.0; 2], |t| [t.loss, t.accuracy]);
+    if [p.test_loss, p.test_accuracy].iter().chain(&full).all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "the evaluation after epoch {} gave a non-finite loss or accuracy: training diverged. Lower the learning rate.",
+            p.epoch
+        )
+    }
+}
+
+/// The step means, then (with full training-set evaluations) those, then the test set.
 fn print_table(rows: &[EpochRow]) {
     let (r, seconds) = rows.last().map(|r| (&r.point, r.seconds)).expect("one row at least");
+    let full = r.full_train.is_some();
     if rows.len() == 1 {
-        println!("| Epoch | Time (s) | Train loss | Train acc | Test loss | Test acc |");
-        println!("|------:|---------:|-----------:|----------:|----------:|---------:|");
+        let extra = if full { " Full train loss | Full train acc |" } else { "" };
+        let rule = if full { "----------------:|---------------:|" } else { "" };
+        println!("| Epoch | Time (s) | Train loss | Train acc |{extra} Test loss | Test acc |");
+        println!("|------:|---------:|-----------:|----------:|{rule}----------:|---------:|");
     }
+    let extra = r.full_train.map_or(String::new(), |t| format!(" {:>15.4} | {:>13.2}% |", t.loss, 100.0 * t.accuracy));
     println!(
-        "| {:>5} | {:>8.1} | {:>10.4} | {:>8.2}% | {:>9.4} | {:>7.2}% |",
+        "| {:>5} | {:>8.1} | {:>10.4} | {:>8.2}% |{extra} {:>9.4} | {:>7.2}% |",
         r.epoch,
         seconds,
         r.train_loss,
@@ -131,10 +170,16 @@ fn write_csvs(out: &Path, steps: &[StepMetrics], rows: &[EpochRow], steps_per_ep
         csv += &format!("{},{},{},{}\n", m.step, m.step as usize / steps_per_epoch.max(1) + 1, m.loss, m.accuracy);
     }
     std::fs::write(out.join("metrics.csv"), csv)?;
-    let mut csv = String::from("epoch,seconds,train_loss,train_accuracy,test_loss,test_accuracy\n");
+    // train_*: means over the epoch's steps; full_train_*: the evaluation of the whole
+    // training set after the epoch (empty without --eval-train or --preset tutorial).
+    let mut csv = String::from("epoch,seconds,train_loss,train_accuracy,full_train_loss,full_train_accuracy,test_loss,test_accuracy\n");
     for r in rows {
         let p = &r.point;
-        csv += &format!("{},{:.3},{},{},{},{}\n", p.epoch, r.seconds, p.train_loss, p.train_accuracy, p.test_loss, p.test_accuracy);
+        let (full_loss, full_acc) = p.full_train.map_or((String::new(), String::new()), |t| (t.loss.to_string(), t.accuracy.to_string()));
+        csv += &format!(
+            "{},{:.3},{},{},{full_loss},{full_acc},{},{}\n",
+            p.epoch, r.seconds, p.train_loss, p.train_accuracy, p.test_loss, p.test_accuracy
+        );
     }
     std::fs::write(out.join("epochs.csv"), csv)?;
     Ok(())

@@ -42,8 +42,12 @@ fn train_then_eval_a_small_run() {
     assert_eq!(metrics.lines().count(), 1 + 2 * 8, "a row per step: {metrics}");
     let epochs = std::fs::read_to_string(out.path().join("epochs.csv")).unwrap();
     assert_eq!(epochs.lines().count(), 3);
-    let png = std::fs::read(out.path().join("training.png")).unwrap();
-    assert_eq!(&png[1..4], b"PNG");
+    // Without --eval-train the full training-set columns stay empty.
+    assert!(epochs.lines().nth(1).unwrap().split(',').nth(4) == Some(""), "{epochs}");
+    for png in ["training.png", "tutorial.png"] {
+        let bytes = std::fs::read(out.path().join(png)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+    }
 
     // The final evaluation's confusion matrix: a header and one row per class, 100 in all.
     let confusion = std::fs::read_to_string(out.path().join("confusion.csv")).unwrap();
@@ -62,6 +66,55 @@ fn train_then_eval_a_small_run() {
     assert!(log.contains("on 100 images") && log.contains("epoch 2"), "{log}");
     let again = std::fs::read_to_string(eval_out.join("confusion.csv")).unwrap();
     assert_eq!(again, confusion, "eval of the saved weights gives the training run's final confusion matrix");
+}
+
+#[test]
+fn the_tutorial_preset_evaluates_the_whole_training_set_every_epoch() {
+    let out = tempfile::tempdir().unwrap();
+    // The preset's 10 epochs of batch 128, on 256 images so that the test stays short.
+    let o = desktop(&["train", "--preset", "tutorial", "--limit", "256", "--test-limit", "50", "--out", out.path().to_str().unwrap()]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("Full train acc") && log.contains("|    10 |"), "{log}");
+    let epochs = std::fs::read_to_string(out.path().join("epochs.csv")).unwrap();
+    let header = epochs.lines().next().unwrap();
+    assert_eq!(header, "epoch,seconds,train_loss,train_accuracy,full_train_loss,full_train_accuracy,test_loss,test_accuracy");
+    assert_eq!(epochs.lines().count(), 11, "{epochs}");
+    for line in epochs.lines().skip(1) {
+        let cells: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        let (full_loss, full_accuracy) = (cells[4], cells[5]);
+        // A real evaluation of 256 images: a finite loss and a whole number of them right.
+        assert!(full_loss.is_finite() && full_loss > 0.0, "{line}");
+        assert!((full_accuracy * 256.0 - (full_accuracy * 256.0).round()).abs() < 1e-3, "{line}");
+    }
+    assert_eq!(&std::fs::read(out.path().join("tutorial.png")).unwrap()[1..4], b"PNG");
+
+    // The preset sets epochs, batch, learning rate and seed: naming one as well is refused.
+    let o = desktop(&["train", "--preset", "tutorial", "--epochs", "3"]);
+    assert!(!o.status.success() && text(&o).contains("--epochs"), "{}", text(&o));
+}
+
+#[test]
+fn lessons_print_the_three_tables() {
+    let o = desktop(&["lessons", "--repeats", "2", "--expr", "x^2", "--at", "2"]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    for heading in ["## 1.1 jit", "## 1.2 grad", "## 1.3 vmap"] {
+        assert!(log.contains(heading), "{heading}: {log}");
+    }
+    // The tutorial's derivatives of x² at 2, and "yes" in every equality column.
+    assert!(log.contains("| x^2 | 2 | 4 | 4 | 2 | 0 |"), "{log}");
+    let rows_ending_yes = log.lines().filter(|l| l.ends_with("| yes |")).count();
+    assert_eq!(rows_ending_yes, 2 + 2 + 2, "jit, matrix and network rows: {log}");
+    assert!(!log.contains("| NO |"), "{log}");
+    let gradient_rows = log.lines().filter(|l| l.starts_with("| conv") || l.starts_with("| bn") || l.starts_with("| dense")).count();
+    assert_eq!(gradient_rows, 6, "{log}");
+
+    let o = desktop(&["lessons", "--expr", "x + * 2"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("x + * 2\n    ^\nat character 5"), "{}", text(&o));
+    let o = desktop(&["lessons", "--param", "dense.bias:10"]);
+    assert!(!o.status.success() && text(&o).contains("from 0 to 9"), "{}", text(&o));
 }
 
 #[test]

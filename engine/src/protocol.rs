@@ -31,6 +31,8 @@ pub enum WorkerRequest {
     Steps { count: usize },
     /// Loss, accuracy and log-probabilities on the test split.
     Evaluate,
+    /// Loss and accuracy on the whole training split (no log-probabilities).
+    EvaluateTrain,
     /// The current weights.
     Weights,
     /// Replace the weights (checked first: bad weights are refused and the model is kept).
@@ -148,5 +150,6 @@ mod tests {
         assert_eq!((d.train.labels, d.test.labels, d.test.images.len()), (vec![3, 4], vec![5], 784));
         assert_eq!((c.batch, c.seed, c.adam.lr), (2, 9, 0.01));
         assert!(WorkerRequest::Evaluate.into_run().is_none());
+        assert_eq!(serde_json::to_string(&WorkerRequest::EvaluateTrain).unwrap(), r#""evaluateTrain""#);
     }
 }

@@ -75,6 +75,13 @@ mod worker {
                 })
                 .await
             }
+            WorkerRequest::EvaluateTrain => {
+                with_trainer(async |t| {
+                    let result = t.evaluate(EvalSet::Train).await?;
+                    Ok(WorkerReply::Evaluated { result, logprobs: Vec::new() })
+                })
+                .await
+            }
             WorkerRequest::Weights => {
                 with_trainer(async |t| {
                     let Weights { params, stats } = t.net.weights().await?;

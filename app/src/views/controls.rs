@@ -109,6 +109,16 @@ pub fn Controls() -> impl IntoView {
             <Field label="Training images" id="limit" value=form.limit placeholder="all 60,000" />
             <Field label="Test images" id="test-limit" value=form.test_limit placeholder="all 10,000" />
             <BackendSelect value=form.backend webgpu=Signal::derive(move || ui.webgpu_missing.get().is_none()) />
+            <label for="eval-train" class="check">
+                <input id="eval-train" type="checkbox" prop:checked=move || form.eval_train.get()
+                    on:change=move |ev| form.eval_train.set(event_target_checked(&ev)) />
+                "Evaluate the whole training set after each epoch"
+            </label>
+            <button id="tutorial-preset" class="secondary" disabled=busy
+                title="10 epochs, batch 128, Adam 1e-3, seed 0, all 60,000 training images, the whole training and test sets evaluated after each epoch"
+                on:click=move |_| form.set(crate::logic::SettingsInput::tutorial(&form.backend.get_untracked()))>
+                "Tutorial settings"
+            </button>
             <div class="buttons">
                 <TrainButton />
                 <PauseButton />

@@ -4,5 +4,6 @@
 pub mod charts;
 pub mod controls;
 pub mod inspection;
+pub mod lessons;
 pub mod status;
 pub mod weights;

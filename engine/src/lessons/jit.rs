@@ -45,8 +45,7 @@ impl JitReport {
     }
 
     pub fn table(&self) -> Table {
-        let mut t =
-            Table::new(&["version", "dispatches", "first run (ms)", "min (ms)", "median (ms)", "max error vs CPU", "equal (1e-6)"]);
+        let mut t = Table::new(&["version", "dispatches", "first run (ms)", "min (ms)", "median (ms)", "max error vs CPU", "equal (1e-6)"]);
         for (name, timing, dispatches, error) in [
             ("eager: one dispatch per operation", &self.eager, self.eager_dispatches, self.eager_error),
             ("compiled: one fused kernel", &self.compiled, 1, self.compiled_error),

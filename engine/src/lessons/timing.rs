@@ -85,7 +85,8 @@ pub async fn wait_idle(ctx: &GpuContext) -> Result<(), GpuError> {
 /// order, and waits for all of them.
 pub async fn run_submissions(ctx: &GpuContext, submissions: &[&[Dispatch]]) -> Result<RunTime, GpuError> {
     let queries = ctx.timestamps.then(|| {
-        let set = ctx.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("lesson"), ty: wgpu::QueryType::Timestamp, count: 2 });
+        let set =
+            ctx.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("lesson"), ty: wgpu::QueryType::Timestamp, count: 2 });
         let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("lesson timestamps"),
             size: 16,

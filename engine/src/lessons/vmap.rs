@@ -103,12 +103,12 @@ pub async fn matvec(ctx: &GpuContext, repeats: usize) -> Result<VmapReport, GpuE
     let mut params: Vec<f32> = (0..COLUMNS * ROWS).map(|i| mat[(i % ROWS) * COLUMNS + i / ROWS]).collect();
     params.extend(std::iter::repeat_n(0.0, ROWS));
     let params = ctx.storage_buffer("mat", bytemuck::cast_slice(&params));
-    let layer = |n| DenseLayer { n, inputs: COLUMNS, outputs: ROWS, params: LayerParams { buffer: &params, weight: 0, bias: COLUMNS * ROWS } };
+    let layer =
+        |n| DenseLayer { n, inputs: COLUMNS, outputs: ROWS, params: LayerParams { buffer: &params, weight: 0, bias: COLUMNS * ROWS } };
     let kernels = Kernels::new(ctx.clone());
 
     // The loop: one buffer per vector and per result, as `np.stack([apply(v) for v in x])`.
-    let inputs: Vec<wgpu::Buffer> =
-        vectors.chunks(COLUMNS).map(|v| ctx.storage_buffer("vector", bytemuck::cast_slice(v))).collect();
+    let inputs: Vec<wgpu::Buffer> = vectors.chunks(COLUMNS).map(|v| ctx.storage_buffer("vector", bytemuck::cast_slice(v))).collect();
     let outputs: Vec<wgpu::Buffer> = (0..VECTORS).map(|_| ctx.zeroed_buffer("product", ROWS)).collect();
     let start = Instant::now();
     let single: Vec<_> = inputs.iter().zip(&outputs).map(|(x, y)| [kernels.dense_forward(&layer(1), x, y)]).collect();
@@ -143,8 +143,16 @@ pub async fn matvec(ctx: &GpuContext, repeats: usize) -> Result<VmapReport, GpuE
     let reference = matvec_reference(&mat, &vectors);
     let as_f64 = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<_>>();
     Ok(VmapReport {
-        looped: Way { name: format!("loop: {VECTORS} matrix-vector dispatches"), submissions: VECTORS, timing: summarize(loop_first, &loop_runs) },
-        batched: Way { name: format!("batched: one dispatch of {VECTORS}"), submissions: 1, timing: summarize(batched_first, &batched_runs) },
+        looped: Way {
+            name: format!("loop: {VECTORS} matrix-vector dispatches"),
+            submissions: VECTORS,
+            timing: summarize(loop_first, &loop_runs),
+        },
+        batched: Way {
+            name: format!("batched: one dispatch of {VECTORS}"),
+            submissions: 1,
+            timing: summarize(batched_first, &batched_runs),
+        },
         difference: super::max_relative_error(&looped_result, &as_f64(&batched_result)),
         tolerance: MATVEC_TOLERANCE,
         cpu_error: Some(super::max_relative_error(&batched_result, &reference).max(super::max_relative_error(&looped_result, &reference))),
