@@ -42,32 +42,8 @@ impl Jet {
         Jet(std::array::from_fn(|k| f(self.0[k], other.0[k])))
     }
 
-    pub fn add(self, other: Jet) -> Jet {
-        self.map2(other, |a, b| a + b)
-    }
-
-    pub fn sub(self, other: Jet) -> Jet {
-        self.map2(other, |a, b| a - b)
-    }
-
     pub fn scale(self, s: f64) -> Jet {
         Jet(self.0.map(|a| a * s))
-    }
-
-    /// The Cauchy product, truncated.
-    pub fn mul(self, other: Jet) -> Jet {
-        let (a, b) = (self.0, other.0);
-        Jet(std::array::from_fn(|k| (0..=k).map(|j| a[j] * b[k - j]).sum()))
-    }
-
-    /// q = a / b from a = q b: q_k = (a_k − Σ_{j≥1} b_j q_{k−j}) / b_0.
-    pub fn div(self, other: Jet) -> Jet {
-        let (a, b) = (self.0, other.0);
-        let mut q = [0.0; N];
-        for k in 0..N {
-            q[k] = (a[k] - (1..=k).map(|j| b[j] * q[k - j]).sum::<f64>()) / b[0];
-        }
-        Jet(q)
     }
 
     /// e = exp(a) from e' = a' e: k e_k = Σ_{j≥1} j a_j e_{k−j}.
@@ -133,7 +109,7 @@ impl Jet {
         if self.0[0] > 0.0 {
             self.scale(lambda)
         } else {
-            self.exp().sub(Jet::constant(1.0)).scale(lambda * alpha)
+            (self.exp() - Jet::constant(1.0)).scale(lambda * alpha)
         }
     }
 
@@ -144,16 +120,52 @@ impl Jet {
         let mut e = n.unsigned_abs();
         while e > 0 {
             if e & 1 == 1 {
-                result = result.mul(base);
+                result = result * base;
             }
-            base = base.mul(base);
+            base = base * base;
             e >>= 1;
         }
         if n < 0 {
-            Jet::constant(1.0).div(result)
+            Jet::constant(1.0) / result
         } else {
             result
         }
+    }
+}
+
+impl std::ops::Add for Jet {
+    type Output = Jet;
+    fn add(self, other: Jet) -> Jet {
+        self.map2(other, |a, b| a + b)
+    }
+}
+
+impl std::ops::Sub for Jet {
+    type Output = Jet;
+    fn sub(self, other: Jet) -> Jet {
+        self.map2(other, |a, b| a - b)
+    }
+}
+
+impl std::ops::Mul for Jet {
+    type Output = Jet;
+    /// The Cauchy product, truncated.
+    fn mul(self, other: Jet) -> Jet {
+        let (a, b) = (self.0, other.0);
+        Jet(std::array::from_fn(|k| (0..=k).map(|j| a[j] * b[k - j]).sum()))
+    }
+}
+
+impl std::ops::Div for Jet {
+    type Output = Jet;
+    /// q = a / b from a = q b: q_k = (a_k − Σ_{j≥1} b_j q_{k−j}) / b_0.
+    fn div(self, other: Jet) -> Jet {
+        let (a, b) = (self.0, other.0);
+        let mut q = [0.0; N];
+        for k in 0..N {
+            q[k] = (a[k] - (1..=k).map(|j| b[j] * q[k - j]).sum::<f64>()) / b[0];
+        }
+        Jet(q)
     }
 }
 
@@ -163,10 +175,10 @@ pub fn jet(e: &Expr, x: f64) -> Jet {
         Expr::X => Jet::variable(x),
         Expr::Const(c) => Jet::constant(*c),
         Expr::Neg(a) => jet(a, x).scale(-1.0),
-        Expr::Add(a, b) => jet(a, x).add(jet(b, x)),
-        Expr::Sub(a, b) => jet(a, x).sub(jet(b, x)),
-        Expr::Mul(a, b) => jet(a, x).mul(jet(b, x)),
-        Expr::Div(a, b) => jet(a, x).div(jet(b, x)),
+        Expr::Add(a, b) => jet(a, x) + jet(b, x),
+        Expr::Sub(a, b) => jet(a, x) - jet(b, x),
+        Expr::Mul(a, b) => jet(a, x) * jet(b, x),
+        Expr::Div(a, b) => jet(a, x) / jet(b, x),
         Expr::Pow(a, n) => jet(a, x).powi(*n),
         Expr::Call(f, a) => {
             let a = jet(a, x);

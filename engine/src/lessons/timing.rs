@@ -19,8 +19,11 @@ impl RunTime {
     pub fn ms(&self) -> f64 {
         self.gpu_ms.unwrap_or(self.wall_ms)
     }
+}
 
-    pub fn add(self, other: RunTime) -> RunTime {
+impl std::ops::Add for RunTime {
+    type Output = RunTime;
+    fn add(self, other: RunTime) -> RunTime {
         RunTime { wall_ms: self.wall_ms + other.wall_ms, gpu_ms: self.gpu_ms.zip(other.gpu_ms).map(|(a, b)| a + b) }
     }
 }

@@ -115,7 +115,7 @@ pub async fn matvec(ctx: &GpuContext, repeats: usize) -> Result<VmapReport, GpuE
     let run_loop = || async {
         let mut total = RunTime { wall_ms: 0.0, gpu_ms: Some(0.0) };
         for d in &single {
-            total = total.add(run_submissions(ctx, &[d]).await?);
+            total = total + run_submissions(ctx, &[d]).await?;
         }
         Ok::<_, GpuError>(total)
     };
