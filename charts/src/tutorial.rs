@@ -67,7 +67,7 @@ fn panel<DB: DrawingBackend>(
         .y_label_area_size(50)
         .build_cartesian_2d(0.8f32..x_max, y)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("epoch").label_style((FONT, 13)).draw().map_err(err)?;
+    chart.configure_mesh().x_desc("epoch").x_label_formatter(&|x| format!("{x:.0}")).label_style((FONT, 13)).draw().map_err(err)?;
     for ((points, label), colour) in series.into_iter().zip([RED, BLUE]) {
         chart
             .draw_series(LineSeries::new(points.iter().cloned(), colour.stroke_width(2)).point_size(3))

@@ -55,7 +55,7 @@ pub fn lessons(args: LessonArgs, model: &Model) -> Result<()> {
     if !args.at.is_finite() {
         bail!("--at must be a finite number (got {})", args.at);
     }
-    let expression = expr::parse(&args.expr).map_err(|e| anyhow!("--expr: {}", e.pointed(&args.expr)))?;
+    let expression = expr::parse(&args.expr).map_err(|e| anyhow!("--expr is not a valid expression:\n{}", e.pointed(&args.expr)))?;
     let picks = if args.params.is_empty() {
         net_grad::default_picks()
     } else {
