@@ -104,7 +104,8 @@ impl Trainer {
         self.shared.bytes()
             + self.ring.bytes()
             + self.train_data.bytes()
-            + self.eval_data.values().map(ResidentSplit::bytes).sum::<u64>()
+            // The training set's evaluation view shares the training pixels and labels.
+            + self.eval_data.iter().map(|(set, d)| if *set == EvalSet::Train { d.perm.size() } else { d.bytes() }).sum::<u64>()
             + self.train_plan.bytes
             + self.eval_plans.values().map(|p| p.bytes).sum::<u64>()
     }
