@@ -44,16 +44,8 @@ pub async fn run_jit(app: AppState) -> Result<Outcome, String> {
 
 /// Reads "bn1.gamma:3, dense.bias:4" into picks.
 pub fn parse_picks(text: &str) -> Result<Vec<ParamPick>, String> {
-    let picks: Vec<ParamPick> = text
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (tensor, index) = p.split_once(':').ok_or_else(|| format!("{p:?}: write TENSOR:INDEX, e.g. bn1.gamma:3"))?;
-            let index = index.trim().parse().map_err(|_| format!("{p:?}: the index must be a whole number, e.g. bn1.gamma:3"))?;
-            Ok(ParamPick::new(tensor.trim(), index))
-        })
-        .collect::<Result<_, String>>()?;
+    let picks: Vec<ParamPick> =
+        text.split(',').map(str::trim).filter(|p| !p.is_empty()).map(ParamPick::parse).collect::<Result<_, String>>()?;
     if picks.is_empty() || picks.len() > 12 {
         return Err("Pick from 1 to 12 parameters, e.g. bn1.gamma:3, dense.bias:4".into());
     }

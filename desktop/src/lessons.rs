@@ -5,7 +5,7 @@ use crate::{acquire, load_data, DataArgs};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use engine::lessons::net_grad::{self, ParamPick};
-use engine::lessons::{expr, jet, jit, vmap, Table};
+use engine::lessons::{derivatives_table, expr, jet, jit, vmap, Table};
 use engine::model::Model;
 use engine::train::{block_on, Weights};
 use engine::weights;
@@ -34,12 +34,6 @@ pub struct LessonArgs {
     params: Vec<String>,
 }
 
-fn parse_pick(text: &str) -> Result<ParamPick> {
-    let (tensor, index) = text.split_once(':').ok_or_else(|| anyhow!("--param {text:?}: write TENSOR:INDEX, e.g. bn1.gamma:3"))?;
-    let index = index.trim().parse().map_err(|_| anyhow!("--param {text:?}: the index must be a whole number, e.g. bn1.gamma:3"))?;
-    Ok(ParamPick::new(tensor.trim(), index))
-}
-
 fn print(title: &str, summary: &str, table: &Table) {
     println!("\n## {title}\n");
     if !summary.is_empty() {
@@ -59,7 +53,7 @@ pub fn lessons(args: LessonArgs, model: &Model) -> Result<()> {
     let picks = if args.params.is_empty() {
         net_grad::default_picks()
     } else {
-        args.params.iter().map(|p| parse_pick(p)).collect::<Result<_>>()?
+        args.params.iter().map(|p| ParamPick::parse(p).map_err(|e| anyhow!("--param {e}"))).collect::<Result<_>>()?
     };
     for p in &picks {
         p.offset(model).map_err(|e| anyhow!("--param {}:{}: {e}", p.tensor, p.index))?;
@@ -77,9 +71,7 @@ pub fn lessons(args: LessonArgs, model: &Model) -> Result<()> {
     let report = block_on(jit::run(&ctx, jit::VALUES, args.repeats))?;
     print("1.1 jit: SELU on a million values", &report.summary(), &report.table());
 
-    let d = jet::derivatives(&expression, args.at);
-    let mut table = Table::new(&["f(x)", "x", "f", "f′ (grad)", "f″ (grad of grad)", "f‴"]);
-    table.row([args.expr.clone(), args.at.to_string()].into_iter().chain(d.iter().map(|v| format!("{v}"))).collect());
+    let table = derivatives_table(&args.expr, args.at, jet::derivatives(&expression, args.at));
     print("1.2 grad: nested derivatives (order-3 jets)", "", &table);
     let grads = block_on(net_grad::run(&ctx, model, &weights, &dataset.train, &picks))?;
     let summary = format!("The network's loss on the first {} training images: {:.6}.", grads.batch, grads.loss);

@@ -5,7 +5,7 @@
 use crate::lessons::{self, Outcome};
 use crate::logic::Lesson;
 use crate::state::{use_app, AppState};
-use engine::lessons::{expr, jet, jit, vmap, Table};
+use engine::lessons::{derivatives_table, expr, jet, jit, vmap, Table};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -104,8 +104,7 @@ fn GradLesson(app: AppState) -> impl IntoView {
                 at.get_untracked().trim().parse().ok().filter(|x: &f64| x.is_finite()).ok_or("x must be a number, like 2 or -0.5")?;
             let d = jet::derivatives(&e, x);
             samples.set(jet::sample(&e, x - 3.0, x + 3.0, 241));
-            let mut t = Table::new(&["f(x)", "x", "f", "f′", "f″", "f‴"]);
-            t.row([text.clone(), x.to_string()].into_iter().chain(d.iter().map(|v| format!("{v}"))).collect());
+            let t = derivatives_table(&text, x, d);
             Ok::<_, String>(Outcome {
                 summary: format!("{} and its first three derivatives at x = {x}, from one pass of order-3 jets.", e),
                 tables: vec![("Derivatives".into(), t)],

@@ -143,6 +143,24 @@ impl GpuContext {
     }
 }
 
+impl GpuContext {
+    /// Resolves when the GPU has finished everything submitted so far (natively by polling,
+    /// in the browser through the event loop); reports a fault wgpu recorded meanwhile.
+    pub async fn wait_idle(&self) -> Result<(), GpuError> {
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            let _ = sender.send(());
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device(e.to_string()))?;
+        receiver.await.map_err(|_| GpuError::Lost("work-done callback dropped".into()))?;
+        match self.take_fault() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Maps `buffer` for reading and waits: natively by polling the device, in the browser
 /// by letting the event loop run the callback.
 pub async fn map_read(ctx: &GpuContext, buffer: &wgpu::Buffer) -> Result<(), GpuError> {

@@ -60,21 +60,32 @@ pub fn normal_values(n: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-/// max |ours − reference| / max |reference|: the error relative to the result's scale.
-pub fn max_relative_error(ours: &[f32], reference: &[f64]) -> f64 {
+/// max |ours − reference|; infinite when a value is NaN or the lengths differ.
+pub fn max_difference(ours: &[f32], reference: &[f64]) -> f64 {
     if ours.len() != reference.len() {
         return f64::INFINITY;
     }
-    let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let worst = ours.iter().zip(reference).fold(0.0f64, |m, (&a, &b)| {
+    ours.iter().zip(reference).fold(0.0f64, |m, (&a, &b)| {
         let d = (a as f64 - b).abs();
         if d.is_nan() {
             f64::INFINITY
         } else {
             m.max(d)
         }
-    });
-    worst / scale.max(f64::MIN_POSITIVE)
+    })
+}
+
+/// max |ours − reference| / max |reference|: the error relative to the result's scale.
+pub fn max_relative_error(ours: &[f32], reference: &[f64]) -> f64 {
+    let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    max_difference(ours, reference) / scale.max(f64::MIN_POSITIVE)
+}
+
+/// The grad lesson's row: f and its first three derivatives at `x`.
+pub fn derivatives_table(source: &str, x: f64, derivatives: [f64; 4]) -> Table {
+    let mut t = Table::new(&["f(x)", "x", "f", "f′ (grad)", "f″ (grad of grad)", "f‴"]);
+    t.row([source.to_string(), x.to_string()].into_iter().chain(derivatives.iter().map(|v| format!("{v}"))).collect());
+    t
 }
 
 /// "yes" or "NO", for equality columns.

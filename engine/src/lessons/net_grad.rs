@@ -26,6 +26,13 @@ impl ParamPick {
         ParamPick { tensor: tensor.to_string(), index }
     }
 
+    /// Reads `TENSOR:INDEX`, e.g. `bn1.gamma:3` (the tensor is checked by [`ParamPick::offset`]).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (tensor, index) = text.split_once(':').ok_or_else(|| format!("{text:?}: write TENSOR:INDEX, e.g. bn1.gamma:3"))?;
+        let index = index.trim().parse().map_err(|_| format!("{text:?}: the index must be a whole number, e.g. bn1.gamma:3"))?;
+        Ok(ParamPick::new(tensor.trim(), index))
+    }
+
     /// The flat offset in the model's parameters, or why the pick is out of range.
     pub fn offset(&self, model: &Model) -> Result<usize, String> {
         let names = || model.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");

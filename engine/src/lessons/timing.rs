@@ -69,21 +69,6 @@ pub fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Resolves when the GPU has finished everything submitted so far.
-pub async fn wait_idle(ctx: &GpuContext) -> Result<(), GpuError> {
-    let (sender, receiver) = futures_channel::oneshot::channel();
-    ctx.queue.on_submitted_work_done(move || {
-        let _ = sender.send(());
-    });
-    #[cfg(not(target_arch = "wasm32"))]
-    ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device(e.to_string()))?;
-    receiver.await.map_err(|_| GpuError::Lost("work-done callback dropped".into()))?;
-    match ctx.take_fault() {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
 /// Submits each group of dispatches as its own command buffer (one compute pass each), in
 /// order, and waits for all of them.
 pub async fn run_submissions(ctx: &GpuContext, submissions: &[&[Dispatch]]) -> Result<RunTime, GpuError> {
@@ -121,7 +106,7 @@ pub async fn run_submissions(ctx: &GpuContext, submissions: &[&[Dispatch]]) -> R
         }
         ctx.queue.submit([encoder.finish()]);
     }
-    wait_idle(ctx).await?;
+    ctx.wait_idle().await?;
     let wall_ms = ms_since(start);
     let gpu_ms = match &queries {
         Some((_, resolve)) => {

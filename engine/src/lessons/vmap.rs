@@ -194,15 +194,8 @@ pub async fn network(ctx: &GpuContext, model: &Model, weights: &Weights, test: &
         trainer.evaluate_predictions(EvalSet::Test).await?;
         batched_runs.push(ms_since(start));
     }
-    let difference = looped_result.iter().zip(&batched_result).fold(0.0f64, |m, (&a, &b)| {
-        let d = (a as f64 - b as f64).abs();
-        if d.is_nan() {
-            f64::INFINITY
-        } else {
-            m.max(d)
-        }
-    });
-    let difference = if looped_result.len() == batched_result.len() { difference } else { f64::INFINITY };
+    let batched_f64: Vec<f64> = batched_result.iter().map(|&v| v as f64).collect();
+    let difference = super::max_difference(&looped_result, &batched_f64);
     let timing = |first_ms, runs_ms| Timing { first_ms, runs_ms, gpu_clock: false };
     Ok(VmapReport {
         looped: Way { name: format!("loop: {n} images through the batch-1 plan"), submissions: n, timing: timing(loop_first, loop_runs) },

@@ -7,7 +7,9 @@ use super::{EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError
 use crate::bench::KernelTime;
 use crate::data::{Dataset, Split};
 use crate::gpu::gather::ResidentSplit;
-use crate::gpu::{Dispatch, GpuContext, GpuError, Kernels, Step};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::gpu::GpuError;
+use crate::gpu::{Dispatch, GpuContext, Kernels, Step};
 use crate::model::{epoch_permutation, Adam, Model};
 use std::collections::{HashMap, VecDeque};
 
@@ -190,15 +192,9 @@ impl Trainer {
 
     /// Resolves when the GPU has finished everything submitted so far.
     pub async fn gpu_idle(&mut self) -> Result<(), TrainError> {
-        let (sender, receiver) = futures_channel::oneshot::channel();
-        self.kernels.ctx.queue.on_submitted_work_done(move || {
-            let _ = sender.send(());
-        });
-        #[cfg(not(target_arch = "wasm32"))]
-        self.kernels.ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| GpuError::Device(e.to_string()))?;
-        receiver.await.map_err(|_| GpuError::Lost("work-done callback dropped".into()))?;
+        self.kernels.ctx.wait_idle().await?;
         self.in_flight.clear();
-        self.check_fault()
+        Ok(())
     }
 
     /// Metrics of steps whose read-back has completed, oldest first. Never blocks.
