@@ -78,7 +78,7 @@ fn raw_and_gzipped_files_give_the_same_dataset() {
     let gz = load(dir.path()).unwrap();
     for name in FILE_NAMES {
         let bytes = std::fs::read(dir.path().join(format!("{name}.gz"))).unwrap();
-        let raw = data::decompress(name, &bytes).unwrap();
+        let raw = data::decompress(name, &bytes, 1 << 20).unwrap();
         write(dir.path(), name, &raw);
     }
     assert_eq!(load(dir.path()).unwrap(), gz);
@@ -170,7 +170,9 @@ fn trailing_bytes() {
     let mut bytes = data::encode_labels(&[1, 2, 3, 4, 5]);
     bytes.extend_from_slice(&[0, 0]);
     write(dir.path(), data::TRAIN_LABELS, &bytes);
-    assert!(matches!(load(dir.path()).unwrap_err(), DataError::TrailingData { actual: 2, .. }));
+    let err = load(dir.path()).unwrap_err();
+    assert!(matches!(err, DataError::TrailingData { expected: 13, .. }), "{err:?}");
+    assert_message(&err, &[data::TRAIN_LABELS, "more data than the 13 bytes"]);
 }
 
 #[test]
@@ -189,7 +191,7 @@ fn checksum_mismatch() {
     let mut sums = String::new();
     for name in FILE_NAMES {
         let bytes = std::fs::read(dir.path().join(format!("{name}.gz"))).unwrap();
-        let mut hash = data::sha256_hex(&data::decompress(name, &bytes).unwrap());
+        let mut hash = data::sha256_hex(&data::decompress(name, &bytes, 1 << 20).unwrap());
         if name == data::TRAIN_LABELS {
             hash = data::sha256_hex(&[&content[..], b"x"].concat());
         }
@@ -204,7 +206,7 @@ fn checksum_mismatch() {
 #[test]
 fn one_flipped_pixel_in_mnist_fails_its_checksum() {
     let bytes = std::fs::read(mnist_dir().join("t10k-labels-idx1-ubyte.gz")).unwrap();
-    let mut raw = data::decompress("t10k-labels-idx1-ubyte.gz", &bytes).unwrap();
+    let mut raw = data::decompress("t10k-labels-idx1-ubyte.gz", &bytes, 10_008).unwrap();
     raw[100] = (raw[100] + 1) % 10;
     let images = std::fs::read(mnist_dir().join("t10k-images-idx3-ubyte.gz")).unwrap();
     let err = data::parse_split(
@@ -224,13 +226,53 @@ fn checksum_missing_from_sums_file() {
 }
 
 #[test]
-fn empty_and_garbage_bytes_never_panic() {
-    for bytes in [&b""[..], &b"\x1f"[..], &b"\x1f\x8b"[..], &b"\x00\x00\x08\x03"[..], &[0xffu8; 40][..]] {
-        for name in ["x", "x.gz"] {
-            let _ = data::decompress(name, bytes).and_then(|c| data::parse_images(name, &c));
-            let _ = data::decompress(name, bytes).and_then(|c| data::parse_labels(name, &c));
-        }
+fn empty_short_and_garbage_bytes_get_their_own_error() {
+    use DataError::*;
+    let cases: [(&[u8], &str, fn(&DataError) -> bool); 7] = [
+        (b"", "x", |e| matches!(e, Truncated { expected: 16, actual: 0, .. })),
+        (b"\x1f", "x", |e| matches!(e, Truncated { expected: 16, actual: 1, .. })),
+        (b"\x00\x00\x08\x03", "x", |e| matches!(e, Truncated { expected: 16, actual: 4, .. })),
+        (&[0xff; 40], "x", |e| matches!(e, BadMagic { found: 0xffff_ffff, .. })),
+        (b"\x1f\x8b", "x.gz", |e| matches!(e, CorruptGzip { .. })),
+        (b"<html>", "x.gz", |e| matches!(e, NotGzip { .. })),
+        (&[0xff; 40], "x.gz", |e| matches!(e, NotGzip { .. })),
+    ];
+    for (bytes, name, expected) in cases {
+        let err = data::parse_images(name, bytes).unwrap_err();
+        assert!(expected(&err), "{bytes:?} as {name}: {err:?}");
+        assert!(err.to_string().starts_with(name), "{err}");
     }
+}
+
+#[test]
+fn a_small_gzip_that_unpacks_past_its_header_stops_one_byte_later() {
+    // 40 MB of zeros gzips to ~40 KB; the header claims one label. Reading stops after the
+    // header's 9 bytes plus one: the error comes without unpacking the rest.
+    let mut content = data::encode_labels(&[3]);
+    content.resize(40 << 20, 0);
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&content).unwrap();
+    let bomb = e.finish().unwrap();
+    assert!(bomb.len() < 100_000, "{}", bomb.len());
+    let err = data::parse_labels("bomb.gz", &bomb).unwrap_err();
+    assert!(matches!(err, DataError::TrailingData { expected: 9, .. }), "{err:?}");
+    let err = data::decompress("bomb.gz", &bomb, 1000).unwrap_err();
+    assert!(matches!(err, DataError::TrailingData { expected: 1000, .. }), "{err:?}");
+    // A header claiming more than MAX_EXAMPLES is refused before anything is allocated.
+    let mut huge = data::encode_labels(&[1]);
+    huge[4..8].copy_from_slice(&(data::MAX_EXAMPLES + 1).to_be_bytes());
+    assert!(matches!(data::parse_labels("huge", &huge).unwrap_err(), DataError::TooMany { .. }));
+}
+
+#[test]
+fn concatenated_gzip_members_are_one_file_and_trailing_garbage_is_an_error() {
+    let content = data::encode_labels(&[1, 2, 3, 4, 5]);
+    let two_members = [gzip(&content[..7]), gzip(&content[7..])].concat();
+    assert_eq!(data::parse_labels("two.gz", &two_members).unwrap(), vec![1, 2, 3, 4, 5]);
+    let with_garbage = [gzip(&content), b"garbage".to_vec()].concat();
+    let err = data::parse_labels("tail.gz", &with_garbage).unwrap_err();
+    assert!(matches!(err, DataError::CorruptGzip { .. }), "{err:?}");
+    assert_message(&err, &["tail.gz", "gzip"]);
 }
 
 #[test]
@@ -291,9 +333,8 @@ fn unpacking_pauses_every_few_megabytes_and_gives_the_same_split() {
     let plain = data::parse_split(named(FILE_NAMES[0], images), named(FILE_NAMES[1], labels), &verify).unwrap();
     assert_eq!(pausing.images, plain.images);
     assert_eq!(pausing.labels, plain.labels);
-    // 47 MB of pixels unpacked, then hashed, in chunks of 4 MB.
-    let chunks = (60_000 * IMAGE_PIXELS).div_ceil(data::PAUSE_EVERY);
-    assert!(pauses >= 2 * chunks - 2, "{pauses} pauses for {chunks} chunks");
+    // 47 MB of pixels unpacked and hashed, pausing after each full chunk.
+    assert_eq!(pauses, 60_000 * IMAGE_PIXELS / data::PAUSE_EVERY, "pauses");
     // A corrupt file still fails with its own error.
     let cut = &images[..images.len() / 2];
     let err =

@@ -27,7 +27,7 @@ fn seeded_shuffle_is_the_same_on_every_platform() {
 fn parses_gzipped_idx_bytes() {
     // The real MNIST test labels, gzipped as shipped.
     let gz = include_bytes!("../../public/data/mnist/t10k-labels-idx1-ubyte.gz");
-    let raw = data::decompress("t10k-labels-idx1-ubyte.gz", gz).unwrap();
+    let raw = data::decompress("t10k-labels-idx1-ubyte.gz", gz, 10_008).unwrap();
     let labels = data::parse_labels("t10k-labels-idx1-ubyte", &raw).unwrap();
     assert_eq!(labels.len(), 10_000);
     assert_eq!(&labels[..5], &[7, 2, 1, 0, 4]);
@@ -40,4 +40,18 @@ fn parses_gzipped_idx_bytes() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("no checksum") || err.to_string().contains("SHA-256"), "{err}");
+}
+
+#[test]
+fn a_header_whose_size_wraps_32_bits_is_refused() {
+    // 16 + 5,478,275 * 784 = 2^32 + 320: on wasm32 an unchecked sum wraps to this file's length.
+    let mut bytes = data::encode_images(&[0u8; 304]);
+    bytes[4..8].copy_from_slice(&5_478_275u32.to_be_bytes());
+    assert_eq!(bytes.len(), 320);
+    let err = data::parse_images("lying-images", &bytes).unwrap_err();
+    assert!(
+        matches!(err, data::DataError::TooMany { count: 5_478_275, max: data::MAX_EXAMPLES, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("lying-images"), "{err}");
 }

@@ -53,6 +53,8 @@ export function watch(page, name) {
 /** Draws a stroke on the page's drawing pad through `points` (fractions of its size) with
  * mouse-driven pointer events. */
 export async function drawStroke(page, points, steps = 6) {
+  // Mouse events land at viewport coordinates, so the pad must be on screen.
+  await page.locator('#draw-pad').scrollIntoViewIfNeeded();
   const box = await page.locator('#draw-pad').boundingBox();
   const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
   await page.mouse.move(...at(points[0]));

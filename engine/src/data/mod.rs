@@ -4,8 +4,10 @@
 //! Parsing works on bytes so that the browser (which fetches) and the desktop binary
 //! (which reads files) share it. Every problem is a [`DataError`] naming the file.
 
+mod idx;
+
+pub use idx::{decompress, parse_images, parse_labels, Pause, MAX_EXAMPLES, PAUSE_EVERY};
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Images are 28x28 single-channel u8.
@@ -15,7 +17,6 @@ pub const NUM_CLASSES: usize = 10;
 
 const IDX_IMAGES_MAGIC: u32 = 2051;
 const IDX_LABELS_MAGIC: u32 = 2049;
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Standard file names (Fashion-MNIST uses the same ones), without `.gz`.
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
@@ -121,10 +122,12 @@ pub enum DataError {
     CorruptGzip { file: String, reason: String },
     #[error("{file}: wrong magic number {found:#010x}, expected {expected:#010x} ({what}). Is this the right file?")]
     BadMagic { file: String, found: u32, expected: u32, what: &'static str },
-    #[error("{file}: truncated: header promises {expected} bytes, the file holds {actual}. Re-download or re-copy the file.")]
-    Truncated { file: String, expected: usize, actual: usize },
-    #[error("{file}: {actual} bytes of trailing data after the {expected} the header describes. Is this the right file?")]
-    TrailingData { file: String, expected: usize, actual: usize },
+    #[error("{file}: truncated: it needs {expected} bytes (header included), the file holds {actual}. Re-download or re-copy the file.")]
+    Truncated { file: String, expected: u64, actual: u64 },
+    #[error("{file}: more data than the {expected} bytes its header describes. Is this the right file?")]
+    TrailingData { file: String, expected: u64 },
+    #[error("{file}: its header claims {count} examples; this engine takes at most {max}. Is this the right file? A larger dataset needs splitting.")]
+    TooMany { file: String, count: u32, max: u32 },
     #[error("{file}: images are {rows}x{cols}, this engine needs 28x28.")]
     WrongShape { file: String, rows: u32, cols: u32 },
     #[error("{images_file} holds {images} images but {labels_file} holds {labels} labels; they must agree.")]
@@ -204,28 +207,18 @@ impl Verification {
         Ok(Verification::Sha256 { source: path.display().to_string(), sums: parse_sums(&text) })
     }
 
-    /// Checks `content` against its listed hash, pausing every [`PAUSE_EVERY`] bytes hashed.
-    async fn check<P: Pause>(&self, file: &str, content: &[u8], pause: &mut P) -> Result<(), DataError> {
+    /// The hex digest listed for `file` (without `.gz` or its directory), or `None` when only
+    /// headers are checked.
+    fn expected_sha256(&self, file: &str) -> Result<Option<String>, DataError> {
         let Verification::Sha256 { source, sums } = self else {
-            return Ok(());
+            return Ok(None);
         };
         let base = file.trim_end_matches(".gz");
         let base = base.rsplit(['/', '\\']).next().unwrap_or(base);
-        let expected = sums
-            .iter()
+        sums.iter()
             .find(|(name, _)| name == base)
-            .map(|(_, h)| h.to_ascii_lowercase())
-            .ok_or_else(|| DataError::ChecksumMissing { file: file.to_string(), sums: source.clone() })?;
-        let mut hasher = Sha256::new();
-        for chunk in content.chunks(PAUSE_EVERY) {
-            hasher.update(chunk);
-            pause().await;
-        }
-        let actual = hex(&hasher.finalize());
-        if actual != expected {
-            return Err(DataError::ChecksumMismatch { file: file.to_string(), expected, actual });
-        }
-        Ok(())
+            .map(|(_, h)| Some(h.to_ascii_lowercase()))
+            .ok_or_else(|| DataError::ChecksumMissing { file: file.to_string(), sums: source.clone() })
     }
 }
 
@@ -249,120 +242,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Returns the raw idx content: gunzips if the bytes start with the gzip magic.
-/// `file` is only used in error messages (and a `.gz` name that isn't gzip is an error).
-pub fn decompress(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
-    run_without_waiting(decompress_pausing(file, bytes, &mut no_pause))
-}
-
-/// [`decompress`], pausing every [`PAUSE_EVERY`] bytes of output.
-async fn decompress_pausing<P: Pause>(file: &str, bytes: &[u8], pause: &mut P) -> Result<Vec<u8>, DataError> {
-    if bytes.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::with_capacity(bytes.len() * 4);
-        let mut decoder = flate2::read::GzDecoder::new(bytes);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut since_pause = 0;
-        loop {
-            let n = decoder.read(&mut buf).map_err(|e| DataError::CorruptGzip { file: file.to_string(), reason: e.to_string() })?;
-            if n == 0 {
-                return Ok(out);
-            }
-            out.extend_from_slice(&buf[..n]);
-            since_pause += n;
-            if since_pause >= PAUSE_EVERY {
-                since_pause = 0;
-                pause().await;
-            }
-        }
-    }
-    if file.ends_with(".gz") {
-        return Err(DataError::NotGzip { file: file.to_string(), found: bytes.iter().take(4).copied().collect() });
-    }
-    Ok(bytes.to_vec())
-}
-
-/// Bytes gunzipped or hashed between two pauses: a few tens of ms of work in a browser.
-pub const PAUSE_EVERY: usize = 4 << 20;
-
-/// Hands control back between chunks of work (a browser yields to its event loop there, so
-/// the page stays responsive while ~60 MB are unpacked and checked).
-pub trait Pause: FnMut() -> Self::Wait {
-    type Wait: std::future::Future<Output = ()>;
-}
-
-impl<F: FnMut() -> W, W: std::future::Future<Output = ()>> Pause for F {
-    type Wait = W;
-}
-
-fn no_pause() -> std::future::Ready<()> {
-    std::future::ready(())
-}
-
-/// Runs a future that never waits (every pause is [`no_pause`]) to completion.
-fn run_without_waiting<T>(future: impl std::future::Future<Output = T>) -> T {
-    let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
-        std::task::Poll::Ready(value) => value,
-        std::task::Poll::Pending => unreachable!("nothing in it waits"),
-    }
-}
-
-fn read_u32(file: &str, content: &[u8], at: usize) -> Result<u32, DataError> {
-    content.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok_or(DataError::Truncated {
-        file: file.to_string(),
-        expected: at + 4,
-        actual: content.len(),
-    })
-}
-
-fn check_magic(file: &str, content: &[u8], expected: u32, what: &'static str) -> Result<(), DataError> {
-    let found = read_u32(file, content, 0)?;
-    if found != expected {
-        return Err(DataError::BadMagic { file: file.to_string(), found, expected, what });
-    }
-    Ok(())
-}
-
-fn check_length(file: &str, content: &[u8], expected: usize) -> Result<(), DataError> {
-    use std::cmp::Ordering::*;
-    match content.len().cmp(&expected) {
-        Less => Err(DataError::Truncated { file: file.to_string(), expected, actual: content.len() }),
-        Greater => Err(DataError::TrailingData { file: file.to_string(), expected, actual: content.len() - expected }),
-        Equal => Ok(()),
-    }
-}
-
-/// Parses an idx3 image file (raw content, already decompressed) into u8 pixels.
-pub fn parse_images(file: &str, content: &[u8]) -> Result<Vec<u8>, DataError> {
-    check_magic(file, content, IDX_IMAGES_MAGIC, "idx3 u8 images")?;
-    let count = read_u32(file, content, 4)? as usize;
-    let rows = read_u32(file, content, 8)?;
-    let cols = read_u32(file, content, 12)?;
-    if rows as usize != IMAGE_SIDE || cols as usize != IMAGE_SIDE {
-        return Err(DataError::WrongShape { file: file.to_string(), rows, cols });
-    }
-    if count == 0 {
-        return Err(DataError::Empty { file: file.to_string() });
-    }
-    check_length(file, content, 16 + count * IMAGE_PIXELS)?;
-    Ok(content[16..].to_vec())
-}
-
-/// Parses an idx1 label file (raw content) into labels 0..=9.
-pub fn parse_labels(file: &str, content: &[u8]) -> Result<Vec<u8>, DataError> {
-    check_magic(file, content, IDX_LABELS_MAGIC, "idx1 u8 labels")?;
-    let count = read_u32(file, content, 4)? as usize;
-    if count == 0 {
-        return Err(DataError::Empty { file: file.to_string() });
-    }
-    check_length(file, content, 8 + count)?;
-    let labels = content[8..].to_vec();
-    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= NUM_CLASSES) {
-        return Err(DataError::BadLabel { file: file.to_string(), index, label });
-    }
-    Ok(labels)
-}
-
 /// One file as fetched or read: its name (with `.gz` if it has one) and its bytes.
 pub struct NamedBytes<'a> {
     pub name: &'a str,
@@ -371,7 +250,7 @@ pub struct NamedBytes<'a> {
 
 /// Builds a split from an image file and a label file (raw or gzipped bytes).
 pub fn parse_split(images: NamedBytes, labels: NamedBytes, verify: &Verification) -> Result<Split, DataError> {
-    run_without_waiting(parse_split_pausing(images, labels, verify, &mut no_pause))
+    idx::run_without_waiting(parse_split_pausing(images, labels, verify, &mut idx::no_pause))
 }
 
 /// [`parse_split`], calling `pause` between chunks of unpacking and hashing.
@@ -381,12 +260,8 @@ pub async fn parse_split_pausing<P: Pause>(
     verify: &Verification,
     pause: &mut P,
 ) -> Result<Split, DataError> {
-    let image_content = decompress_pausing(images.name, images.bytes, pause).await?;
-    verify.check(images.name, &image_content, pause).await?;
-    let label_content = decompress_pausing(labels.name, labels.bytes, pause).await?;
-    verify.check(labels.name, &label_content, pause).await?;
-    let images_u8 = parse_images(images.name, &image_content)?;
-    let labels_u8 = parse_labels(labels.name, &label_content)?;
+    let images_u8 = idx::read_idx(images.name, images.bytes, idx::IdxKind::Images, verify, pause).await?;
+    let labels_u8 = idx::read_idx(labels.name, labels.bytes, idx::IdxKind::Labels, verify, pause).await?;
     let image_count = images_u8.len() / IMAGE_PIXELS;
     if image_count != labels_u8.len() {
         return Err(DataError::CountMismatch {
