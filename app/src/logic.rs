@@ -90,11 +90,15 @@ pub fn page_backend(name: &str) -> Result<BackendKind, String> {
     match BackendKind::parse(name.trim()) {
         Ok(k) if PAGE_BACKENDS.contains(&k) => Ok(k),
         _ => Err(format!(
-            "backend must be wgsl (WebGPU), burn-wgpu (WebGPU, in a Web Worker) or burn-cpu (CPU, in a Web Worker) (got \"{}\")",
-            name.trim()
+            "backend must be wgsl (WebGPU), burn-wgpu (WebGPU, in a Web Worker) or burn-cpu (CPU, in a Web Worker) (got {})",
+            settings::quoted(name.trim())
         )),
     }
 }
+
+/// Fault injection (`?lose_device_after=N`) exists only in builds for the end-to-end tests
+/// (`WEBGPU_MNIST_TEST_HOOKS` set at build time), so no link can break a user's GPU device.
+pub const TEST_HOOKS: bool = option_env!("WEBGPU_MNIST_TEST_HOOKS").is_some();
 
 /// Settings and flags from a query string like `?batch=32&limit=512&autostart`.
 pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
@@ -114,7 +118,7 @@ pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
             "backend" => input.backend = value,
             "autostart" => flags.autostart = value != "0",
             "nocache" => flags.no_cache = value != "0",
-            "lose_device_after" => flags.lose_device_after = value.parse().ok(),
+            "lose_device_after" if TEST_HOOKS => flags.lose_device_after = value.parse().ok(),
             "bench" => flags.bench_steps = Some(value.parse().unwrap_or(10).clamp(1, 10_000)),
             "embed" => flags.embed = value != "0",
             "dataset" => flags.dataset = BuiltinDataset::by_id(&value),
@@ -137,7 +141,8 @@ pub struct QueryFlags {
     pub bench_steps: Option<usize>,
     /// `?bench=N&backend=all`: benchmark every page backend side by side.
     pub bench_all: bool,
-    /// Fault injection for the end-to-end test: destroy the GPU device after N steps.
+    /// Fault injection for the end-to-end test: destroy the GPU device after N steps (only
+    /// when built with [`TEST_HOOKS`]).
     pub lose_device_after: Option<u64>,
     /// `?embed`: the compact layout for an iframe (Train, the two charts, the drawing pad).
     pub embed: bool,
@@ -231,6 +236,14 @@ mod tests {
         );
         let c = s.train_config();
         assert_eq!((c.batch, c.adam.lr, c.adam.beta1, c.adam.beta2), (128, 0.001, 0.9, 0.999));
+    }
+
+    #[test]
+    fn a_link_cannot_destroy_the_device_outside_test_builds() {
+        // The suite's own builds of this crate leave WEBGPU_MNIST_TEST_HOOKS unset, as
+        // scripts/run does; only the end-to-end page is built with it.
+        assert!(!TEST_HOOKS, "built with WEBGPU_MNIST_TEST_HOOKS=1");
+        assert_eq!(from_query("?lose_device_after=3&autostart").1.lose_device_after, None);
     }
 
     #[test]

@@ -52,11 +52,12 @@ fn burn_adam_steps_match_golden() {
     t.net.set_weights(&Weights { params: f32s(&g.params(&model, "param")), stats: model.init_stats() }).unwrap();
     t.step().unwrap();
     let after1 = f64s(&block_on(t.net.weights()).unwrap().params);
-    check_params(&model, "burn adam1", &after1, &g.params(&model, "adam1"), 1e-4, 1e-6);
+    let (tensors, start) = (param_tensors(&model), g.params(&model, "param"));
+    check_updates(&tensors, "burn adam1", &start, &after1, &g.params(&model, "adam1"), UPDATE_TOL, 1e-3);
     t.step().unwrap();
     t.step().unwrap();
     let after3 = f64s(&block_on(t.net.weights()).unwrap().params);
-    check_params(&model, "burn adam3", &after3, &g.params(&model, "adam3"), 1e-4, 1e-6);
+    check_updates(&tensors, "burn adam3", &start, &after3, &g.params(&model, "adam3"), UPDATE_TOL, 3e-3);
     let losses: Vec<f64> = block_on(t.flush_metrics()).unwrap().iter().map(|m| m.loss as f64).collect();
     assert_close("burn losses before each Adam step", &losses, &g.get("adam.losses"), 1e-5);
 }
@@ -93,8 +94,11 @@ fn wgsl_matches_burn_cpu_on_one_step() {
 
     burn.step().unwrap();
     let burn_after = block_on(burn.net.weights()).unwrap();
-    check_params(&model, "wgsl vs burn-cpu after one Adam step", &f64s(&ours_after.params), &f64s(&burn_after.params), 1e-4, 1e-12);
-    assert_close("wgsl vs burn-cpu running statistics", &f64s(&ours_after.stats), &f64s(&burn_after.stats), 1e-4);
+    let tensors = param_tensors(&model);
+    let (before, ours_p, burn_p) = (f64s(&start.params), f64s(&ours_after.params), f64s(&burn_after.params));
+    check_updates(&tensors, "wgsl vs burn-cpu after one Adam step", &before, &ours_p, &burn_p, 1e-5, 1e-3);
+    let (before, ours_s, burn_s) = (f64s(&start.stats), f64s(&ours_after.stats), f64s(&burn_after.stats));
+    check_updates(&stats_tensors(&model), "wgsl vs burn-cpu running statistics", &before, &ours_s, &burn_s, 1e-5, 1e-3);
 }
 
 fn ten_losses(mut t: AnyTrainer) -> Vec<f64> {

@@ -1,8 +1,9 @@
-//! Native desktop binary: a thin CLI over the engine (train, eval, info, bench).
+//! Native desktop binary: a thin CLI over the engine (train, eval, predict, lessons, info, bench).
 
 mod bench;
 mod chart;
 mod lessons;
+mod predict;
 mod train;
 
 use anyhow::{bail, Result};
@@ -41,6 +42,18 @@ enum Command {
         /// Also write the confusion matrix here (confusion.csv, confusion.png).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Read digits: each image's class probabilities from saved weights (CPU, f64 reference).
+    Predict {
+        /// A .safetensors file written by `train --save` or downloaded from the page.
+        #[arg(long)]
+        weights: PathBuf,
+        /// An idx3 file of 28x28 images (raw or .gz), e.g. the page's drawing saved as idx.
+        #[arg(long)]
+        images: PathBuf,
+        /// One JSON object per image, probabilities at full precision.
+        #[arg(long)]
+        json: bool,
     },
     /// The tutorial's first half on this GPU: jit, grad and vmap, as tables.
     Lessons(lessons::LessonArgs),
@@ -134,6 +147,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train::train(args, &model),
         Command::Eval { data, weights, backend, out } => train::eval(data, &weights, backend, out.as_deref(), &model),
+        Command::Predict { weights, images, json } => predict::predict(&weights, &images, json, &model),
         Command::Lessons(args) => lessons::lessons(args, &model),
         Command::Info => info(),
         Command::Bench { data, batch, steps, json, backend, dispatches } => {

@@ -44,6 +44,9 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
     let config = TrainConfig { batch: args.batch, adam: Adam { lr: args.lr, ..Adam::default() }, seed: args.seed, ..Default::default() };
     config.validate(dataset.train.len())?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    if let Some(path) = &args.save {
+        check_writable(path)?;
+    }
     let mut trainer = make_trainer(args.backend, model.clone(), &dataset, config)?;
     let steps_per_epoch = trainer.clock().steps_per_epoch;
     let memory = match &trainer {
@@ -124,6 +127,19 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
         let bytes = weights::save(model, &w, &meta)?;
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("saved weights to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Fails now, not after an hour of training, if the weights could not be saved to `path`.
+/// An existing file is left as it is; a file this check creates is removed again.
+fn check_writable(path: &Path) -> Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new().append(true).create(true).open(path).with_context(|| {
+        format!("cannot write the weights to {} (--save): choose a path in a directory that exists and is writable", path.display())
+    })?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
     }
     Ok(())
 }
@@ -212,6 +228,9 @@ pub fn eval(data_args: DataArgs, path: &Path, backend: BackendKind, out: Option<
     let mut trainer = make_trainer(backend, model.clone(), &dataset, config)?;
     trainer.set_weights(&w)?;
     let (r, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test))?;
+    if !(r.loss.is_finite() && r.accuracy.is_finite()) {
+        anyhow::bail!("evaluating {} gave a non-finite loss or accuracy: the weights are damaged.", path.display());
+    }
     println!(
         "test loss {:.4}, test accuracy {:.2}% on {} images (weights: epoch {}, seed {})",
         r.loss,

@@ -66,6 +66,22 @@ fn train_then_eval_a_small_run() {
     assert!(log.contains("on 100 images") && log.contains("epoch 2"), "{log}");
     let again = std::fs::read_to_string(eval_out.join("confusion.csv")).unwrap();
     assert_eq!(again, confusion, "eval of the saved weights gives the training run's final confusion matrix");
+
+    // predict reads the same 100 test images through the f64 reference: the same right answers.
+    let test = engine::data::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/data/mnist"), &engine::data::Verification::mnist()).unwrap().test.truncated(100);
+    let idx = out.path().join("first100.idx");
+    std::fs::write(&idx, engine::data::encode_images(&test.images)).unwrap();
+    let o = desktop(&["predict", "--weights", weights.to_str().unwrap(), "--images", idx.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let predicted: Vec<usize> = stdout
+        .lines()
+        .map(|l| l.split("\"predicted\":").nth(1).unwrap().split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(predicted.len(), 100, "{stdout}");
+    let right = predicted.iter().zip(&test.labels).filter(|(p, &l)| **p == l as usize).count() as u32;
+    let diagonal: u32 = confusion.lines().skip(1).enumerate().map(|(i, l)| l.split(',').nth(1 + i).unwrap().parse::<u32>().unwrap()).sum();
+    assert_eq!(right, diagonal, "predict and the GPU evaluation agree on which images are right");
 }
 
 #[test]
@@ -126,6 +142,16 @@ fn bad_input_fails_with_a_clear_message() {
     let o = desktop(&["train", "--data", "/nonexistent/dir"]);
     assert!(!o.status.success());
     assert!(text(&o).contains("train-images-idx3-ubyte") && text(&o).contains("not found"), "{}", text(&o));
+
+    let o = desktop(&["train", "--test-limit", "0", "--limit", "256"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("test images must be a whole number from 1 to 10000 (got \"0\")"), "{}", text(&o));
+
+    // An unwritable --save path fails before any training.
+    let o = desktop(&["train", "--limit", "256", "--save", "/nonexistent/dir/w.safetensors"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("cannot write the weights to /nonexistent/dir/w.safetensors (--save)"), "{}", text(&o));
+    assert!(!text(&o).contains("training on"), "{}", text(&o));
 
     let junk = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(junk.path(), b"junk").unwrap();

@@ -24,6 +24,18 @@ pub const TEST_IMAGES: WholeNumber = WholeNumber { name: "test images", min: 1, 
 pub const METRICS_EVERY: WholeNumber = WholeNumber { name: "metrics interval", min: 1, max: usize::MAX };
 pub const MAX_IN_FLIGHT: WholeNumber = WholeNumber { name: "steps in flight", min: 1, max: usize::MAX };
 
+/// What a user typed, quoted for a message: control characters escaped, cut after 40
+/// characters (a query string can carry anything).
+pub fn quoted(text: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    let escaped = format!("{:?}", text.chars().take(MAX_CHARS).collect::<String>());
+    if text.chars().count() > MAX_CHARS {
+        format!("{escaped}…")
+    } else {
+        escaped
+    }
+}
+
 /// The learning rate's range, (0, LR_MAX].
 pub const LR_MAX: f32 = 1.0;
 
@@ -56,10 +68,11 @@ impl WholeNumber {
     }
 
     fn problem(&self, got: &str) -> String {
+        let got = quoted(got);
         if self.max == usize::MAX {
-            format!("{} must be a whole number of at least {} (got \"{got}\")", self.name, self.min)
+            format!("{} must be a whole number of at least {} (got {got})", self.name, self.min)
         } else {
-            format!("{} must be a whole number from {} to {} (got \"{got}\")", self.name, self.min, self.max)
+            format!("{} must be a whole number from {} to {} (got {got})", self.name, self.min, self.max)
         }
     }
 }
@@ -77,7 +90,7 @@ pub fn parse_learning_rate(text: &str) -> Result<f32, String> {
 }
 
 fn learning_rate_problem(got: &str) -> String {
-    format!("learning rate must be a number above 0 and at most {LR_MAX}, e.g. 0.001 (got \"{got}\")")
+    format!("learning rate must be a number above 0 and at most {LR_MAX}, e.g. 0.001 (got {})", quoted(got))
 }
 
 /// Adam's betas are in [0, 1) and its epsilon is positive.
@@ -94,7 +107,7 @@ pub fn check_adam(beta1: f32, beta2: f32, eps: f32) -> Result<(), String> {
 }
 
 pub fn parse_seed(text: &str) -> Result<u64, String> {
-    text.trim().parse::<u64>().map_err(|_| format!("seed must be a whole number ≥ 0 (got \"{}\")", text.trim()))
+    text.trim().parse::<u64>().map_err(|_| format!("seed must be a whole number ≥ 0 (got {})", quoted(text.trim())))
 }
 
 /// A batch must fit in the training images.
@@ -120,6 +133,12 @@ mod tests {
         assert_eq!(EPOCHS.at_most(3).check(4).unwrap_err(), "epochs must be a whole number from 1 to 3 (got \"4\")");
         assert_eq!(BATCH.parse_optional("  "), Ok(None));
         assert_eq!(METRICS_EVERY.check(0).unwrap_err(), "metrics interval must be a whole number of at least 1 (got \"0\")");
+        // What a user typed is escaped and cut short in the message.
+        let long = format!("\u{1b}[2J{}", "9".repeat(10_000));
+        assert_eq!(
+            BATCH.parse(&long).unwrap_err(),
+            format!("batch size must be a whole number from 1 to 4096 (got \"\\u{{1b}}[2J{}\"…)", "9".repeat(36))
+        );
         assert_eq!(parse_learning_rate("0.001"), Ok(0.001));
         for bad in ["0", "-1", "NaN", "inf", "1.5", "abc"] {
             assert!(parse_learning_rate(bad).unwrap_err().starts_with("learning rate must be"), "{bad}");

@@ -50,9 +50,9 @@ pub struct WeightsMeta {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    #[error("not a readable safetensors file: {0}")]
+    #[error("not a readable safetensors file ({0}). Choose a .safetensors file saved by this page or by `desktop train --save`.")]
     Format(String),
-    #[error("the file was saved for architecture `{found}`, this model is `{expected}`")]
+    #[error("the file was saved for architecture {found}, this model is `{expected}`. Load a file saved for this model.")]
     Architecture { found: String, expected: String },
     #[error("tensor `{0}` is missing from the file")]
     Missing(String),
@@ -60,6 +60,23 @@ pub enum WeightsError {
     Shape { name: String, found: Vec<usize>, expected: Vec<usize>, dtype: String },
     #[error("tensor `{0}` holds a value that is not a finite number")]
     NotFinite(String),
+    #[error("tensor `{name}` holds {value:e} at index {index}: {why}. The file is damaged or not a trained model.")]
+    Implausible { name: String, index: usize, value: f32, why: &'static str },
+}
+
+/// No trained value of this model comes near this magnitude (inputs are in [0, 1] and every
+/// convolution is followed by BatchNorm); a larger one means a damaged file.
+pub const MAX_MAGNITUDE: f32 = 1e6;
+
+/// Text from a file, quoted with its control characters escaped and cut to a readable length.
+fn quoted(text: &str) -> String {
+    const MAX_CHARS: usize = 120;
+    let escaped = format!("{:?}", text.chars().take(MAX_CHARS).collect::<String>());
+    if text.chars().count() > MAX_CHARS {
+        format!("{escaped}… ({} characters)", text.chars().count())
+    } else {
+        escaped
+    }
 }
 
 /// A short, stable description of the architecture, stored in the file's metadata.
@@ -108,15 +125,16 @@ pub fn save(model: &Model, weights: &Weights, meta: &WeightsMeta) -> Result<Vec<
 }
 
 pub fn load(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsMeta), WeightsError> {
-    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
+    let format = |e: safetensors::SafeTensorError| WeightsError::Format(quoted(&e.to_string()));
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(format)?;
     let info = header.metadata().clone().unwrap_or_default();
     let expected = architecture_id(model);
     if let Some(found) = info.get("architecture") {
         if *found != expected {
-            return Err(WeightsError::Architecture { found: found.clone(), expected });
+            return Err(WeightsError::Architecture { found: quoted(found), expected });
         }
     }
-    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(format)?;
     let mut weights = Weights { params: vec![0.0; model.param_count], stats: vec![0.0; model.stats_count] };
     for (name, shape, offset, stats) in layout(model) {
         let t = st.tensor(&name).map_err(|_| WeightsError::Missing(name.clone()))?;
@@ -127,13 +145,21 @@ pub fn load(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsMeta), Weigh
         if values.iter().any(|v| !v.is_finite()) {
             return Err(WeightsError::NotFinite(name));
         }
+        if let Some(index) = values.iter().position(|v| v.abs() > MAX_MAGNITUDE) {
+            return Err(WeightsError::Implausible { name, index, value: values[index], why: "larger than any trained value" });
+        }
+        if name.ends_with("running_var") {
+            if let Some(index) = values.iter().position(|&v| v < 0.0) {
+                return Err(WeightsError::Implausible { name, index, value: values[index], why: "a variance cannot be negative" });
+            }
+        }
         let dst = if stats { &mut weights.stats } else { &mut weights.params };
         dst[offset..offset + values.len()].copy_from_slice(&values);
     }
     let meta = WeightsMeta {
         architecture: info.get("architecture").cloned().unwrap_or_default(),
         epoch: info.get("epoch").and_then(|v| v.parse().ok()).unwrap_or(0),
-        test_accuracy: info.get("test_accuracy").and_then(|v| v.parse().ok()),
+        test_accuracy: info.get("test_accuracy").and_then(|v| v.parse().ok()).filter(|a| (0.0..=1.0).contains(a)),
         seed: info.get("seed").and_then(|v| v.parse().ok()).unwrap_or(0),
     };
     Ok((weights, meta))

@@ -220,6 +220,19 @@ fn batchnorm_kernels_match_reference() {
             let (means, vars) = stats[stats_off..].split_at(shape.c);
             let eval_ref = r::bn_forward_eval(shape, &x, &gamma, &beta, means, vars);
             assert_close(&format!("{what} eval forward"), &read(&ctx, &y_eval), &eval_ref, FWD_TOL);
+
+            // Batch statistics without the running update (an evaluation of training data in
+            // training mode): the same normalisation, and the running statistics untouched.
+            let kept = rng.vec(stats_off + 2 * shape.c, 0.5, 1.5);
+            let kept_b = buffer(&ctx, &kept);
+            let (save2, y2) = (poisoned(&ctx, 2 * shape.c), poisoned(&ctx, len));
+            let layer2 = BnLayer { save: &save2, ..layer };
+            let running2 = RunningStats { buffer: &kept_b, offset: stats_off };
+            run(&ctx, &[k.bn_stats(&layer2, &xb, running2, false), k.bn_apply(&layer2, false, &xb, &y2)]);
+            assert_close(&format!("{what} forward without the running update"), &read(&ctx, &y2), &y_ref, FWD_TOL);
+            let written = read(&ctx, &kept_b);
+            let kept_f32: Vec<f64> = kept.iter().map(|&v| v as f32 as f64).collect();
+            assert_eq!(written, kept_f32, "{what}: bn_stats changed the running statistics with the update off");
         }
     }
 }
@@ -229,7 +242,8 @@ fn relu_kernels_match_reference() {
     let ctx = gpu();
     let k = Kernels::new(ctx.clone());
     let mut rng = Rng::new(3);
-    for count in [1, 3, 127 * 40, 70_001] {
+    // 8,400,001 elements need more than 32,768 workgroups of 256: the grid's second row.
+    for count in [1, 3, 127 * 40, 70_001, 8_400_001] {
         let x = rng.vec(count, -1.0, 1.0);
         let dy = rng.vec(count, -1.0, 1.0);
         let (xb, y) = (buffer(&ctx, &x), poisoned(&ctx, count));
@@ -340,7 +354,8 @@ fn gather_matches_reference() {
         labels: ctx.storage_buffer("labels", &pad(&labels)),
         perm: ctx.storage_buffer("perm", bytemuck::cast_slice(&perm)),
     };
-    for (n, start) in [(1, 0), (3, 5), (127, 173)] {
+    // (5, 298) runs off the end: samples 3 and 4 clamp to the permutation's last entry.
+    for (n, start) in [(1, 0), (3, 5), (127, 173), (5, 298)] {
         let (imgs, labs) = (poisoned(&ctx, n * 784), poisoned(&ctx, n));
         let step = step_buffer(&ctx, Step { start: start as u32, valid: n as u32, ..Default::default() });
         run(&ctx, &[k.gather(n, 784, &step, &split, &imgs, &labs)]);

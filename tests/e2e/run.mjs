@@ -37,13 +37,20 @@ async function withPage(webgpu, name, body, pageOptions = {}) {
   const browser = await launch(webgpu);
   try {
     const page = await browser.newPage(pageOptions);
+    // Every case runs under the page's Content-Security-Policy: any violation fails it.
+    const violations = [];
+    await page.exposeFunction('__reportCsp', (v) => violations.push(v));
+    await page.addInitScript(() => document.addEventListener('securitypolicyviolation',
+      (e) => window.__reportCsp(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`)));
     await body(page, watch(page, name));
+    if (violations.length) failures.push(`${name}: Content-Security-Policy violations: ${violations.join('; ')}`);
   } finally {
     await browser.close();
   }
 }
 
 let passed = 0;
+const failures = [];
 function check(failures, ok, what) {
   console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${what}`);
   if (ok) passed++; else failures.push(what);
@@ -66,25 +73,28 @@ async function trainsWithWebGpu(base, failures) {
   await withPage(true, 'webgpu', async (page, problems) => {
     const workerRequests = [];
     page.on('request', (r) => { if (r.url().includes('cpu_worker')) workerRequests.push(r.url()); });
-    // A 50 ms timer on the page's thread, to see whether building the trainer and compiling
-    // the pipelines ever block it.
+    // Long tasks on the page's thread (over 50 ms), for the responsiveness figures. They are
+    // reported, not asserted: on a loaded 2-core machine any bound on them is a coin toss.
     await page.addInitScript(() => {
-      window.__lags = [];
-      let last = performance.now();
-      setInterval(() => { const now = performance.now(); window.__lags.push([now, now - last - 50]); last = now; }, 50);
+      window.__longTasks = [];
+      new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]); })
+        .observe({ type: 'longtask', buffered: true });
     });
-    await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
-    // Pause after two steps: submissions stop; Resume carries on to the end.
-    await page.waitForFunction(() => window.__train && window.__train.submitted >= 2, null, { timeout: 240_000, polling: 200 });
-    await page.click('#pause');
+    // 32 steps, so that Pause (clicked inside the page as soon as 2 steps are in) lands mid-run.
+    await page.goto(`${base}/?limit=1024&batch=32&epochs=1&test_limit=64&autostart&nocache`);
+    await page.waitForFunction(() => {
+      if (!(window.__train && window.__train.submitted >= 2)) return false;
+      document.querySelector('#pause').click();
+      return true;
+    }, null, { timeout: 240_000, polling: 'raf' });
     await page.waitForFunction(() => document.querySelector('#status').dataset.phase === 'paused', null, { timeout: 60_000 });
     const pausedAt = await page.evaluate(() => document.querySelector('#train-progress').value);
     await page.waitForTimeout(3000);
     const stillAt = await page.evaluate(() => document.querySelector('#train-progress').value);
-    check(failures, pausedAt === stillAt && pausedAt < 8, `Pause stops training (step ${pausedAt}, then ${stillAt})`);
+    check(failures, pausedAt === stillAt && pausedAt < 32, `Pause stops training (step ${pausedAt} of 32, then ${stillAt})`);
     check(failures, (await page.locator('#train').innerText()) === 'Resume', 'the Train button offers Resume');
     await page.click('#train');
-    await page.waitForFunction(() => window.__train && window.__train.steps >= 8 && window.__train.epochs >= 1, null, { timeout: 240_000, polling: 500 })
+    await page.waitForFunction(() => window.__train && window.__train.steps >= 32 && window.__train.epochs >= 1, null, { timeout: 300_000, polling: 500 })
       .catch(async (e) => { await page.screenshot({ path: path.join(artifacts, 'webgpu-timeout.png') }); throw e; });
     await page.waitForTimeout(500); // let the last chart redraw land
     const report = await page.evaluate(() => window.__train);
@@ -100,17 +110,20 @@ async function trainsWithWebGpu(base, failures) {
     check(failures, adapter.length > 0, `the adapter is shown (${adapter})`);
     const s = report.startup;
     const startupText = await page.locator('#startup').innerText();
-    check(failures, s.readyMs > 0 && s.setupMs >= 0 && s.firstStepMs >= s.setupMs && s.sinceNavigationMs > s.readyMs && /first step/.test(startupText),
-      `the startup times are reported (${JSON.stringify(s)}; "${startupText}")`);
-    // How long the thread was stuck inside the window: each late tick at time t blocked it
-    // over [t - lag, t].
-    const startLag = await page.evaluate(({ from, to }) => Math.max(0, ...window.__lags.map(([t, l]) => Math.min(t, to) - Math.max(t - l, from))),
-      { from: s.sinceNavigationMs - s.firstStepMs, to: s.sinceNavigationMs });
-    check(failures, startLag < 250, `from Train to the first step (pipelines compiling) the page's thread is never stuck for long (at most ${startLag.toFixed(0)} ms)`);
-    const loadLag = await page.evaluate(({ from, to }) => Math.max(0, ...window.__lags.map(([t, l]) => Math.min(t, to) - Math.max(t - l, from))),
-      { from: 0, to: s.readyMs });
-    check(failures, loadLag < 250, `while the data downloads, unpacks and verifies, the page's thread is never stuck for long (at most ${loadLag.toFixed(0)} ms)`);
+    // The caption shows the figures the report holds, rounded as the page rounds them.
+    const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+    check(failures, startupText.includes(`ready ${secs(s.readyMs)} after the page opened`) && startupText.includes(`first step ${secs(s.firstStepMs)} after Train`),
+      `the startup times are shown as measured (${JSON.stringify(s)}; "${startupText}")`);
+    const longest = (from, to) => page.evaluate(({ from, to }) =>
+      Math.max(0, ...window.__longTasks.filter(([t, d]) => t < to && t + d > from).map(([, d]) => d)), { from, to });
+    const figures = { loadLongestTaskMs: await longest(0, s.readyMs), compileLongestTaskMs: await longest(s.sinceNavigationMs - s.firstStepMs, s.sinceNavigationMs) };
+    fs.writeFileSync(path.join(artifacts, 'responsiveness.json'), JSON.stringify(figures, null, 2));
+    console.log(`  figure (not asserted): longest task on the page's thread while the data loads ${figures.loadLongestTaskMs.toFixed(0)} ms, from Train to the first step ${figures.compileLongestTaskMs.toFixed(0)} ms`);
     check(failures, workerRequests.length === 0, `the CPU (burn) bundle is not loaded on the WebGPU path (${workerRequests.join(', ')})`);
+    const policy = await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content ?? '');
+    check(failures, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/.test(policy) && /default-src 'self'/.test(policy)
+      && !policy.replace("'wasm-unsafe-eval'", '').includes('unsafe-eval') && !/script-src[^;]*unsafe-inline/.test(policy),
+      `the page carries its Content-Security-Policy (${policy})`);
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'training.png'), fullPage: true });
     console.log(`  screenshot: ${path.join(artifacts, 'training.png')}`);
@@ -121,7 +134,9 @@ async function trainsOnTheCpuWithoutWebGpu(base, failures) {
   console.log('case: WebGPU unavailable: CPU fallback');
   await withPage(false, 'no-webgpu', async (page, problems) => {
     const workerBundles = [];
+    const workers = [];
     page.on('request', (r) => { if (r.url().includes('cpu_worker')) workerBundles.push(r.url()); });
+    page.on('worker', (w) => workers.push(w.url()));
     await page.goto(`${base}/?limit=128&batch=16&epochs=1&test_limit=64&autostart&nocache`);
     const notice = page.locator('#webgpu-missing');
     const shown = await notice.waitFor({ timeout: 60_000 }).then(() => true, () => false);
@@ -133,9 +148,8 @@ async function trainsOnTheCpuWithoutWebGpu(base, failures) {
     }
     check(failures, await page.locator('#backend').inputValue() === 'burn-cpu', 'the CPU backend is selected');
     await page.waitForFunction(() => window.__train && window.__train.submitted >= 2, null, { timeout: 240_000, polling: 200 });
-    // The main thread stays free while the worker trains: a timer fires on time.
-    const lag = await page.evaluate(() => new Promise((done) => { const t = performance.now(); setTimeout(() => done(performance.now() - t - 50), 50); }));
-    check(failures, lag < 250, `the page stays responsive during CPU training (timer late by ${lag.toFixed(0)} ms)`);
+    // The main thread stays free because the training runs in a dedicated worker.
+    check(failures, workers.some((u) => /cpu_worker/.test(u)), `training runs in a Web Worker (${workers})`);
     await page.waitForFunction(() => window.__train && window.__train.epochs >= 1, null, { timeout: 300_000, polling: 500 })
       .catch(async (e) => { await page.screenshot({ path: path.join(artifacts, 'cpu-timeout.png') }); throw e; });
     const report = await page.evaluate(() => window.__train);
@@ -211,7 +225,7 @@ async function survivesDeviceLoss(base, failures) {
     const error = page.locator('#error');
     const shown = await error.waitFor({ timeout: 240_000 }).then(() => true, () => false);
     const text = shown ? await error.innerText() : '';
-    check(failures, shown && /lost|GPU/i.test(text), `the page says training stopped (${text})`);
+    check(failures, shown && text.includes('the GPU device was lost') && text.includes('Start again'), `the page says the device was lost and what to do (${text})`);
     const steps = await page.evaluate(() => window.__train?.steps ?? 0);
     check(failures, steps >= 4, `the charts keep the steps done before the loss (${steps})`);
     check(failures, await page.locator('#retry').count() === 1, 'Retry is offered');
@@ -220,6 +234,21 @@ async function survivesDeviceLoss(base, failures) {
   });
 }
 
+
+/** A safetensors file: zero-filled f32 tensors of the given shapes, with `metadata`. */
+function safetensorsFile(metadata, shapes) {
+  const header = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, shape] of Object.entries(shapes)) {
+    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([size, json, Buffer.alloc(offset)]);
+}
 
 async function probabilities(page) {
   await page.waitForSelector('#prob-bars .bar', { timeout: 60_000 });
@@ -257,8 +286,9 @@ async function insideTheModel(base, failures) {
     check(failures, thumbs === 32, `the gallery shows 32 test images after training (${thumbs})`);
     const captions = await page.locator('#gallery .thumb .top3').first().innerText();
     check(failures, (captions.match(/%/g) ?? []).length === 3, `each image lists its top-3 probabilities (${captions})`);
+    // How many are right is checked against the desktop binary once the weights are saved.
     const { total, correct } = await confusionCounts(page);
-    check(failures, total === 64 && correct >= 0 && correct <= 64, `the confusion matrix counts the 64 test images (${correct} right)`);
+    check(failures, total === 64, `the confusion matrix counts the 64 test images (${correct} right)`);
     check(failures, (await inkOf(page, '#confusion')) > 2000, 'the confusion matrix is drawn');
     const wrong = await page.locator('#gallery .thumb.wrong').count();
     await page.click('#show-mistakes');
@@ -271,14 +301,30 @@ async function insideTheModel(base, failures) {
     await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]]); // a 1
     await page.waitForFunction(() => document.querySelector('#prob-bars .bar-list')?.dataset.engine?.startsWith('GPU'), null, { timeout: 60_000 });
     const after = await probabilities(page);
-    check(failures, Math.abs(after.reduce((a, b) => a + b, 0) - 1) < 1e-3, `after training too (${after.map((p) => p.toFixed(2))})`);
+    // The model's input for this stroke (the pad shows it as 255 - pixel), for the check
+    // against the desktop binary below.
+    const strokePixels = await page.evaluate(() => {
+      const c = document.querySelector('canvas.pad-input');
+      return [...c.getContext('2d').getImageData(0, 0, 28, 28).data].filter((_, i) => i % 4 === 0).map((v) => 255 - v);
+    });
     check(failures, (await inkOf(page, '#filters')) > 300, 'the 32 first-layer filters are drawn');
-    const maps = await page.locator('canvas.activation-maps').count();
-    const mapInk = await page.evaluate(() => [...document.querySelectorAll('canvas.activation-maps')].map((c) => c.width * c.height));
-    check(failures, maps === 4 && mapInk.every((n) => n > 1), `activation maps of the 4 conv layers are drawn (${mapInk})`);
-    await page.locator('#gallery .thumb').first().click();
-    await page.waitForFunction(() => /test image/.test(document.querySelector('#activations').innerText), null, { timeout: 60_000 });
-    check(failures, true, 'clicking a test image shows its activations');
+    const mapsOf = () => page.evaluate(() => [...document.querySelectorAll('canvas.activation-maps')].map((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let ink = 0, hash = 0;
+      for (let i = 0; i < d.length; i += 4) { if (d[i] < 250) ink++; hash = (hash * 31 + d[i]) >>> 0; }
+      return { ink, hash };
+    }));
+    const strokeMaps = await mapsOf();
+    check(failures, strokeMaps.length === 4 && strokeMaps.every((m) => m.ink > 100), `activation maps of the 4 conv layers have ink (${strokeMaps.map((m) => m.ink)})`);
+    const picked = page.locator('#gallery .thumb').nth(2);
+    const pickedIndex = await picked.getAttribute('data-index');
+    await picked.click();
+    await page.waitForFunction((i) => document.querySelector('#activations').innerText.includes(`test image ${i}`), pickedIndex, { timeout: 60_000 })
+      .catch(() => {});
+    const caption = await page.locator('#activations').innerText();
+    const imageMaps = await mapsOf();
+    check(failures, caption.includes(`test image ${pickedIndex}`) && imageMaps.every((m, i) => m.hash !== strokeMaps[i].hash),
+      `clicking test image ${pickedIndex} shows its own activations (caption and all 4 maps changed)`);
     await page.screenshot({ path: path.join(artifacts, 'inside.png'), fullPage: true });
 
     // Download, then upload: the accuracy is the same.
@@ -292,6 +338,24 @@ async function insideTheModel(base, failures) {
     const reloaded = await confusionCounts(page);
     check(failures, /Loaded/.test(message) && reloaded.total === 64 && reloaded.correct === correct,
       `uploading them gives the same test accuracy (${reloaded.correct}/64 vs ${correct}/64): ${message}`);
+    const bin = process.env.DESKTOP_BIN;
+    check(failures, !!bin && fs.existsSync(bin), `DESKTOP_BIN names the desktop binary (${bin})`);
+    const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
+    if (bin && fs.existsSync(bin)) {
+      // The desktop binary, on the same weights, gets the same test images right (lavapipe).
+      const evalText = execFileSync(bin, ['eval', '--weights', saved, '--test-limit', '64'], { env }).toString();
+      const nativeRight = Math.round(Number(/test accuracy ([\d.]+)%/.exec(evalText)[1]) * 64 / 100);
+      check(failures, Math.abs(nativeRight - correct) <= 1, `the page's ${correct}/64 right agrees with the desktop binary's ${nativeRight}/64 on the saved weights`);
+      // The stroke's probabilities against the engine's f64 reference forward pass.
+      const idx = path.join(artifacts, 'stroke.idx');
+      const header = Buffer.alloc(16);
+      [2051, 1, 28, 28].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
+      fs.writeFileSync(idx, Buffer.concat([header, Buffer.from(strokePixels)]));
+      const line = JSON.parse(execFileSync(bin, ['predict', '--weights', saved, '--images', idx, '--json'], { env }).toString());
+      const worst = Math.max(...line.probabilities.map((p, c) => Math.abs(p - after[c])));
+      check(failures, after.length === 10 && worst < 1e-3,
+        `the stroke's 10 probabilities on the GPU match the f64 reference within 1e-3 (worst ${worst.toExponential(2)}; reference reads ${line.predicted})`);
+    }
     check(failures, (await page.locator('#train').innerText()) === 'Resume', 'a loaded model can be trained further (Resume)');
 
     // A corrupt file and a file for another architecture are refused; the model stays.
@@ -302,12 +366,17 @@ async function insideTheModel(base, failures) {
     const still = await confusionCounts(page);
     check(failures, still.correct === correct, 'and the loaded model is untouched');
 
+    // A weight file saved for another architecture is refused with both names; the model stays.
+    const foreign = path.join(artifacts, 'foreign.safetensors');
+    fs.writeFileSync(foreign, safetensorsFile({ architecture: 'Shape{c:1,h:28,w:28}->[Flatten,Dense{out:10},LogSoftmax]' }, { 'dense.weight': [784, 10] }));
+    const foreignMsg = await uploadWeights(page, foreign);
+    check(failures, /not loaded/.test(foreignMsg) && /saved for architecture/.test(foreignMsg) && foreignMsg.includes('Flatten,Dense{out:10}'),
+      `a file for another architecture is refused, naming it (${foreignMsg})`);
+    check(failures, (await confusionCounts(page)).correct === correct, 'and the model is untouched');
+
     // Weights trained natively by the desktop binary give the page the binary's accuracy.
-    const bin = process.env.DESKTOP_BIN;
-    check(failures, !!bin && fs.existsSync(bin), `DESKTOP_BIN names the desktop binary (${bin})`);
     if (bin && fs.existsSync(bin)) {
       const native = path.join(artifacts, 'native.safetensors');
-      const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
       execFileSync(bin, ['train', '--limit', '1024', '--batch', '32', '--epochs', '2', '--test-limit', '300', '--out', path.join(artifacts, 'native'), '--save', native], { env, stdio: 'inherit' });
       const evalText = execFileSync(bin, ['eval', '--weights', native, '--test-limit', '300'], { env }).toString();
       const nativeAcc = Number(/test accuracy ([\d.]+)%/.exec(evalText)[1]);
@@ -346,8 +415,9 @@ async function otherData(base, failures) {
     await page.goto(`${base}/?nocache`);
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 120_000 });
     await page.selectOption('#dataset', 'fashion-mnist');
-    await page.waitForFunction(() => /Fashion-MNIST: 60000 training/.test(document.querySelector('#status').innerText), null, { timeout: 180_000 });
-    check(failures, true, 'Fashion-MNIST downloads and verifies');
+    await page.waitForFunction(() => /Fashion-MNIST: 60000 training/.test(document.querySelector('#status').innerText), null, { timeout: 180_000 }).catch(() => {});
+    const fashionStatus = await page.locator('#status').innerText();
+    check(failures, /Fashion-MNIST: 60000 training and 10000 test images/.test(fashionStatus), `Fashion-MNIST downloads and verifies (${fashionStatus})`);
     await page.fill('#limit', '64');
     await page.fill('#batch', '32');
     await page.fill('#test-limit', '40');
@@ -478,20 +548,30 @@ async function lessons(base, failures) {
 
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
-const failures = [];
+const cases = { trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
+  survivesDeviceLoss, insideTheModel, embedMode, otherData, lessons };
+// E2E_ONLY=name,name runs a subset while developing; it never passes, because the suite
+// must not pass with cases left out.
+const only = process.env.E2E_ONLY?.split(',');
+const unknown = (only ?? []).filter((n) => !(n in cases));
+if (unknown.length) failures.push(`E2E_ONLY names no case: ${unknown.join(', ')} (cases: ${Object.keys(cases).join(', ')})`);
+const skipped = [];
 try {
-  const cases = { trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
-    survivesDeviceLoss, insideTheModel, embedMode, otherData, lessons };
-  // E2E_ONLY=name,name runs a subset (for development); the suite runs them all.
-  const only = process.env.E2E_ONLY?.split(',');
   for (const [name, run] of Object.entries(cases)) {
-    if (!only || only.includes(name)) await run(base, failures);
+    if (only && !only.includes(name)) { skipped.push(name); continue; }
+    // A case that throws (a timeout) fails, and the next case still runs.
+    const before = passed + failures.length;
+    try {
+      await run(base, failures);
+    } catch (e) {
+      failures.push(`${name}: ${e.message}`);
+      console.log(`  FAIL ${e.stack}`);
+    }
+    if (passed + failures.length === before) failures.push(`${name}: ran no check`);
   }
-} catch (e) {
-  failures.push(`error: ${e.message}`);
-  console.log(`  FAIL ${e.stack}`);
 } finally {
   server.close();
 }
 console.log(`\ne2e: ${passed} passed, ${failures.length} failed`);
-process.exit(failures.length ? 1 : 0);
+if (skipped.length) console.log(`e2e: INCOMPLETE, ${skipped.length} case(s) not run (E2E_ONLY): ${skipped.join(', ')}`);
+process.exit(failures.length ? 1 : skipped.length ? 2 : 0);
