@@ -55,6 +55,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check weights trained elsewhere (the page, another GPU) against the f64 reference
+    /// trained on the same batches from the same seed, tensor by tensor.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The .safetensors file to check.
+        #[arg(long)]
+        weights: PathBuf,
+        /// The run's settings: training images, batch, epochs, seed and learning rate.
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        #[arg(long, default_value_t = 1)]
+        epochs: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f32,
+        /// Largest error allowed, relative to each tensor's update. f32 and f64 training
+        /// drift apart step by step (chaotically: ReLU kinks, Adam on tiny gradients), so this
+        /// suits runs of up to about 10 steps.
+        #[arg(long, default_value_t = 2e-3)]
+        tolerance: f64,
+    },
     /// The tutorial's first half on this GPU: jit, grad and vmap, as tables.
     Lessons(lessons::LessonArgs),
     /// List GPU adapters and their limits.
@@ -148,6 +173,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::train(args, &model),
         Command::Eval { data, weights, backend, out } => train::eval(data, &weights, backend, out.as_deref(), &model),
         Command::Predict { weights, images, json } => predict::predict(&weights, &images, json, &model),
+        Command::Verify { data, weights, limit, batch, epochs, seed, lr, tolerance } => {
+            let mut dataset = load_data(&data)?;
+            if let Some(n) = limit {
+                settings::TRAINING_IMAGES.at_most(dataset.train.len()).check(n).map_err(anyhow::Error::msg)?;
+                dataset.train = dataset.train.truncated(n);
+            }
+            settings::EPOCHS.check(epochs).map_err(anyhow::Error::msg)?;
+            let config = TrainConfig { batch, seed, adam: engine::model::Adam { lr, ..Default::default() }, ..Default::default() };
+            config.validate(dataset.train.len())?;
+            let args = predict::VerifyArgs { weights: &weights, train: &dataset.train, config, epochs, tolerance };
+            predict::verify(args, &model)
+        }
         Command::Lessons(args) => lessons::lessons(args, &model),
         Command::Info => info(),
         Command::Bench { data, batch, steps, json, backend, dispatches } => {

@@ -82,6 +82,16 @@ fn train_then_eval_a_small_run() {
     let right = predicted.iter().zip(&test.labels).filter(|(p, &l)| **p == l as usize).count() as u32;
     let diagonal: u32 = confusion.lines().skip(1).enumerate().map(|(i, l)| l.split(',').nth(1 + i).unwrap().parse::<u32>().unwrap()).sum();
     assert_eq!(right, diagonal, "predict and the GPU evaluation agree on which images are right");
+
+    // verify replays the run in f64: every tensor agrees; under another seed none does.
+    let run = ["--limit", "256", "--batch", "32", "--epochs", "2"];
+    let o = desktop(&[&["verify", "--weights", weights.to_str().unwrap()][..], &run].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("verified: every tensor within 2e-3 of its update") && text(&o).contains("after 16 steps"), "{}", text(&o));
+    assert!(text(&o).contains("| bn1.gamma |") && text(&o).contains("| bn3.running_var |"), "{}", text(&o));
+    let o = desktop(&[&["verify", "--weights", weights.to_str().unwrap(), "--seed", "1"][..], &run].concat());
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("differ from the f64 reference") && text(&o).contains("bn1.gamma"), "{}", text(&o));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use engine::data::{self, Dataset, Verification};
 use engine::inspect;
 use engine::model::{Adam, Model};
 use engine::reference::{self as r, Mode, RefTrainer};
-use engine::train::{block_on, EvalSet, TrainConfig, TrainError, Trainer, Weights};
+use engine::train::{block_on, replay, EvalSet, TrainConfig, TrainError, Trainer, Weights};
 use std::path::Path;
 
 fn mnist() -> Dataset {
@@ -40,9 +40,9 @@ fn training_steps_and_evaluation_match_the_reference() {
         reference.step(&images_f64(&data.train, 3 * s, 3), &data.train.labels[3 * s..3 * s + 3]);
     }
     let w = block_on(trainer.weights()).unwrap();
-    let tensors = common::golden::param_tensors(&model);
+    let tensors = replay::param_tensors(&model);
     common::golden::check_updates(&tensors, "3 steps", &f64s(&start.params), &f64s(&w.params), &reference.params, UPDATE_TOL, 3e-3);
-    let stats = common::golden::stats_tensors(&model);
+    let stats = replay::stats_tensors(&model);
     common::golden::check_updates(&stats, "3 steps", &f64s(&start.stats), &f64s(&w.stats), &reference.stats, UPDATE_TOL, 3e-3);
 
     // Evaluation in batches of 16 over 37 images (a short last batch), BatchNorm in eval mode.
@@ -53,6 +53,32 @@ fn training_steps_and_evaluation_match_the_reference() {
     assert_close("evaluation loss", &[eval.loss as f64], &[loss], 1e-4);
     let correct = r::correct_count(10, fwd.logprobs(), &data.test.labels);
     assert!((eval.accuracy * 37.0 - correct as f32).abs() < 0.5, "accuracy {} vs {correct}/37", eval.accuracy);
+}
+
+/// The reference replays the trainer's own batches: a seeded shuffle per epoch and the
+/// partial last batch dropped (43 images in batches of 8: 5 steps an epoch, 3 left out).
+#[test]
+fn the_reference_replays_the_trainers_batches_across_epochs() {
+    let ctx = gpu();
+    let data = subset(&mnist(), 43, 8);
+    let model = Model::tutorial();
+    let config = TrainConfig { batch: 8, seed: 5, ..Default::default() };
+    let mut trainer = Trainer::new(&ctx, model.clone(), &data, config.clone()).unwrap();
+    let start = block_on(trainer.weights()).unwrap();
+    assert_eq!(start, Weights::initial(&model, 5), "a trainer starts from its seed's initial weights");
+    for _ in 0..10 {
+        trainer.step().unwrap();
+    }
+    let w = block_on(trainer.weights()).unwrap();
+    let reference = replay::train_on_the_same_batches(&model, &data.train, &config, &start, 10);
+    let params = replay::param_tensors(&model);
+    common::golden::check_updates(&params, "10 shuffled steps", &f64s(&start.params), &f64s(&w.params), &reference.params, UPDATE_TOL, 1e-2);
+    let stats = replay::stats_tensors(&model);
+    common::golden::check_updates(&stats, "10 shuffled steps", &f64s(&start.stats), &f64s(&w.stats), &reference.stats, UPDATE_TOL, 1e-2);
+    // Another seed's batches are not these: the check can tell.
+    let other = replay::train_on_the_same_batches(&model, &data.train, &TrainConfig { seed: 6, ..config }, &start, 10);
+    let checks = replay::compare_updates(&params, &f64s(&start.params), &f64s(&w.params), &other.params);
+    assert!(checks.iter().any(|c| !c.passes(UPDATE_TOL, 1e-2)), "seed 6's batches passed for seed 5's run");
 }
 
 #[test]
@@ -189,6 +215,25 @@ fn a_diverging_loss_stops_training_with_a_clear_error() {
     };
     assert!(matches!(err, TrainError::NonFiniteLoss { step: 0, .. }), "{err:?}");
     assert!(err.to_string().contains("Lower the learning rate"));
+}
+
+/// Data too large for one buffer of the adapter is refused before any buffer is made, with
+/// what to change; a smaller subset fits the same limit.
+#[test]
+fn data_too_large_for_the_adapters_buffers_is_refused_first() {
+    let mut small = gpu();
+    small.limits.max_storage_buffer_binding_size = 1 << 20;
+    let model = Model::tutorial();
+    let data = subset(&mnist(), 2_000, 100);
+    let err = Trainer::new(&small, model.clone(), &data, TrainConfig { batch: 32, ..Default::default() }).err().expect("refused");
+    assert!(matches!(err, TrainError::TooLarge { what: "training images", bytes: 1_568_000, limit: 1_048_576, .. }), "{err:?}");
+    assert_eq!(err.to_string(), "the training images need a buffer of 2 MB, and this GPU allows 1 MB in one: train on fewer images (the training images setting, or --limit).");
+    let err = Trainer::new(&small, model.clone(), &subset(&mnist(), 1_000, 2_000), TrainConfig { batch: 32, ..Default::default() }).err().unwrap();
+    assert!(matches!(err, TrainError::TooLarge { what: "test images", .. }), "{err:?}");
+    let big_batch = TrainConfig { batch: 64, eval_batch: 64, ..Default::default() };
+    let err = Trainer::new(&small, model.clone(), &subset(&mnist(), 1_000, 100), big_batch).err().unwrap();
+    assert!(matches!(err, TrainError::TooLarge { what: "activations of one batch", .. }), "{err:?}");
+    assert!(Trainer::new(&small, model, &subset(&mnist(), 1_000, 100), TrainConfig { batch: 32, eval_batch: 32, ..Default::default() }).is_ok());
 }
 
 #[test]

@@ -32,7 +32,9 @@ export function serve(root) {
 
 export async function launch(webgpu) {
   const args = ['--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // window.gc() for the soak's memory samples.
+    '--js-flags=--expose-gc'];
   // playwright gives every launch a fresh, empty profile directory (--user-data-dir).
   if (webgpu) args.push('--enable-unsafe-webgpu');
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });

@@ -6,6 +6,7 @@ mod backend;
 pub mod clock;
 mod metrics;
 mod plan;
+pub mod replay;
 mod trainer;
 
 pub use crate::weights::Weights;
@@ -72,6 +73,8 @@ pub enum TrainError {
     Weights(String),
     #[error("{0}")]
     Backend(String),
+    #[error("the {what} need a buffer of {} MB, and this GPU allows {} MB in one: {fix}", bytes.div_ceil(1 << 20), limit >> 20)]
+    TooLarge { what: &'static str, bytes: u64, limit: u64, fix: &'static str },
 }
 
 /// Loss and accuracy of one training step, as measured on the GPU during the step.

@@ -37,6 +37,7 @@ impl Trainer {
     /// Uploads the data, initialises weights from `config.seed` and builds the training plan.
     pub fn new(ctx: &GpuContext, model: Model, data: &Dataset, config: TrainConfig) -> Result<Self, TrainError> {
         config.validate(data.train.len())?;
+        check_fits(ctx, &model, data, &config)?;
         let kernels = Kernels::new(ctx.clone());
         let initial = Weights::initial(&model, config.seed);
         let shared = Shared {
@@ -450,4 +451,22 @@ impl Trainer {
                 .collect(),
         ))
     }
+}
+
+/// Refuses, before any buffer exists, data or a batch that one buffer of this adapter
+/// cannot hold (the page's limit is often 128 MB; lavapipe's and real GPUs' are larger).
+fn check_fits(ctx: &GpuContext, model: &Model, data: &Dataset, config: &TrainConfig) -> Result<(), TrainError> {
+    let limit = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
+    let largest_activation = model.ops.iter().map(|op| op.output_len()).max().unwrap_or(0).max(model.spec.input.len()) as u64;
+    let needs = [
+        ("training images", data.train.images.len().next_multiple_of(4) as u64, "train on fewer images (the training images setting, or --limit)."),
+        ("test images", data.test.images.len().next_multiple_of(4) as u64, "test on fewer images (the test images setting, or --test-limit)."),
+        ("activations of one batch", 4 * largest_activation * config.batch.max(config.eval_batch) as u64, "lower the batch size."),
+    ];
+    for (what, bytes, fix) in needs {
+        if bytes > limit {
+            return Err(TrainError::TooLarge { what, bytes, limit, fix });
+        }
+    }
+    Ok(())
 }

@@ -76,33 +76,16 @@ pub fn check_params(model: &Model, what: &str, ours: &[f64], golden: &[f64], tol
 /// 3.8e-5 on lavapipe and burn's CPU backend).
 pub const UPDATE_TOL: f64 = 2e-4;
 
-/// (name, offset, length) of every BatchNorm running statistic in the stats vector.
-pub fn stats_tensors(model: &Model) -> Vec<(String, usize, usize)> {
-    let mut out = Vec::new();
-    for (k, (stats, c)) in model
-        .ops
-        .iter()
-        .filter_map(|op| match op {
-            engine::model::Op::BatchNorm { shape, stats, .. } => Some((*stats, shape.c)),
-            _ => None,
-        })
-        .enumerate()
-    {
-        out.push((format!("bn{}.running_mean", k + 1), stats, c));
-        out.push((format!("bn{}.running_var", k + 1), stats + c, c));
-    }
-    out
-}
+#[allow(unused_imports)]
+pub use engine::train::replay::{param_tensors, stats_tensors};
 
-/// Compares what optimizer steps changed, tensor by tensor: `ours - before` against
-/// `reference - before`, relative to the reference's change (a step moves BatchNorm's gamma
-/// by about 1e-3 of its value, which an error relative to the values themselves would hide).
-/// A conv bias feeding a BatchNorm has a true gradient of exactly zero, so Adam's step on it
-/// is rounding noise divided by its own size: there ours and the reference may each move it
-/// by at most `noise_step` (the learning rate times the steps), and no further.
+/// Compares what optimizer steps changed, tensor by tensor, relative to the reference's
+/// change (a step moves BatchNorm's gamma by about 1e-3 of its value, which an error
+/// relative to the values themselves would hide); zero-gradient conv biases may move by at
+/// most `noise_step` (see `TensorCheck`). Returns the worst error.
 #[track_caller]
 pub fn check_updates(
-    tensors: &[(String, usize, usize)],
+    tensors: &[(String, usize, usize, bool)],
     what: &str,
     before: &[f64],
     ours: &[f64],
@@ -110,27 +93,13 @@ pub fn check_updates(
     tol: f64,
     noise_step: f64,
 ) -> f64 {
-    let mut worst = 0f64;
-    for (name, offset, len) in tensors {
-        let r = *offset..offset + len;
-        let ours_update: Vec<f64> = ours[r.clone()].iter().zip(&before[r.clone()]).map(|(a, b)| a - b).collect();
-        let ref_update: Vec<f64> = reference[r.clone()].iter().zip(&before[r.clone()]).map(|(a, b)| a - b).collect();
-        if zero_gradient(name) {
-            let moved = |u: &[f64]| u.iter().fold(0f64, |m, v| m.max(v.abs()));
-            let (a, b) = (moved(&ours_update), moved(&ref_update));
-            assert!(a <= noise_step && b <= noise_step, "{what} {name}: moved by {a:e} and {b:e}, more than {noise_step:e}");
-        } else {
-            assert_close(&format!("{what} {name} (its update)"), &ours_update, &ref_update, tol);
-            worst = worst.max(super::rel_err(&ours_update, &ref_update));
-        }
+    let checks = engine::train::replay::compare_updates(tensors, before, ours, reference);
+    for c in &checks {
+        assert!(c.passes(tol, noise_step), "{what} {}: {c:?} (tolerance {tol:e}, noise step {noise_step:e})", c.name);
     }
+    let worst = checks.iter().filter(|c| !c.zero_gradient).fold(0f64, |m, c| m.max(c.error));
     eprintln!("{what}: worst per-tensor error relative to the update {worst:e} (tolerance {tol:e})");
     worst
-}
-
-/// (name, offset, length) of every parameter tensor.
-pub fn param_tensors(model: &Model) -> Vec<(String, usize, usize)> {
-    model.params.iter().map(|p| (p.name.clone(), p.offset, p.len)).collect()
 }
 
 /// The 24 golden images as a u8 dataset, in order.
