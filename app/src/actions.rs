@@ -97,7 +97,9 @@ impl AppState {
         spawn_local(async move {
             match files::read_file(&file).await {
                 Ok((name, bytes)) => weights_io::load_weights_file(self, name, bytes).await,
-                Err(e) => self.ui.weights_msg.set(Some(Err(format!("{}. The current model is unchanged.", e.to_string().trim_end_matches('.'))))),
+                Err(e) => {
+                    self.ui.weights_msg.set(Some(Err(format!("{}. The current model is unchanged.", e.to_string().trim_end_matches('.')))))
+                }
             }
         })
     }

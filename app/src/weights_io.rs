@@ -16,7 +16,8 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
     let (w, meta) = match weights::load(model(), &bytes) {
         Ok(x) => x,
         Err(e) => {
-            ui.weights_msg.set(Some(Err(format!("{name} was not loaded: {}. The current model is unchanged.", e.to_string().trim_end_matches('.')))));
+            ui.weights_msg
+                .set(Some(Err(format!("{name} was not loaded: {}. The current model is unchanged.", e.to_string().trim_end_matches('.')))));
             return;
         }
     };

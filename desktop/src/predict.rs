@@ -45,7 +45,8 @@ pub struct VerifyArgs<'a> {
 pub fn verify(args: VerifyArgs, model: &Model) -> Result<()> {
     use engine::train::replay;
     let bytes = std::fs::read(args.weights).with_context(|| format!("cannot read {}", args.weights.display()))?;
-    let (w, meta) = weights::load(model, &bytes).with_context(|| format!("{} is not a weight file for this model", args.weights.display()))?;
+    let (w, meta) =
+        weights::load(model, &bytes).with_context(|| format!("{} is not a weight file for this model", args.weights.display()))?;
     let init = engine::Weights::initial(model, args.config.seed);
     let steps = args.epochs * (args.train.len() / args.config.batch);
     eprintln!(

@@ -68,16 +68,18 @@ fn train_then_eval_a_small_run() {
     assert_eq!(again, confusion, "eval of the saved weights gives the training run's final confusion matrix");
 
     // predict reads the same 100 test images through the f64 reference: the same right answers.
-    let test = engine::data::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/data/mnist"), &engine::data::Verification::mnist()).unwrap().test.truncated(100);
+    let test =
+        engine::data::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/data/mnist"), &engine::data::Verification::mnist())
+            .unwrap()
+            .test
+            .truncated(100);
     let idx = out.path().join("first100.idx");
     std::fs::write(&idx, engine::data::encode_images(&test.images)).unwrap();
     let o = desktop(&["predict", "--weights", weights.to_str().unwrap(), "--images", idx.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    let predicted: Vec<usize> = stdout
-        .lines()
-        .map(|l| l.split("\"predicted\":").nth(1).unwrap().split(',').next().unwrap().parse().unwrap())
-        .collect();
+    let predicted: Vec<usize> =
+        stdout.lines().map(|l| l.split("\"predicted\":").nth(1).unwrap().split(',').next().unwrap().parse().unwrap()).collect();
     assert_eq!(predicted.len(), 100, "{stdout}");
     let right = predicted.iter().zip(&test.labels).filter(|(p, &l)| **p == l as usize).count() as u32;
     let diagonal: u32 = confusion.lines().skip(1).enumerate().map(|(i, l)| l.split(',').nth(1 + i).unwrap().parse::<u32>().unwrap()).sum();

@@ -228,7 +228,8 @@ fn checksum_missing_from_sums_file() {
 #[test]
 fn empty_short_and_garbage_bytes_get_their_own_error() {
     use DataError::*;
-    let cases: [(&[u8], &str, fn(&DataError) -> bool); 7] = [
+    type Expected = fn(&DataError) -> bool;
+    let cases: [(&[u8], &str, Expected); 7] = [
         (b"", "x", |e| matches!(e, Truncated { expected: 16, actual: 0, .. })),
         (b"\x1f", "x", |e| matches!(e, Truncated { expected: 16, actual: 1, .. })),
         (b"\x00\x00\x08\x03", "x", |e| matches!(e, Truncated { expected: 16, actual: 4, .. })),

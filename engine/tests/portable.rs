@@ -49,9 +49,6 @@ fn a_header_whose_size_wraps_32_bits_is_refused() {
     bytes[4..8].copy_from_slice(&5_478_275u32.to_be_bytes());
     assert_eq!(bytes.len(), 320);
     let err = data::parse_images("lying-images", &bytes).unwrap_err();
-    assert!(
-        matches!(err, data::DataError::TooMany { count: 5_478_275, max: data::MAX_EXAMPLES, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, data::DataError::TooMany { count: 5_478_275, max: data::MAX_EXAMPLES, .. }), "{err:?}");
     assert!(err.to_string().contains("lying-images"), "{err}");
 }

@@ -42,7 +42,8 @@ fn nothing_grows_after_the_second_epoch() {
         block_on(trainer.evaluate(EvalSet::Train)).unwrap();
         block_on(ctx.wait_idle()).unwrap();
         let report = ctx.device.generate_allocator_report().expect("this adapter's wgpu backend reports its allocations");
-        let sample = (report.total_allocated_bytes, report.total_reserved_bytes, report.blocks.len(), trainer.gpu_memory_bytes(), resident_bytes());
+        let sample =
+            (report.total_allocated_bytes, report.total_reserved_bytes, report.blocks.len(), trainer.gpu_memory_bytes(), resident_bytes());
         eprintln!("| {epoch} | {} | {} | {} | {} | {:.1} MB |", sample.0, sample.1, sample.2, sample.3, sample.4 as f64 / 1e6);
         samples.push(sample);
     }

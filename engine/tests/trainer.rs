@@ -72,7 +72,15 @@ fn the_reference_replays_the_trainers_batches_across_epochs() {
     let w = block_on(trainer.weights()).unwrap();
     let reference = replay::train_on_the_same_batches(&model, &data.train, &config, &start, 10);
     let params = replay::param_tensors(&model);
-    common::golden::check_updates(&params, "10 shuffled steps", &f64s(&start.params), &f64s(&w.params), &reference.params, UPDATE_TOL, 1e-2);
+    common::golden::check_updates(
+        &params,
+        "10 shuffled steps",
+        &f64s(&start.params),
+        &f64s(&w.params),
+        &reference.params,
+        UPDATE_TOL,
+        1e-2,
+    );
     let stats = replay::stats_tensors(&model);
     common::golden::check_updates(&stats, "10 shuffled steps", &f64s(&start.stats), &f64s(&w.stats), &reference.stats, UPDATE_TOL, 1e-2);
     // Another seed's batches are not these: the check can tell.
@@ -228,12 +236,16 @@ fn data_too_large_for_the_adapters_buffers_is_refused_first() {
     let err = Trainer::new(&small, model.clone(), &data, TrainConfig { batch: 32, ..Default::default() }).err().expect("refused");
     assert!(matches!(err, TrainError::TooLarge { what: "training images", bytes: 1_568_000, limit: 1_048_576, .. }), "{err:?}");
     assert_eq!(err.to_string(), "the training images need a buffer of 2 MB, and this GPU allows 1 MB in one: train on fewer images (the training images setting, or --limit).");
-    let err = Trainer::new(&small, model.clone(), &subset(&mnist(), 1_000, 2_000), TrainConfig { batch: 32, ..Default::default() }).err().unwrap();
+    let err = Trainer::new(&small, model.clone(), &subset(&mnist(), 1_000, 2_000), TrainConfig { batch: 32, ..Default::default() })
+        .err()
+        .unwrap();
     assert!(matches!(err, TrainError::TooLarge { what: "test images", .. }), "{err:?}");
     let big_batch = TrainConfig { batch: 64, eval_batch: 64, ..Default::default() };
     let err = Trainer::new(&small, model.clone(), &subset(&mnist(), 1_000, 100), big_batch).err().unwrap();
     assert!(matches!(err, TrainError::TooLarge { what: "activations of one batch", .. }), "{err:?}");
-    assert!(Trainer::new(&small, model, &subset(&mnist(), 1_000, 100), TrainConfig { batch: 32, eval_batch: 32, ..Default::default() }).is_ok());
+    assert!(
+        Trainer::new(&small, model, &subset(&mnist(), 1_000, 100), TrainConfig { batch: 32, eval_batch: 32, ..Default::default() }).is_ok()
+    );
 }
 
 #[test]

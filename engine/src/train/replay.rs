@@ -3,10 +3,10 @@
 //! changed. With these, weights trained anywhere (the page's GPU, a worker, another machine)
 //! can be checked against the maths.
 
-use crate::reference::RefTrainer;
+use super::TrainConfig;
 use crate::data::Split;
 use crate::model::{epoch_permutation, Model, Op};
-use super::TrainConfig;
+use crate::reference::RefTrainer;
 use crate::weights::Weights;
 
 /// The reference after `steps` steps from `init` on `train`, batched as `config` says.

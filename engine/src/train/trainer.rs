@@ -459,8 +459,16 @@ fn check_fits(ctx: &GpuContext, model: &Model, data: &Dataset, config: &TrainCon
     let limit = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
     let largest_activation = model.ops.iter().map(|op| op.output_len()).max().unwrap_or(0).max(model.spec.input.len()) as u64;
     let needs = [
-        ("training images", data.train.images.len().next_multiple_of(4) as u64, "train on fewer images (the training images setting, or --limit)."),
-        ("test images", data.test.images.len().next_multiple_of(4) as u64, "test on fewer images (the test images setting, or --test-limit)."),
+        (
+            "training images",
+            data.train.images.len().next_multiple_of(4) as u64,
+            "train on fewer images (the training images setting, or --limit).",
+        ),
+        (
+            "test images",
+            data.test.images.len().next_multiple_of(4) as u64,
+            "test on fewer images (the test images setting, or --test-limit).",
+        ),
         ("activations of one batch", 4 * largest_activation * config.batch.max(config.eval_batch) as u64, "lower the batch size."),
     ];
     for (what, bytes, fix) in needs {
