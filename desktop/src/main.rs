@@ -175,10 +175,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict { weights, images, json } => predict::predict(&weights, &images, json, &model),
         Command::Verify { data, weights, limit, batch, epochs, seed, lr, tolerance } => {
             let mut dataset = load_data(&data)?;
-            if let Some(n) = limit {
-                settings::TRAINING_IMAGES.at_most(dataset.train.len()).check(n).map_err(anyhow::Error::msg)?;
-                dataset.train = dataset.train.truncated(n);
-            }
+            limit_training(&mut dataset, limit)?;
             settings::EPOCHS.check(epochs).map_err(anyhow::Error::msg)?;
             let config = TrainConfig { batch, seed, adam: engine::model::Adam { lr, ..Default::default() }, ..Default::default() };
             config.validate(dataset.train.len())?;
@@ -205,6 +202,15 @@ impl DataArgs {
     fn class_names(&self) -> [&'static str; 10] {
         data::BuiltinDataset::by_id(&self.dataset).unwrap_or(data::MNIST).classes
     }
+}
+
+/// Keeps the first `limit` training images (checked against the data).
+fn limit_training(dataset: &mut Dataset, limit: Option<usize>) -> Result<()> {
+    if let Some(n) = limit {
+        settings::TRAINING_IMAGES.at_most(dataset.train.len()).check(n).map_err(anyhow::Error::msg)?;
+        dataset.train = dataset.train.truncated(n);
+    }
+    Ok(())
 }
 
 fn load_data(args: &DataArgs) -> Result<Dataset> {

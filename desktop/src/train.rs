@@ -1,7 +1,7 @@
 //! `desktop train` and `desktop eval`: the per-epoch table, CSVs, the tutorial's figure, the
 //! confusion matrix, and weight files.
 
-use crate::{chart, load_data, make_trainer, DataArgs, TrainArgs};
+use crate::{chart, limit_training, load_data, make_trainer, DataArgs, TrainArgs};
 use anyhow::{Context, Result};
 use burn_peer::AnyTrainer;
 use charts::{ChartData, EpochPoint};
@@ -36,10 +36,7 @@ fn apply_preset(args: &mut TrainArgs) {
 pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
     apply_preset(&mut args);
     let mut dataset = load_data(&args.data)?;
-    if let Some(n) = args.limit {
-        settings::TRAINING_IMAGES.at_most(dataset.train.len()).check(n).map_err(anyhow::Error::msg)?;
-        dataset.train = dataset.train.truncated(n);
-    }
+    limit_training(&mut dataset, args.limit)?;
     settings::EPOCHS.check(args.epochs).map_err(anyhow::Error::msg)?;
     let config = TrainConfig { batch: args.batch, adam: Adam { lr: args.lr, ..Adam::default() }, seed: args.seed, ..Default::default() };
     config.validate(dataset.train.len())?;

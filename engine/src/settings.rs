@@ -27,9 +27,14 @@ pub const MAX_IN_FLIGHT: WholeNumber = WholeNumber { name: "steps in flight", mi
 /// What a user typed, quoted for a message: control characters escaped, cut after 40
 /// characters (a query string can carry anything).
 pub fn quoted(text: &str) -> String {
-    const MAX_CHARS: usize = 40;
-    let escaped = format!("{:?}", text.chars().take(MAX_CHARS).collect::<String>());
-    if text.chars().count() > MAX_CHARS {
+    quoted_up_to(text, 40)
+}
+
+/// `text` quoted with its control characters escaped, cut after `max_chars` characters
+/// (marked with "…").
+pub fn quoted_up_to(text: &str, max_chars: usize) -> String {
+    let escaped = format!("{:?}", text.chars().take(max_chars).collect::<String>());
+    if text.chars().count() > max_chars {
         format!("{escaped}…")
     } else {
         escaped

@@ -71,11 +71,10 @@ pub const MAX_MAGNITUDE: f32 = 1e6;
 /// Text from a file, quoted with its control characters escaped and cut to a readable length.
 fn quoted(text: &str) -> String {
     const MAX_CHARS: usize = 120;
-    let escaped = format!("{:?}", text.chars().take(MAX_CHARS).collect::<String>());
-    if text.chars().count() > MAX_CHARS {
-        format!("{escaped}… ({} characters)", text.chars().count())
-    } else {
-        escaped
+    let quoted = crate::settings::quoted_up_to(text, MAX_CHARS);
+    match text.chars().count() {
+        n if n > MAX_CHARS => format!("{quoted} ({n} characters)"),
+        _ => quoted,
     }
 }
 

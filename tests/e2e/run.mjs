@@ -54,6 +54,12 @@ async function withPage(webgpu, name, body, pageOptions = {}) {
   }
 }
 
+/** Runs the desktop binary (DESKTOP_BIN) and returns its standard output. */
+function desktop(args, options = {}) {
+  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
+  return execFileSync(process.env.DESKTOP_BIN, args, { env, ...options })?.toString() ?? '';
+}
+
 let passed = 0;
 const failures = [];
 function check(failures, ok, what) {
@@ -258,11 +264,10 @@ async function verifyTraining(page, failures, name, run) {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
   const file = path.join(artifacts, `${name}.safetensors`);
   await download.saveAs(file);
-  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
   let out = '';
   let ok = true;
   try {
-    out = execFileSync(bin, ['verify', '--weights', file, ...run], { env, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    out = desktop(['verify', '--weights', file, ...run], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     ok = false;
     out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
@@ -282,13 +287,11 @@ function padInput(page) {
 
 /** A stroke's probabilities in the page against `desktop predict` (the f64 reference) on the same input and weights. */
 function checkStroke(failures, where, weightsFile, pixels, probs) {
-  const bin = process.env.DESKTOP_BIN;
-  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
   const idx = path.join(artifacts, `stroke-${where}.idx`);
   const header = Buffer.alloc(16);
   [2051, 1, 28, 28].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
   fs.writeFileSync(idx, Buffer.concat([header, Buffer.from(pixels)]));
-  const line = JSON.parse(execFileSync(bin, ['predict', '--weights', weightsFile, '--images', idx, '--json'], { env }).toString());
+  const line = JSON.parse(desktop(['predict', '--weights', weightsFile, '--images', idx, '--json']));
   const worst = Math.max(...line.probabilities.map((p, c) => Math.abs(p - probs[c])));
   check(failures, probs.length === 10 && pixels.some((p) => p > 0) && worst < 1e-3,
     `the stroke's 10 probabilities (${where}) match the f64 reference within 1e-3 (worst ${worst.toExponential(2)}; reference reads ${line.predicted})`);
@@ -397,10 +400,9 @@ async function insideTheModel(base, failures) {
       `uploading them gives the same test accuracy (${reloaded.correct}/64 vs ${correct}/64): ${message}`);
     const bin = process.env.DESKTOP_BIN;
     check(failures, !!bin && fs.existsSync(bin), `DESKTOP_BIN names the desktop binary (${bin})`);
-    const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
     if (bin && fs.existsSync(bin)) {
       // The desktop binary, on the same weights, gets the same test images right (lavapipe).
-      const evalText = execFileSync(bin, ['eval', '--weights', saved, '--test-limit', '64'], { env }).toString();
+      const evalText = desktop(['eval', '--weights', saved, '--test-limit', '64']);
       const nativeRight = Math.round(Number(/test accuracy ([\d.]+)%/.exec(evalText)[1]) * 64 / 100);
       check(failures, Math.abs(nativeRight - correct) <= 1, `the page's ${correct}/64 right agrees with the desktop binary's ${nativeRight}/64 on the saved weights`);
       checkStroke(failures, 'GPU', saved, strokePixels, after);
@@ -426,8 +428,8 @@ async function insideTheModel(base, failures) {
     // Weights trained natively by the desktop binary give the page the binary's accuracy.
     if (bin && fs.existsSync(bin)) {
       const native = path.join(artifacts, 'native.safetensors');
-      execFileSync(bin, ['train', '--limit', '1024', '--batch', '32', '--epochs', '2', '--test-limit', '300', '--out', path.join(artifacts, 'native'), '--save', native], { env, stdio: 'inherit' });
-      const evalText = execFileSync(bin, ['eval', '--weights', native, '--test-limit', '300'], { env }).toString();
+      desktop(['train', '--limit', '1024', '--batch', '32', '--epochs', '2', '--test-limit', '300', '--out', path.join(artifacts, 'native'), '--save', native], { stdio: 'inherit' });
+      const evalText = desktop(['eval', '--weights', native, '--test-limit', '300']);
       const nativeAcc = Number(/test accuracy ([\d.]+)%/.exec(evalText)[1]);
       await page.fill('#test-limit', '300');
       const msg = await uploadWeights(page, native);

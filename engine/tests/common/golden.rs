@@ -36,11 +36,6 @@ impl Golden {
     }
 }
 
-/// Conv biases feeding a BatchNorm have an exactly-zero true gradient.
-pub fn zero_gradient(name: &str) -> bool {
-    ["conv1.bias", "conv2.bias", "conv3.bias"].contains(&name)
-}
-
 /// Golden layer names against our op outputs: `activations[i + 1]` is op i's output.
 pub const LAYERS: [(&str, usize); 14] = [
     ("conv1", 0),
