@@ -121,6 +121,7 @@ pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
             "lose_device_after" if TEST_HOOKS => flags.lose_device_after = value.parse().ok(),
             "bench" => flags.bench_steps = Some(value.parse().unwrap_or(10).clamp(1, 10_000)),
             "embed" => flags.embed = value != "0",
+            "selftest" => flags.selftest = value != "0",
             "dataset" => flags.dataset = BuiltinDataset::by_id(&value),
             "lesson" => flags.lesson = Lesson::parse(&value),
             "eval_train" => input.eval_train = value != "0",
@@ -146,6 +147,8 @@ pub struct QueryFlags {
     pub lose_device_after: Option<u64>,
     /// `?embed`: the compact layout for an iframe (Train, the two charts, the drawing pad).
     pub embed: bool,
+    /// `?selftest`: only the kernel self-test (every kernel against the f64 reference).
+    pub selftest: bool,
     /// `?dataset=mnist|fashion-mnist` (default MNIST).
     pub dataset: Option<BuiltinDataset>,
     /// `?lesson=jit|grad|vmap`: open that lesson (with `?embed`, show only it).
@@ -279,6 +282,7 @@ mod tests {
         assert_eq!(from_query("").0, SettingsInput::default());
         assert_eq!(from_query("?bench=25").1.bench_steps, Some(25));
         assert_eq!(from_query("?bench").1.bench_steps, Some(10));
+        assert!(from_query("?selftest").1.selftest && !from_query("?selftest=0").1.selftest && !from_query("").1.selftest);
         let (input, flags) = from_query("?backend=burn-cpu");
         assert_eq!(parse_settings(&input, 60_000, 10_000).unwrap().backend, BackendKind::BurnCpu);
         assert!(!flags.bench_all && from_query("?bench=5&backend=all").1.bench_all);

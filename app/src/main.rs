@@ -47,6 +47,9 @@ fn App() -> impl IntoView {
     let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
     let app = AppState::new(&query);
     provide_context(app);
+    if app.flags.selftest {
+        return view! { <views::selftest::SelfTestPage /> }.into_any();
+    }
     app.boot();
     let ins = app.ui.ins;
     let on_digit = Callback::new(move |digit: Option<Vec<u8>>| app.probe_drawing(digit));
@@ -111,7 +114,7 @@ fn App() -> impl IntoView {
             </section>
             <WeightsPanel />
         </main>
-        <footer>{data_credit}</footer>
+        <footer>{data_credit} " " <a href="./?selftest">"Check this GPU's kernels"</a></footer>
     }
     .into_any()
 }

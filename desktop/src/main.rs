@@ -4,6 +4,7 @@ mod bench;
 mod chart;
 mod lessons;
 mod predict;
+mod selftest;
 mod train;
 
 use anyhow::{bail, Result};
@@ -84,6 +85,16 @@ enum Command {
     Lessons(lessons::LessonArgs),
     /// List GPU adapters and their limits.
     Info,
+    /// Check every WGSL kernel on this GPU against the f64 reference (poisoned outputs,
+    /// batches 1, 3 and 127, every register block). Exits non-zero on any difference.
+    Selftest {
+        /// Only list the cases.
+        #[arg(long)]
+        list: bool,
+        /// One JSON object per case, with every check's error and tolerance.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure training images/s and per-kernel GPU time.
     Bench {
         #[command(flatten)]
@@ -184,6 +195,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Lessons(args) => lessons::lessons(args, &model),
         Command::Info => info(),
+        Command::Selftest { list, json } => selftest::selftest(list, json),
         Command::Bench { data, batch, steps, json, backend, dispatches } => {
             let kinds = if backend == "all" {
                 BackendKind::ALL.into_iter().filter(|&k| burn_peer::compiled_in(k)).collect()

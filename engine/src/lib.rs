@@ -10,6 +10,7 @@
 //! - [`bench`]: the benchmark report, one serde type for the desktop binary and the page.
 //! - [`gpu`]: device acquisition, pipelines, uniforms, one file per kernel family.
 //! - [`train`]: the trainer, its plan, the step clock and the metrics ring.
+//! - [`selftest`]: every kernel against the reference, for the tests, the CLI and the page.
 //! - [`inspect`]: confusion matrix, filters, activation maps, drawn digits.
 //! - [`protocol`]: the messages between the page and its burn worker.
 //! - [`lessons`]: the tutorial's first half (jit, grad, vmap) on the GPU and the CPU.
@@ -22,6 +23,7 @@ pub mod lessons;
 pub mod model;
 pub mod protocol;
 pub mod reference;
+pub mod selftest;
 pub mod settings;
 pub mod train;
 pub mod weights;

@@ -1,65 +1,17 @@
-//! The tutorial's first half: the jit lesson's kernels against the CPU (poisoned outputs,
-//! odd sizes), nested derivatives exact on polynomials and equal to finite differences on
-//! random expressions, the vmap lesson's loop and batch agreeing, and the network gradient
+//! The tutorial's first half (its jit kernels are in the self-test, `kernels.rs`): nested
+//! derivatives exact on polynomials and equal to finite differences on random expressions, the vmap lesson's loop and batch agreeing, and the network gradient
 //! the grad lesson shows agreeing with the f64 reference.
 
 mod common;
 use common::*;
 use engine::data::{self, Verification};
-use engine::gpu::lesson::EagerOp;
-use engine::gpu::Kernels;
 use engine::lessons::expr::{parse, Expr, Func};
 use engine::lessons::jet::{derivatives, value};
 use engine::lessons::net_grad::{self, ParamPick};
-use engine::lessons::{jit, max_relative_error, normal_values, vmap};
+use engine::lessons::{jit, vmap};
 use engine::model::Model;
 use engine::train::{block_on, Weights};
 use std::path::Path;
-
-const SIZES: [usize; 3] = [1, 257, 70_001];
-
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    // Normal values times 3: both SELU branches and exp over a wide range.
-    normal_values(n, seed).into_iter().map(|v| 3.0 * v).collect()
-}
-
-#[test]
-fn fused_selu_matches_the_cpu() {
-    let ctx = gpu();
-    let k = Kernels::new(ctx.clone());
-    for n in SIZES {
-        let x = values(n, n as u64);
-        let y = poisoned(&ctx, n);
-        run(&ctx, &[k.selu(n, jit::ALPHA, jit::LAMBDA, &buffer(&ctx, &f64s(&x)), &y)]);
-        let err = max_relative_error(&f32s(&read(&ctx, &y)), &jit::selu_reference(&x));
-        assert!(err <= jit::TOLERANCE, "fused SELU, {n} values: error {err:e}");
-    }
-}
-
-#[test]
-fn each_eager_operation_matches_the_cpu() {
-    let ctx = gpu();
-    let k = Kernels::new(ctx.clone());
-    for n in SIZES {
-        let (a, b, c) = (values(n, 1), values(n, 2), values(n, 3));
-        // A mask with zeros and ones, as the comparison writes it.
-        let mask: Vec<f32> = a.iter().map(|&v| (v > 0.5) as u8 as f32).collect();
-        let cases: Vec<(EagerOp, &[f32], Vec<f64>)> = vec![
-            (EagerOp::Exp, &a, a.iter().map(|&v| (v as f64).exp()).collect()),
-            (EagerOp::Scale(1.67), &a, a.iter().map(|&v| v as f64 * 1.67f32 as f64).collect()),
-            (EagerOp::Shift(-1.67), &a, a.iter().map(|&v| v as f64 - 1.67f32 as f64).collect()),
-            (EagerOp::Greater(0.25), &a, a.iter().map(|&v| (v > 0.25) as u8 as f64).collect()),
-            (EagerOp::Select, &mask, mask.iter().zip(&b).zip(&c).map(|((&m, &b), &c)| if m != 0.0 { b } else { c } as f64).collect()),
-        ];
-        for (op, first, expected) in cases {
-            let bufs = [buffer(&ctx, &f64s(first)), buffer(&ctx, &f64s(&b)), buffer(&ctx, &f64s(&c))];
-            let out = poisoned(&ctx, n);
-            run(&ctx, &[k.eager_op(op, n, [&bufs[0], &bufs[1], &bufs[2]], &out)]);
-            let err = max_relative_error(&f32s(&read(&ctx, &out)), &expected);
-            assert!(err <= 1e-6, "{op:?} on {n} values: error {err:e}");
-        }
-    }
-}
 
 #[test]
 fn the_jit_lesson_reports_equal_results_and_its_timings() {

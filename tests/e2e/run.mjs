@@ -27,57 +27,18 @@
 //    numbers, "yes" in the equality columns, x^2 at 2 giving 4, 4, 2, 0, a parse error that
 //    points at its character; ?embed&lesson=grad fits 640x480. The Tutorial settings fill
 //    the form, and a run that evaluates the whole training set draws the tutorial's figure.
+// 9. The kernel self-test (?selftest): every WGSL kernel on the browser's WebGPU against the
+//    f64 reference, the same cases as the native tests (tests/e2e/selftest.mjs).
 // E2E_ONLY=case,case runs a subset while developing and exits 2 (incomplete), never 0.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { serve, launch, watch, drawStroke } from './harness.mjs';
+import { serve, drawStroke } from './harness.mjs';
+import { artifacts, check, confusionCounts, desktop, failures, inkOf, tally, withPage } from './support.mjs';
+import { lessons } from './lessons.mjs';
+import { accuracyFloor, soak } from './long.mjs';
+import { kernelSelfTest } from './selftest.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
-const artifacts = path.resolve(process.argv[3] ?? 'target/e2e');
-fs.mkdirSync(artifacts, { recursive: true });
-
-/** Opens a page in a fresh browser, runs `body(page, problems)`, and always closes the browser. */
-async function withPage(webgpu, name, body, pageOptions = {}) {
-  const browser = await launch(webgpu);
-  try {
-    const page = await browser.newPage(pageOptions);
-    // Every case runs under the page's Content-Security-Policy: any violation fails it.
-    const violations = [];
-    await page.exposeFunction('__reportCsp', (v) => violations.push(v));
-    await page.addInitScript(() => document.addEventListener('securitypolicyviolation',
-      (e) => window.__reportCsp(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`)));
-    await body(page, watch(page, name));
-    if (violations.length) failures.push(`${name}: Content-Security-Policy violations: ${violations.join('; ')}`);
-  } finally {
-    await browser.close();
-  }
-}
-
-/** Runs the desktop binary (DESKTOP_BIN) and returns its standard output. */
-function desktop(args, options = {}) {
-  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
-  return execFileSync(process.env.DESKTOP_BIN, args, { env, ...options })?.toString() ?? '';
-}
-
-let passed = 0;
-const failures = [];
-function check(failures, ok, what) {
-  console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (ok) passed++; else failures.push(what);
-}
-
-/** Number of non-white pixels on a canvas. */
-function inkOf(page, selector) {
-  return page.evaluate((sel) => {
-    const c = document.querySelector(sel);
-    if (!c || !c.width) return 0;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) n++;
-    return n;
-  }, selector);
-}
 
 async function trainsWithWebGpu(base, failures) {
   console.log('case: trains with WebGPU (SwiftShader)');
@@ -317,13 +278,6 @@ async function probabilities(page) {
   return page.evaluate(() => [...document.querySelectorAll('#prob-bars .bar')].map((b) => Number(b.dataset.prob)));
 }
 
-async function confusionCounts(page) {
-  return page.evaluate(() => {
-    const c = document.querySelector('#confusion');
-    return { total: Number(c.dataset.total), correct: Number(c.dataset.correct) };
-  });
-}
-
 /** Uploads a weight file and waits for the page's verdict. */
 async function uploadWeights(page, file) {
   await page.setInputFiles('#upload-weights', file);
@@ -496,153 +450,10 @@ async function otherData(base, failures) {
   }, { viewport: { width: 1200, height: 1000 } });
 }
 
-/** Every row of the lesson table named `name`, as arrays of cell texts. */
-function lessonRows(page, name) {
-  return page.$$eval(`table[data-lesson-table="${name}"] tbody tr`, (rows) => rows.map((r) => [...r.cells].map((c) => c.innerText.trim())));
-}
-
-/** Presses a lesson's button and waits for its outcome ("done" or "failed", with the text). */
-async function runLesson(page, button) {
-  await page.click(button);
-  const result = page.locator(`${button} + .lesson-result`);
-  await page.waitForFunction((sel) => ['done', 'failed'].includes(document.querySelector(sel)?.dataset.state), `${button} + .lesson-result`, { timeout: 300_000, polling: 250 });
-  return [await result.getAttribute('data-state'), await result.innerText()];
-}
-
-const finite = (cells) => cells.every((c) => c !== '' && Number.isFinite(Number(c)));
-
-async function lessons(base, failures) {
-  console.log('case: the lessons (jit, grad, vmap) and the tutorial settings');
-  await withPage(true, 'lessons', async (page, problems) => {
-    await page.goto(`${base}/?lesson=jit&nocache`);
-    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 180_000 });
-    check(failures, await page.locator('#lesson-jit').getAttribute('open') !== null && await page.locator('#lesson-grad').getAttribute('open') === null,
-      '?lesson=jit opens the jit lesson (and only it)');
-    check(failures, /fn main/.test(await page.locator('#lesson-jit .source code').first().textContent()), 'the jit lesson shows its WGSL');
-    let [state, text] = await runLesson(page, '#run-jit');
-    const jit = await lessonRows(page, 'SELU, eager and compiled');
-    console.log(`  jit: ${state} ${JSON.stringify(jit)}`);
-    check(failures, state === 'done' && jit.length === 2, `jit ran (${state}: ${text.slice(0, 200)})`);
-    check(failures, jit.length === 2 && jit.every((r) => finite(r.slice(1, 6)) && r[6] === 'yes') && jit[0][1] === '6' && jit[1][1] === '1',
-      'jit: 6 dispatches against 1, every time finite, both equal the CPU within 1e-6');
-    await page.locator('#lesson-jit').screenshot({ path: path.join(artifacts, 'lesson-jit.png') });
-
-    await page.click('#lesson-grad > summary');
-    await page.fill('#grad-expr', 'x^2');
-    await page.fill('#grad-at', '2');
-    [state] = await runLesson(page, '#run-grad');
-    const grad = await lessonRows(page, 'Derivatives');
-    check(failures, state === 'done' && JSON.stringify(grad[0]?.slice(2)) === JSON.stringify(['4', '4', '2', '0']), `x^2 at 2 gives f = 4, then 4, 2, 0 (${JSON.stringify(grad)})`);
-    check(failures, await inkOf(page, '#grad-chart') > 2000, 'the derivatives are plotted');
-    await page.fill('#grad-expr', 'sin(x) * x^3');
-    await page.fill('#grad-at', '0.5');
-    [state] = await runLesson(page, '#run-grad');
-    const sinRow = (await lessonRows(page, 'Derivatives'))[0]?.slice(2).map(Number) ?? [];
-    const x = 0.5, s = Math.sin(x), c = Math.cos(x);
-    const expected = [s * x ** 3, c * x ** 3 + 3 * s * x ** 2, -s * x ** 3 + 6 * c * x ** 2 + 6 * s * x, -c * x ** 3 - 9 * s * x ** 2 + 18 * c * x + 6 * s];
-    check(failures, sinRow.length === 4 && sinRow.every((v, i) => Math.abs(v - expected[i]) < 1e-12), `sin(x)·x³ at 0.5 matches the closed form (${sinRow} vs ${expected})`);
-    await page.fill('#grad-expr', 'x + * 2');
-    [state, text] = await runLesson(page, '#run-grad');
-    check(failures, state === 'failed' && /at character 5/.test(text) && text.includes('x + * 2\n    ^'), `a parse error points at its character (${JSON.stringify(text)})`);
-    await page.fill('#grad-expr', 'x^2');
-    await runLesson(page, '#run-grad');
-    [state, text] = await runLesson(page, '#run-net-grad');
-    const net = await lessonRows(page, "The network's gradient");
-    console.log(`  network gradient: ${state} ${JSON.stringify(net)}`);
-    check(failures, state === 'done' && net.length === 6 && net.every((r) => finite(r.slice(1)) && Number(r[3]) < 1e-3),
-      `the network's WGSL gradient equals the f64 finite differences within 1e-3 at 6 parameters (${text.slice(0, 200)})`);
-    await page.locator('#lesson-grad').screenshot({ path: path.join(artifacts, 'lesson-grad.png') });
-
-    await page.click('#lesson-vmap > summary');
-    [state, text] = await runLesson(page, '#run-vmap');
-    const matvec = await lessonRows(page, 'A 150x100 matrix on 10 vectors');
-    const network = await lessonRows(page, 'The network on 128 test images');
-    console.log(`  vmap: ${state} ${JSON.stringify(matvec)} ${JSON.stringify(network)}`);
-    check(failures, state === 'done' && matvec.length === 2 && matvec.every((r) => finite(r.slice(1, 5)) && r[5] === 'yes') && matvec[0][1] === '10' && matvec[1][1] === '1',
-      `vmap: 10 matrix-vector submissions and 1 batched give the same products (${text.slice(0, 200)})`);
-    check(failures, network.length === 2 && network.every((r) => finite(r.slice(1, 5)) && r[5] === 'yes') && network[0][1] === '128',
-      'vmap: 128 images one at a time and one batch of 128 give the same log-probabilities (1e-5)');
-    await page.locator('#lesson-vmap').screenshot({ path: path.join(artifacts, 'lesson-vmap.png') });
-
-    await page.click('#tutorial-preset');
-    const form = await page.evaluate(() => ['#epochs', '#batch', '#lr', '#seed', '#limit'].map((id) => document.querySelector(id).value).concat(document.querySelector('#eval-train').checked));
-    check(failures, JSON.stringify(form) === JSON.stringify(['10', '128', '0.001', '0', '', true]), `Tutorial settings fill the form (${form})`);
-    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
-  }, { viewport: { width: 1200, height: 1000 } });
-
-  await withPage(true, 'lesson-embed', async (page, problems) => {
-    await page.goto(`${base}/?embed&lesson=grad&nocache`);
-    await page.waitForSelector('#run-grad', { timeout: 60_000 });
-    check(failures, await page.locator('#lesson-jit').count() === 0 && await page.locator('#train').count() === 0, '?embed&lesson=grad shows only that lesson');
-    const [state] = await runLesson(page, '#run-grad');
-    const grad = await lessonRows(page, 'Derivatives');
-    check(failures, state === 'done' && JSON.stringify(grad[0]?.slice(2)) === JSON.stringify(['4', '4', '2', '0']), 'the embedded lesson differentiates x^2');
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    check(failures, width <= 640, `it fits 640 px without sideways scrolling (${width})`);
-    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
-    await page.screenshot({ path: path.join(artifacts, 'lesson-embed.png') });
-  }, { viewport: { width: 640, height: 480 } });
-
-  // The tutorial's per-epoch numbers: the whole training set evaluated after each epoch.
-  await withPage(true, 'eval-train', async (page, problems) => {
-    await page.goto(`${base}/?limit=96&batch=32&epochs=2&test_limit=64&eval_train&autostart&nocache`);
-    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 300_000, polling: 500 });
-    const full = await page.$$eval('#epoch-table tbody tr', (rows) => rows.map((r) => [r.querySelector('.full-train-loss')?.innerText, r.querySelector('.full-train-acc')?.innerText]));
-    check(failures, full.length === 2 && full.every(([l, a]) => Number.isFinite(Number(l)) && /^\d+\.\d\d%$/.test(a ?? '')),
-      `each epoch row has the full training-set loss and accuracy (${JSON.stringify(full)})`);
-    const figure = await page.evaluate(() => ({ ...document.querySelector('#tutorial-chart').dataset }));
-    check(failures, figure.epochs === '2' && figure.training === 'full' && await inkOf(page, '#tutorial-chart') > 2000,
-      `the tutorial's figure plots 2 epochs with the full training-set numbers (${JSON.stringify(figure)})`);
-    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
-    await page.locator('.tutorial-figure').screenshot({ path: path.join(artifacts, 'tutorial-figure.png') });
-  }, { viewport: { width: 1200, height: 1000 } });
-}
-
-/** The native accuracy floor, in the page: the same run as engine/tests/trainer.rs. */
-async function accuracyFloor(base, failures) {
-  console.log('case: accuracy floor (6 epochs of 2,000 images at batch 32, seed 1; 1,000 test images)');
-  await withPage(true, 'accuracy', async (page, problems) => {
-    await page.goto(`${base}/?limit=2000&batch=32&epochs=6&seed=1&test_limit=1000&autostart&nocache`);
-    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 1_500_000, polling: 1000 });
-    const { total, correct } = await confusionCounts(page);
-    const rows = await page.locator('#epoch-table tbody tr').count();
-    check(failures, rows === 6 && total === 1000 && correct > 900, `6 epochs give more than 90% on 1,000 held-out test images (${correct}/${total}, ${rows} epoch rows)`);
-    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
-  });
-}
-
-async function soak(base, failures) {
-  const epochs = Number(process.env.PAGE_SOAK_EPOCHS ?? 5);
-  const images = Number(process.env.PAGE_SOAK_IMAGES ?? 256);
-  console.log(`case: soak (${epochs} epochs of ${images} images; wasm memory and JS heap after each)`);
-  await withPage(true, 'soak', async (page, problems) => {
-    await page.addInitScript(() => addEventListener('TrunkApplicationStarted', (e) => { window.__wasmMemory = e.detail.wasm.memory; }));
-    await page.goto(`${base}/?limit=${images}&batch=32&epochs=${epochs}&test_limit=64&autostart&nocache`);
-    const samples = [];
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      await page.waitForFunction((n) => window.__train && window.__train.epochs >= n, epoch, { timeout: 600_000, polling: 200 });
-      samples.push(await page.evaluate(() => {
-        window.gc();
-        return { wasm: window.__wasmMemory.buffer.byteLength, heap: performance.memory.usedJSHeapSize };
-      }));
-      console.log(`  epoch ${epoch}: wasm memory ${samples.at(-1).wasm} bytes, JS heap ${(samples.at(-1).heap / 1e6).toFixed(2)} MB`);
-    }
-    fs.writeFileSync(path.join(artifacts, 'soak.json'), JSON.stringify({ epochs, images, samples }, null, 2));
-    const second = samples[1];
-    const wasmGrew = samples.slice(2).filter((s) => s.wasm !== second.wasm).length;
-    const heapGrew = samples.slice(2).filter((s) => s.heap > second.heap + 1e6).length;
-    check(failures, wasmGrew === 0, `wasm memory does not grow after the second epoch (${samples.map((s) => s.wasm)})`);
-    // After a forced collection the heap holds the charts' few numbers per step; a leaked
-    // batch (a few MB) per epoch would show.
-    check(failures, heapGrew === 0, `the JS heap does not grow by 1 MB after the second epoch (${samples.map((s) => (s.heap / 1e6).toFixed(2))} MB)`);
-    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
-  });
-}
-
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
 const cases = { trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
-  survivesDeviceLoss, insideTheModel, embedMode, otherData, lessons, soak, accuracyFloor };
+  survivesDeviceLoss, insideTheModel, embedMode, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
 // E2E_ONLY=name,name runs a subset while developing; it never passes, because the suite
 // must not pass with cases left out.
 const only = process.env.E2E_ONLY?.split(',');
@@ -653,18 +464,18 @@ try {
   for (const [name, run] of Object.entries(cases)) {
     if (only && !only.includes(name)) { skipped.push(name); continue; }
     // A case that throws (a timeout) fails, and the next case still runs.
-    const before = passed + failures.length;
+    const before = tally.passed + failures.length;
     try {
       await run(base, failures);
     } catch (e) {
       failures.push(`${name}: ${e.message}`);
       console.log(`  FAIL ${e.stack}`);
     }
-    if (passed + failures.length === before) failures.push(`${name}: ran no check`);
+    if (tally.passed + failures.length === before) failures.push(`${name}: ran no check`);
   }
 } finally {
   server.close();
 }
-console.log(`\ne2e: ${passed} passed, ${failures.length} failed`);
+console.log(`\ne2e: ${tally.passed} passed, ${failures.length} failed`);
 if (skipped.length) console.log(`e2e: INCOMPLETE, ${skipped.length} case(s) not run (E2E_ONLY): ${skipped.join(', ')}`);
 process.exit(failures.length ? 1 : skipped.length ? 2 : 0);

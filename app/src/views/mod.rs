@@ -5,5 +5,6 @@ pub mod charts;
 pub mod controls;
 pub mod inspection;
 pub mod lessons;
+pub mod selftest;
 pub mod status;
 pub mod weights;

@@ -5,9 +5,9 @@
 pub mod golden;
 
 use engine::gpu::{Dispatch, GpuContext};
+#[allow(unused_imports)]
+pub use engine::selftest::{rel_err, Rng};
 use engine::wgpu;
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
 
 pub fn gpu() -> GpuContext {
     std::env::var("XDG_RUNTIME_DIR").is_err().then(|| {
@@ -19,25 +19,6 @@ pub fn gpu() -> GpuContext {
     let ctx = engine::train::block_on(GpuContext::acquire()).expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
     eprintln!("adapter: {}", ctx.describe());
     ctx
-}
-
-pub struct Rng(ChaCha8Rng);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(ChaCha8Rng::seed_from_u64(seed))
-    }
-    /// Uniform in [lo, hi).
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-    /// `n` values uniform in [lo, hi), rounded to f32 so both sides see the same numbers.
-    pub fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n).map(|_| self.uniform(lo, hi) as f32 as f64).collect()
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.0.next_u64() % n
-    }
 }
 
 pub fn f32s(v: &[f64]) -> Vec<f32> {
@@ -72,20 +53,13 @@ pub fn read(ctx: &GpuContext, b: &wgpu::Buffer) -> Vec<f64> {
     f64s(&engine::train::block_on(ctx.read_f32(b)).unwrap())
 }
 
-/// ‖a − b‖ / ‖b‖ (NaN anywhere gives NaN, which fails every `<` check).
-pub fn rel_err(ours: &[f64], reference: &[f64]) -> f64 {
-    assert_eq!(ours.len(), reference.len(), "lengths differ");
-    let diff: f64 = ours.iter().zip(reference).map(|(a, b)| (a - b).powi(2)).sum();
-    let norm: f64 = reference.iter().map(|b| b * b).sum();
-    (diff / norm.max(1e-300)).sqrt()
-}
-
 /// Asserts every element is finite (written) and the relative error is under `tol`.
 #[track_caller]
 pub fn assert_close(what: &str, ours: &[f64], reference: &[f64], tol: f64) {
     if let Some(i) = ours.iter().position(|v| !v.is_finite()) {
         panic!("{what}: element {i} of {} was not written (still NaN) or is not finite", ours.len());
     }
-    let err = rel_err(ours, reference);
+    assert_eq!(ours.len(), reference.len(), "{what}: lengths differ");
+    let err = rel_err(ours.iter().copied(), reference.iter().copied());
     assert!(err < tol, "{what}: relative error {err:e} exceeds {tol:e}");
 }

@@ -1,0 +1,146 @@
+//! The layers with parameters: convolution, BatchNorm and dense. Parameters sit at odd
+//! offsets inside a larger flat buffer, as in training, and nothing outside their ranges
+//! may be written.
+
+use super::{Probe, FWD_TOL, GRAD_TOL};
+use crate::gpu::batchnorm::{BnLayer, RunningStats};
+use crate::gpu::conv::{ConvGradients, ConvLayer};
+use crate::gpu::dense::DenseLayer;
+use crate::gpu::{ConvParamsSplit, GpuError, Kernels, LayerParams};
+use crate::model::{ConvGeom, Shape};
+use crate::reference as r;
+
+/// `values` placed at the given offsets of a random flat vector of `len`.
+fn flat_with(p: &mut Probe<'_>, len: usize, parts: &[(usize, &[f64])]) -> Vec<f64> {
+    let mut flat = p.rng.vec(len, -1.0, 1.0);
+    for (offset, values) in parts {
+        flat[*offset..*offset + values.len()].copy_from_slice(values);
+    }
+    flat
+}
+
+/// How many values were written (are no longer the NaN poison).
+fn written_count(values: &[f64]) -> usize {
+    values.iter().filter(|v| !v.is_nan()).count()
+}
+
+/// The three convolution kernels (plus packing and the reduction) with one register block.
+pub(super) async fn conv(p: &mut Probe<'_>, k: &Kernels, g: ConvGeom, n: usize) -> Result<(), GpuError> {
+    let x = p.rng.vec(n * g.input.len(), -1.0, 1.0);
+    let w = p.rng.vec(g.weight_len(), -0.5, 0.5);
+    let b = p.rng.vec(g.output.c, -0.5, 0.5);
+    let dy = p.rng.vec(n * g.output.len(), -1.0, 1.0);
+    // Parameters sit after 7 other values, as inside the flat buffer.
+    let (w_off, b_off) = (7, 7 + w.len() + 3);
+    let flat = flat_with(p, b_off + b.len() + 2, &[(w_off, &w), (b_off, &b)]);
+
+    let (xb, pb, dyb) = (p.input(&x), p.input(&flat), p.input(&dy));
+    let (y, y_relu) = (p.poisoned(n * g.output.len()), p.poisoned(n * g.output.len()));
+    let (dx, grads) = (p.poisoned(n * g.input.len()), p.poisoned(flat.len()));
+    let partials = p.poisoned(ConvParamsSplit::scratch_len(&g, n, k.block));
+    let packed = k.packed_weights_buffer(k.packed_weights_bytes(&g, n, true));
+    let layer = ConvLayer { geom: &g, n, params: LayerParams { buffer: &pb, weight: w_off, bias: b_off }, packed: &packed };
+    let out = ConvGradients { partials: &partials, grads: &grads, bias_feeds_bn: false };
+    let mut dispatches = k.conv_forward(&layer, false, &xb, &y);
+    dispatches.extend(k.conv_forward(&layer, true, &xb, &y_relu));
+    dispatches.extend(k.conv_backward_input(&layer, &dyb, &dx));
+    dispatches.extend(k.conv_backward_params(&layer, &out, &xb, &dyb));
+    p.run(&dispatches);
+
+    let block = format!("{:?}", k.block);
+    let y_ref = r::conv_forward(&g, n, &x, &w, &b);
+    p.close(format!("{block} forward"), &p.read(&y).await?, &y_ref, FWD_TOL);
+    p.close(format!("{block} forward+relu"), &p.read(&y_relu).await?, &r::relu(&y_ref), FWD_TOL);
+    let (dx_ref, dw_ref, db_ref) = r::conv_backward(&g, n, &x, &w, &dy);
+    p.close(format!("{block} dx"), &p.read(&dx).await?, &dx_ref, GRAD_TOL);
+    let got = p.read(&grads).await?;
+    p.close(format!("{block} dw"), &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
+    p.close(format!("{block} db"), &got[b_off..b_off + b.len()], &db_ref, GRAD_TOL);
+    let outside = written_count(&got[..w_off]) + written_count(&got[w_off + w.len()..b_off]) + written_count(&got[b_off + b.len()..]);
+    p.exact(format!("{block} writes only the parameter ranges"), outside, format!("{outside} gradient values written outside them"));
+    Ok(())
+}
+
+pub(super) async fn batchnorm(p: &mut Probe<'_>, k: &Kernels, shape: Shape, n: usize) -> Result<(), GpuError> {
+    let len = n * shape.len();
+    // Shifted, scaled inputs so mean and variance are far from 0 and 1.
+    let x = p.rng.vec(len, -1.0, 3.0);
+    let gamma = p.rng.vec(shape.c, 0.5, 1.5);
+    let beta = p.rng.vec(shape.c, -0.5, 0.5);
+    let dy = p.rng.vec(len, -1.0, 1.0);
+    let (g_off, b_off) = (3, 3 + shape.c + 1);
+    let flat = flat_with(p, b_off + shape.c, &[(g_off, &gamma), (b_off, &beta)]);
+    let stats_off = 2;
+    let mut stats = p.rng.vec(stats_off + 2 * shape.c, 0.5, 1.5);
+    let (xb, pb, dyb, sb) = (p.input(&x), p.input(&flat), p.input(&dy), p.input(&stats));
+    let save = p.poisoned(2 * shape.c);
+    let (y, y_relu, dx) = (p.poisoned(len), p.poisoned(len), p.poisoned(len));
+    let grads = p.poisoned(flat.len());
+    let layer = BnLayer { shape, n, params: LayerParams { buffer: &pb, weight: g_off, bias: b_off }, save: &save };
+    let running = RunningStats { buffer: &sb, offset: stats_off };
+    p.run(&[
+        k.bn_stats(&layer, &xb, running, true),
+        k.bn_apply(&layer, false, &xb, &y),
+        k.bn_apply(&layer, true, &xb, &y_relu),
+        k.bn_backward_params(&layer, &xb, &dyb, &grads),
+        k.bn_backward_input(&layer, &xb, &dyb, &grads, &dx),
+    ]);
+    let (y_ref, cache) = r::bn_forward_train(shape, n, &x, &gamma, &beta);
+    p.close("forward", &p.read(&y).await?, &y_ref, FWD_TOL);
+    p.close("forward+relu", &p.read(&y_relu).await?, &r::relu(&y_ref), FWD_TOL);
+    let (dx_ref, dg_ref, db_ref) = r::bn_backward(shape, n, &dy, &cache, &gamma);
+    let got = p.read(&grads).await?;
+    p.close("dgamma", &got[g_off..g_off + shape.c], &dg_ref, GRAD_TOL);
+    p.close("dbeta", &got[b_off..b_off + shape.c], &db_ref, GRAD_TOL);
+    p.close("dx", &p.read(&dx).await?, &dx_ref, GRAD_TOL);
+
+    // Running statistics, then evaluation mode from them.
+    let (means, vars) = stats[stats_off..].split_at_mut(shape.c);
+    r::bn_update_running(n, shape, &cache, means, vars);
+    let got_stats = p.read(&sb).await?;
+    p.close("running statistics", &got_stats[stats_off..], &stats[stats_off..], FWD_TOL);
+    let (eval_save, y_eval) = (p.poisoned(2 * shape.c), p.poisoned(len));
+    let eval_layer = BnLayer { save: &eval_save, ..layer };
+    p.run(&[k.bn_eval_stats(&eval_layer, running), k.bn_apply(&eval_layer, false, &xb, &y_eval)]);
+    let (means, vars) = stats[stats_off..].split_at(shape.c);
+    let eval_ref = r::bn_forward_eval(shape, &x, &gamma, &beta, means, vars);
+    p.close("evaluation forward", &p.read(&y_eval).await?, &eval_ref, FWD_TOL);
+
+    // Batch statistics without the running update (an evaluation of training data in
+    // training mode): the same normalisation, and the running statistics untouched.
+    let kept = p.rng.vec(stats_off + 2 * shape.c, 0.5, 1.5);
+    let kept_b = p.input(&kept);
+    let (save2, y2) = (p.poisoned(2 * shape.c), p.poisoned(len));
+    let layer2 = BnLayer { save: &save2, ..layer };
+    let running2 = RunningStats { buffer: &kept_b, offset: stats_off };
+    p.run(&[k.bn_stats(&layer2, &xb, running2, false), k.bn_apply(&layer2, false, &xb, &y2)]);
+    p.close("forward without the running update", &p.read(&y2).await?, &y_ref, FWD_TOL);
+    let written = p.read(&kept_b).await?;
+    let changed = written.iter().zip(&kept).filter(|(a, b)| a != b).count();
+    p.exact("running statistics kept with the update off", changed, format!("{changed} running statistics changed"));
+    Ok(())
+}
+
+pub(super) async fn dense(p: &mut Probe<'_>, k: &Kernels, inputs: usize, outputs: usize, n: usize) -> Result<(), GpuError> {
+    let x = p.rng.vec(n * inputs, -1.0, 1.0);
+    let w = p.rng.vec(inputs * outputs, -0.5, 0.5);
+    let b = p.rng.vec(outputs, -0.5, 0.5);
+    let dy = p.rng.vec(n * outputs, -1.0, 1.0);
+    let (w_off, b_off) = (5, 5 + w.len());
+    let flat = flat_with(p, b_off + outputs + 1, &[(w_off, &w), (b_off, &b)]);
+    let (xb, pb, dyb) = (p.input(&x), p.input(&flat), p.input(&dy));
+    let (y, dx, grads) = (p.poisoned(n * outputs), p.poisoned(n * inputs), p.poisoned(flat.len()));
+    let layer = DenseLayer { n, inputs, outputs, params: LayerParams { buffer: &pb, weight: w_off, bias: b_off } };
+    p.run(&[
+        k.dense_forward(&layer, &xb, &y),
+        k.dense_backward_input(&layer, &dyb, &dx),
+        k.dense_backward_params(&layer, &xb, &dyb, &grads),
+    ]);
+    p.close("forward", &p.read(&y).await?, &r::dense_forward(n, inputs, outputs, &x, &w, &b), FWD_TOL);
+    let (dx_ref, dw_ref, db_ref) = r::dense_backward(n, inputs, outputs, &x, &w, &dy);
+    p.close("dx", &p.read(&dx).await?, &dx_ref, GRAD_TOL);
+    let got = p.read(&grads).await?;
+    p.close("dw", &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
+    p.close("db", &got[b_off..b_off + outputs], &db_ref, GRAD_TOL);
+    Ok(())
+}
