@@ -3,7 +3,7 @@
 
 use engine::data::BuiltinDataset;
 use engine::settings;
-use engine::train::{BackendKind, TrainConfig};
+use engine::train::{BackendChoice, BackendKind, TrainConfig};
 
 /// Backends the page offers: ours on WebGPU, and burn-wgpu and burn's CPU backend in Web Workers.
 pub const PAGE_BACKENDS: [BackendKind; 3] = [BackendKind::Wgsl, BackendKind::BurnWgpu, BackendKind::BurnCpu];
@@ -19,7 +19,7 @@ pub struct SettingsInput {
     pub limit: String,
     /// Evaluate on the first N test images (empty: all).
     pub test_limit: String,
-    /// `wgsl` or `burn-cpu`.
+    /// `auto`, `wgsl`, `burn-wgpu` or `burn-cpu`.
     pub backend: String,
     /// Evaluate the whole training set after every epoch, as the tutorial does.
     pub eval_train: bool,
@@ -42,7 +42,7 @@ impl Default for SettingsInput {
             seed: "0".into(),
             limit: String::new(),
             test_limit: String::new(),
-            backend: "wgsl".into(),
+            backend: "auto".into(),
             eval_train: false,
         }
     }
@@ -57,7 +57,7 @@ pub struct Settings {
     pub seed: u64,
     pub limit: Option<usize>,
     pub test_limit: Option<usize>,
-    pub backend: BackendKind,
+    pub backend: BackendChoice,
     pub eval_train: bool,
 }
 
@@ -85,15 +85,18 @@ pub fn parse_settings(input: &SettingsInput, train_len: usize, test_len: usize) 
     Ok(Settings { lr, batch, epochs, seed, limit, test_limit, backend, eval_train: input.eval_train })
 }
 
-/// A backend the page can train on.
-pub fn page_backend(name: &str) -> Result<BackendKind, String> {
-    match BackendKind::parse(name.trim()) {
-        Ok(k) if PAGE_BACKENDS.contains(&k) => Ok(k),
-        _ => Err(format!(
-            "backend must be wgsl (WebGPU), burn-wgpu (WebGPU, in a Web Worker) or burn-cpu (CPU, in a Web Worker) (got {})",
-            settings::quoted(name.trim())
-        )),
+/// A backend the page can train on, or Auto (chosen by the adapter at startup).
+pub fn page_backend(name: &str) -> Result<BackendChoice, String> {
+    match BackendChoice::parse(name.trim()) {
+        Ok(BackendChoice::Fixed(k)) if !PAGE_BACKENDS.contains(&k) => Err(String::new()),
+        other => other,
     }
+    .map_err(|_| {
+        format!(
+            "backend must be auto, wgsl (WebGPU), burn-wgpu (WebGPU, in a Web Worker) or burn-cpu (CPU, in a Web Worker) (got {})",
+            settings::quoted(name.trim())
+        )
+    })
 }
 
 /// Fault injection (`?lose_device_after=N`) exists only in builds for the end-to-end tests
@@ -233,7 +236,7 @@ mod tests {
                 seed: 0,
                 limit: None,
                 test_limit: None,
-                backend: BackendKind::Wgsl,
+                backend: BackendChoice::Auto,
                 eval_train: false
             }
         );
@@ -260,8 +263,8 @@ mod tests {
             (SettingsInput { seed: "-3".into(), ..Default::default() }, "seed"),
             (SettingsInput { limit: "70000".into(), ..Default::default() }, "training images"),
             (SettingsInput { limit: "100".into(), ..Default::default() }, "larger than the 100 training images"),
-            (SettingsInput { backend: "cuda".into(), ..Default::default() }, "backend must be wgsl"),
-            (SettingsInput { backend: "tpu".into(), ..Default::default() }, "backend must be wgsl"),
+            (SettingsInput { backend: "cuda".into(), ..Default::default() }, "backend must be auto, wgsl"),
+            (SettingsInput { backend: "tpu".into(), ..Default::default() }, "backend must be auto, wgsl"),
         ];
         for (input, expected) in cases {
             let err = parse_settings(&input, 60_000, 10_000).unwrap_err();
@@ -284,7 +287,11 @@ mod tests {
         assert_eq!(from_query("?bench").1.bench_steps, Some(10));
         assert!(from_query("?selftest").1.selftest && !from_query("?selftest=0").1.selftest && !from_query("").1.selftest);
         let (input, flags) = from_query("?backend=burn-cpu");
-        assert_eq!(parse_settings(&input, 60_000, 10_000).unwrap().backend, BackendKind::BurnCpu);
+        assert_eq!(parse_settings(&input, 60_000, 10_000).unwrap().backend, BackendChoice::Fixed(BackendKind::BurnCpu));
+        assert_eq!(
+            parse_settings(&from_query("?backend=wgsl").0, 60_000, 10_000).unwrap().backend,
+            BackendChoice::Fixed(BackendKind::Wgsl)
+        );
         assert!(!flags.bench_all && from_query("?bench=5&backend=all").1.bench_all);
         let flags = from_query("?embed&dataset=fashion-mnist").1;
         assert!(flags.embed && flags.dataset.map(|d| d.id) == Some("fashion-mnist"));

@@ -20,6 +20,7 @@ pub fn publish_report(app: AppState, phase: &Phase) {
         set("lastLoss", chart.steps.last().map_or(JsValue::NULL, |m| (m.loss as f64).into()));
         set("imagesPerSecond", progress.images_per_s.into());
         set("epochs", (chart.epochs.len() as f64).into());
+        set("backend", app.ui.training_on.get_untracked().map_or(JsValue::NULL, |k| k.name().into()));
     });
     let startup = js_sys::Object::new();
     for (key, value) in [

@@ -37,7 +37,8 @@ pub async fn prepare_trainer(app: AppState) -> bool {
     ui.phase.set(Phase::Training);
     let generation = session.generation();
     let pressed = now_s();
-    let started = PageTrainer::start(settings.backend, ctx, crate::state::model().clone(), &subset, settings.train_config()).await;
+    let backend = settings.backend.resolve(ui.auto.get_untracked().kind);
+    let started = PageTrainer::start(backend, ctx, crate::state::model().clone(), &subset, settings.train_config()).await;
     let setup_ms = (now_s() - pressed) * 1000.0;
     if !session.is_current(generation) {
         return false; // Reset while the worker started.
@@ -71,6 +72,7 @@ pub async fn prepare_trainer(app: AppState) -> bool {
     *session.weights.borrow_mut() = None;
     session.base_epochs.set(0);
     session.install(trainer);
+    ui.training_on.set(Some(backend));
     *session.settings.borrow_mut() = Some(settings);
     true
 }

@@ -48,7 +48,7 @@ pub async fn start_up(app: AppState) {
                     l.max_storage_buffers_per_shader_stage,
                     l.max_compute_invocations_per_workgroup
                 ));
-                ui.software_adapter.set(software);
+                ui.auto.set(engine::train::auto_backend(Some(&ctx.info)));
                 *session.ctx.borrow_mut() = Some(ctx);
             }
             Err(engine::GpuError::NoAdapter(_)) => {
@@ -67,7 +67,8 @@ pub async fn start_up(app: AppState) {
         let kinds: Vec<BackendKind> = if flags.bench_all {
             logic::PAGE_BACKENDS.to_vec()
         } else {
-            vec![logic::page_backend(&form.backend.get_untracked()).unwrap_or(BackendKind::Wgsl)]
+            let auto = ui.auto.get_untracked().kind;
+            vec![logic::page_backend(&form.backend.get_untracked()).map_or(BackendKind::Wgsl, |c| c.resolve(auto))]
         };
         bench::run_bench(app, steps, &kinds).await;
     } else if flags.autostart {

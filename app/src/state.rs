@@ -8,6 +8,7 @@ use crate::page_trainer::PageTrainer;
 use crate::views::inspection::Inspection;
 use charts::ChartData;
 use engine::data::BuiltinDataset;
+use engine::train::{auto_backend, AutoChoice, BackendKind};
 use engine::{Dataset, GpuContext, Model, Split, Weights};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -200,8 +201,10 @@ pub struct Ui {
     pub form_error: RwSignal<Option<String>>,
     /// Why WebGPU is unavailable, when it is (the page then trains on the CPU).
     pub webgpu_missing: RwSignal<Option<String>>,
-    /// The WebGPU adapter is a software renderer (where the CPU backend may be faster).
-    pub software_adapter: RwSignal<bool>,
+    /// What the Auto backend picks here, and why (set once the adapter is known).
+    pub auto: RwSignal<AutoChoice>,
+    /// The backend the current run trains on.
+    pub training_on: RwSignal<Option<BackendKind>>,
     pub ins: Inspection,
     /// The outcome of the last weight download or upload.
     pub weights_msg: RwSignal<Option<Result<String, String>>>,
@@ -294,7 +297,8 @@ impl AppState {
             chart: RwSignal::new(ChartData::default()),
             form_error: RwSignal::new(None),
             webgpu_missing: RwSignal::new(None),
-            software_adapter: RwSignal::new(false),
+            auto: RwSignal::new(auto_backend(None)),
+            training_on: RwSignal::new(None),
             ins: Inspection::new(),
             weights_msg: RwSignal::new(None),
             data_error: RwSignal::new(None),

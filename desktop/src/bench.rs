@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use burn_peer::AnyTrainer;
 use engine::bench::{kernel_totals, BenchReport, KernelTime};
 use engine::model::Model;
-use engine::train::{block_on, BackendKind, TrainConfig};
+use engine::train::{block_on, BackendChoice, BackendKind, TrainConfig};
 use engine::Dataset;
 use std::time::Instant;
 
@@ -55,7 +55,7 @@ pub fn bench(args: BenchArgs, model: &Model) -> Result<()> {
 /// also gives its memory and one profiled step's dispatches.
 fn bench_one(kind: BackendKind, model: &Model, dataset: &Dataset, batch: usize, steps: usize) -> Result<(BenchReport, Vec<KernelTime>)> {
     let config = TrainConfig { batch, ..Default::default() };
-    let mut trainer = make_trainer(kind, model.clone(), dataset, config)?;
+    let mut trainer = make_trainer(BackendChoice::Fixed(kind), model.clone(), dataset, config)?;
     for _ in 0..2 {
         trainer.step()?;
     }

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use engine::data::{self, Dataset, Verification};
 use engine::model::Model;
 use engine::settings;
-use engine::train::{block_on, BackendKind, TrainConfig};
+use engine::train::{auto_backend, block_on, BackendChoice, BackendKind, TrainConfig};
 use engine::wgpu;
 use engine::GpuContext;
 use std::path::{Path, PathBuf};
@@ -37,9 +37,10 @@ enum Command {
         /// A .safetensors file written by `train --save`.
         #[arg(long)]
         weights: PathBuf,
-        /// wgsl (ours), burn-wgpu or burn-cpu.
+        /// wgsl (ours), burn-wgpu, burn-cpu, or auto (ours on a hardware GPU, burn-cpu on a
+        /// software adapter such as lavapipe, or without one).
         #[arg(long, default_value = "wgsl", value_parser = parse_backend)]
-        backend: BackendKind,
+        backend: BackendChoice,
         /// Also write the confusion matrix here (confusion.csv, confusion.png).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -153,9 +154,10 @@ pub struct TrainArgs {
     /// Also save the trained weights (.safetensors).
     #[arg(long)]
     save: Option<PathBuf>,
-    /// wgsl (ours), burn-wgpu or burn-cpu.
+    /// wgsl (ours), burn-wgpu, burn-cpu, or auto (ours on a hardware GPU, burn-cpu on a
+    /// software adapter such as lavapipe, or without one).
     #[arg(long, default_value = "wgsl", value_parser = parse_backend)]
-    backend: BackendKind,
+    backend: BackendChoice,
     /// tutorial: the post's run (10 epochs, batch 128, Adam 1e-3, seed 0), with the whole
     /// training set evaluated after every epoch.
     #[arg(long, value_parser = ["tutorial"], conflicts_with_all = ["epochs", "batch", "lr", "seed"])]
@@ -166,8 +168,8 @@ pub struct TrainArgs {
     eval_train: bool,
 }
 
-fn parse_backend(name: &str) -> Result<BackendKind, String> {
-    BackendKind::parse(name)
+fn parse_backend(name: &str) -> Result<BackendChoice, String> {
+    BackendChoice::parse(name)
 }
 
 fn main() {
@@ -242,10 +244,24 @@ fn acquire() -> Result<GpuContext> {
     Ok(ctx)
 }
 
-/// A trainer on `kind`: ours on a freshly acquired GPU context, or burn on its device.
-fn make_trainer(kind: BackendKind, model: Model, dataset: &Dataset, config: TrainConfig) -> Result<AnyTrainer> {
-    let ctx = match kind {
-        BackendKind::Wgsl => Some(acquire()?),
+/// A trainer on `choice`: ours on a freshly acquired GPU context, or burn on its device.
+/// Auto looks at the adapter first and says what it picked and why.
+fn make_trainer(choice: BackendChoice, model: Model, dataset: &Dataset, config: TrainConfig) -> Result<AnyTrainer> {
+    let (kind, found) = match choice {
+        BackendChoice::Fixed(kind) => (kind, None),
+        BackendChoice::Auto => {
+            let found = block_on(GpuContext::acquire()).ok();
+            let auto = auto_backend(found.as_ref().map(|ctx| &ctx.info));
+            eprintln!("backend: auto chose {}: {}", auto.kind, auto.reason);
+            (auto.kind, found)
+        }
+    };
+    let ctx = match (kind, found) {
+        (BackendKind::Wgsl, Some(ctx)) => {
+            eprintln!("adapter: {}", ctx.describe());
+            Some(ctx)
+        }
+        (BackendKind::Wgsl, None) => Some(acquire()?),
         _ => {
             eprintln!("backend: {kind} (burn {})", if kind == BackendKind::BurnCpu { "flex CPU" } else { "wgpu, default adapter" });
             None

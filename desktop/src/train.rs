@@ -8,7 +8,7 @@ use charts::{ChartData, EpochPoint};
 use engine::inspect::ConfusionMatrix;
 use engine::model::{Adam, Model};
 use engine::settings;
-use engine::train::{block_on, BackendKind, EvalSet, StepMetrics, TrainConfig};
+use engine::train::{block_on, BackendChoice, EvalSet, StepMetrics, TrainConfig};
 use engine::weights::{self, WeightsMeta};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -216,7 +216,7 @@ fn write_confusion(out: &Path, m: &ConfusionMatrix, names: &[&str]) -> Result<()
     Ok(())
 }
 
-pub fn eval(data_args: DataArgs, path: &Path, backend: BackendKind, out: Option<&Path>, model: &Model) -> Result<()> {
+pub fn eval(data_args: DataArgs, path: &Path, backend: BackendChoice, out: Option<&Path>, model: &Model) -> Result<()> {
     let dataset = load_data(&data_args)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let (w, meta) = weights::load(model, &bytes).with_context(|| format!("{} is not a weight file for this model", path.display()))?;

@@ -210,6 +210,12 @@ fn burn_cpu_trains_and_our_engine_evaluates_its_weights() {
     // 50 images: one image is 2%, so equal accuracy means the same predictions up to a tie.
     assert!((eval("wgsl") - burn_test_acc).abs() < 2.1, "wgsl evaluates burn's weights like burn did ({burn_test_acc}%)");
     assert_eq!(eval("burn-cpu"), burn_test_acc);
+    // Auto on this machine's software adapter (lavapipe or llvmpipe) picks burn's CPU backend
+    // and says why; its predictions are burn-cpu's.
+    let o = desktop(&["eval", "--backend", "auto", "--weights", weights.to_str().unwrap(), "--test-limit", "50"]);
+    let log = text(&o);
+    assert!(log.contains("backend: auto chose burn-cpu: ") && log.contains("is a software renderer"), "{log}");
+    assert_eq!(eval("auto"), burn_test_acc);
 }
 
 #[test]

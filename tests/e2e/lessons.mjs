@@ -92,7 +92,7 @@ export async function lessons(base, failures) {
 
   // The tutorial's per-epoch numbers: the whole training set evaluated after each epoch.
   await withPage(true, 'eval-train', async (page, problems) => {
-    await page.goto(`${base}/?limit=96&batch=32&epochs=2&test_limit=64&eval_train&autostart&nocache`);
+    await page.goto(`${base}/?backend=wgsl&limit=96&batch=32&epochs=2&test_limit=64&eval_train&autostart&nocache`);
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 300_000, polling: 500 });
     const full = await page.$$eval('#epoch-table tbody tr', (rows) => rows.map((r) => [r.querySelector('.full-train-loss')?.innerText, r.querySelector('.full-train-acc')?.innerText]));
     check(failures, full.length === 2 && full.every(([l, a]) => Number.isFinite(Number(l)) && /^\d+\.\d\d%$/.test(a ?? '')),

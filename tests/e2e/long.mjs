@@ -7,7 +7,7 @@ import { artifacts, check, confusionCounts, withPage } from './support.mjs';
 export async function accuracyFloor(base, failures) {
   console.log('case: accuracy floor (6 epochs of 2,000 images at batch 32, seed 1; 1,000 test images)');
   await withPage(true, 'accuracy', async (page, problems) => {
-    await page.goto(`${base}/?limit=2000&batch=32&epochs=6&seed=1&test_limit=1000&autostart&nocache`);
+    await page.goto(`${base}/?backend=wgsl&limit=2000&batch=32&epochs=6&seed=1&test_limit=1000&autostart&nocache`);
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'finished', null, { timeout: 1_500_000, polling: 1000 });
     const { total, correct } = await confusionCounts(page);
     const rows = await page.locator('#epoch-table tbody tr').count();
@@ -22,7 +22,7 @@ export async function soak(base, failures) {
   console.log(`case: soak (${epochs} epochs of ${images} images; wasm memory and JS heap after each)`);
   await withPage(true, 'soak', async (page, problems) => {
     await page.addInitScript(() => addEventListener('TrunkApplicationStarted', (e) => { window.__wasmMemory = e.detail.wasm.memory; }));
-    await page.goto(`${base}/?limit=${images}&batch=32&epochs=${epochs}&test_limit=64&autostart&nocache`);
+    await page.goto(`${base}/?backend=wgsl&limit=${images}&batch=32&epochs=${epochs}&test_limit=64&autostart&nocache`);
     const samples = [];
     for (let epoch = 1; epoch <= epochs; epoch++) {
       await page.waitForFunction((n) => window.__train && window.__train.epochs >= n, epoch, { timeout: 600_000, polling: 200 });

@@ -4,7 +4,9 @@
 // Every case runs under the page's Content-Security-Policy, and training is judged by
 // `desktop verify` on the downloaded weights: every tensor against the f64 reference trained
 // on the same batches from the same seed, relative to its update.
-// 1. WebGPU on (SwiftShader): a run of 32 steps pauses mid-run, resumes and finishes; the
+// 0. The Auto backend, the default: on SwiftShader (a software adapter) it trains with burn's
+//    CPU backend in a Web Worker, and says why (tests/e2e/backends.mjs).
+// 1. WebGPU on (SwiftShader), ?backend=wgsl: a run of 32 steps pauses mid-run, resumes and finishes; the
 //    weights verify; the startup figures and the long tasks on the page's thread are
 //    reported (figures, not assertions).
 // 2. WebGPU off (no flag): the page explains why and trains on the CPU in a Web Worker
@@ -37,6 +39,7 @@ import { artifacts, check, confusionCounts, desktop, failures, inkOf, tally, wit
 import { lessons } from './lessons.mjs';
 import { accuracyFloor, soak } from './long.mjs';
 import { kernelSelfTest } from './selftest.mjs';
+import { autoBackend } from './backends.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 
@@ -54,7 +57,7 @@ async function trainsWithWebGpu(base, failures) {
     });
     // 8 steps (few enough for f32 and f64 to agree closely in the check below); Pause is
     // clicked inside the page as soon as 2 steps are in, so it lands mid-run.
-    await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
+    await page.goto(`${base}/?backend=wgsl&limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
     await page.waitForFunction(() => {
       if (!(window.__train && window.__train.submitted >= 2)) return false;
       document.querySelector('#pause').click();
@@ -93,6 +96,10 @@ async function trainsWithWebGpu(base, failures) {
     fs.writeFileSync(path.join(artifacts, 'responsiveness.json'), JSON.stringify(figures, null, 2));
     console.log(`  figure (not asserted): longest task on the page's thread while the data loads ${figures.loadLongestTaskMs.toFixed(0)} ms, from Train to the first step ${figures.compileLongestTaskMs.toFixed(0)} ms`);
     check(failures, workerRequests.length === 0, `the CPU (burn) bundle is not loaded on the WebGPU path (${workerRequests.join(', ')})`);
+    // ?backend=wgsl overrides Auto, which would pick the CPU worker on SwiftShader.
+    const autoNote = await page.locator('#backend-auto').innerText();
+    check(failures, report.backend === 'wgsl' && await page.locator('#backend').inputValue() === 'wgsl' && autoNote.startsWith('Auto would train with burn on the CPU'),
+      `?backend=wgsl trains on our kernels (${report.backend}), and the page says what Auto would have picked (${autoNote})`);
     const policy = await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content ?? '');
     check(failures, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/.test(policy) && /default-src 'self'/.test(policy)
       && !policy.replace("'wasm-unsafe-eval'", '').includes('unsafe-eval') && !/script-src[^;]*unsafe-inline/.test(policy),
@@ -197,7 +204,7 @@ async function reportsCorruptData(base, failures) {
 async function survivesDeviceLoss(base, failures) {
   console.log('case: a lost GPU device stops training cleanly and keeps the charts');
   await withPage(true, 'device-loss', async (page, problems) => {
-    await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache&lose_device_after=5`);
+    await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache&lose_device_after=5&backend=wgsl`);
     const error = page.locator('#error');
     const shown = await error.waitFor({ timeout: 240_000 }).then(() => true, () => false);
     const text = shown ? await error.innerText() : '';
@@ -289,7 +296,7 @@ async function uploadWeights(page, file) {
 async function insideTheModel(base, failures) {
   console.log('case: inside the model (gallery, confusion matrix, drawing, filters, activations, weights round trip)');
   await withPage(true, 'inside', async (page, problems) => {
-    await page.goto(`${base}/?limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
+    await page.goto(`${base}/?backend=wgsl&limit=256&batch=32&epochs=1&test_limit=64&autostart&nocache`);
     // Draw while training: the pad answers with the latest weights.
     await page.waitForFunction(() => window.__train && window.__train.submitted >= 1, null, { timeout: 240_000, polling: 200 });
     await drawStroke(page, [[0.3, 0.2], [0.7, 0.2], [0.45, 0.85]]); // a 7
@@ -397,7 +404,7 @@ async function insideTheModel(base, failures) {
 async function embedMode(base, failures) {
   console.log('case: embed mode in a 640x480 frame');
   await withPage(true, 'embed', async (page, problems) => {
-    await page.goto(`${base}/?embed&limit=64&batch=16&epochs=1&test_limit=32&nocache`);
+    await page.goto(`${base}/?embed&backend=wgsl&limit=64&batch=16&epochs=1&test_limit=32&nocache`);
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 120_000 });
     const present = await page.evaluate(() => ['#train', '#loss-chart', '#accuracy-chart', '#draw-pad'].map((s) => !!document.querySelector(s)));
     check(failures, present.every(Boolean), `Train, both charts and the drawing pad are there (${present})`);
@@ -418,7 +425,7 @@ async function embedMode(base, failures) {
 async function otherData(base, failures) {
   console.log('case: Fashion-MNIST and your own idx files');
   await withPage(true, 'datasets', async (page, problems) => {
-    await page.goto(`${base}/?nocache`);
+    await page.goto(`${base}/?backend=wgsl&nocache`);
     await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase === 'ready', null, { timeout: 120_000 });
     await page.selectOption('#dataset', 'fashion-mnist');
     await page.waitForFunction(() => /Fashion-MNIST: 60000 training/.test(document.querySelector('#status').innerText), null, { timeout: 180_000 }).catch(() => {});
@@ -452,7 +459,7 @@ async function otherData(base, failures) {
 
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
-const cases = { trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
+const cases = { autoBackend, trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
   survivesDeviceLoss, insideTheModel, embedMode, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
 // E2E_ONLY=name,name runs a subset while developing; it never passes, because the suite
 // must not pass with cases left out.

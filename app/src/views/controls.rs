@@ -2,6 +2,7 @@
 
 use crate::files;
 use crate::state::{use_app, Phase};
+use engine::train::BackendKind;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -39,14 +40,27 @@ fn Field(label: &'static str, id: &'static str, value: RwSignal<String>, #[prop(
 /// The backend chooser: ours on WebGPU (when the browser has it), burn-wgpu, or burn's CPU backend.
 #[component]
 fn BackendSelect(value: RwSignal<String>, webgpu: Signal<bool>) -> impl IntoView {
+    let auto = use_app().ui.auto;
+    let label = |kind: BackendKind| match kind {
+        BackendKind::Wgsl => "our WGSL kernels on WebGPU",
+        BackendKind::BurnWgpu => "burn-wgpu in a Web Worker",
+        BackendKind::BurnCpu => "burn on the CPU, in a Web Worker",
+    };
+    let why = move || {
+        let choice = auto.get();
+        let verdict = if value.get() == "auto" { "Auto trains with" } else { "Auto would train with" };
+        format!("{verdict} {}: {}.", label(choice.kind), choice.reason)
+    };
     view! {
         <label for="backend">"Backend"
             <select id="backend" prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
+                <option value="auto">{move || format!("Auto ({})", auto.get().kind)}</option>
                 <option value="wgsl" disabled=move || !webgpu.get()>"WebGPU (our WGSL kernels)"</option>
                 <option value="burn-wgpu" disabled=move || !webgpu.get()>"WebGPU (burn-wgpu, in a Web Worker)"</option>
                 <option value="burn-cpu">"CPU (burn, in a Web Worker)"</option>
             </select>
         </label>
+        <span id="backend-auto" class="hint">{why}</span>
     }
 }
 

@@ -48,9 +48,6 @@ pub fn Status(#[prop(default = false)] compact: bool) -> impl IntoView {
     let details = (!compact).then(|| {
         view! {
             <div id="adapter" class="adapter">{move || ui.adapter.get()}</div>
-            {move || ui.software_adapter.get().then(|| view! {
-                <div id="software-hint" class="adapter">"This adapter is a software renderer, not a GPU: here the CPU backend may train faster (see the Backend choice)."</div>
-            })}
         }
     });
     view! {

@@ -10,7 +10,7 @@ pub mod replay;
 mod trainer;
 
 pub use crate::weights::Weights;
-pub use backend::BackendKind;
+pub use backend::{auto_backend, AutoChoice, BackendChoice, BackendKind};
 pub use clock::StepClock;
 pub use trainer::Trainer;
 
