@@ -10,6 +10,7 @@ use engine::model::Model;
 #[cfg(not(target_arch = "wasm32"))]
 use engine::train::EpochProgress;
 use engine::train::{BackendKind, EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
+use engine::weights::TrainingState;
 
 /// Whether this build includes the backend (burn-wgpu sits behind feature `wgpu`).
 pub fn compiled_in(kind: BackendKind) -> bool {
@@ -28,6 +29,10 @@ pub fn burn_device(kind: BackendKind) -> Result<BurnDevice, TrainError> {
         }
         BackendKind::Wgsl => Err(TrainError::Config("wgsl is our backend, not a burn one".into())),
     }
+}
+
+fn no_checkpoints() -> TrainError {
+    TrainError::Config("checkpoints and --resume need the wgsl backend (burn keeps Adam's state inside its optimizer)".into())
 }
 
 /// A trainer on any backend.
@@ -105,6 +110,21 @@ impl AnyTrainer {
         }
     }
 
+    /// Adam's state and where training stands, for a checkpoint (our backend only: burn
+    /// keeps Adam's moments inside its optimizer).
+    pub async fn training_state(&self) -> Result<TrainingState, TrainError> {
+        match self {
+            AnyTrainer::Wgsl(t) => t.training_state().await,
+            AnyTrainer::Burn(_) => Err(no_checkpoints()),
+        }
+    }
+    pub fn resume_from(&mut self, w: &Weights, state: &TrainingState) -> Result<(), TrainError> {
+        match self {
+            AnyTrainer::Wgsl(t) => t.resume_from(w, state),
+            AnyTrainer::Burn(_) => Err(no_checkpoints()),
+        }
+    }
+
     /// Waits until every submitted step has finished (burn steps are already synchronous
     /// up to their metrics read-back, which this forces).
     pub async fn wait_idle(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
@@ -119,9 +139,14 @@ impl AnyTrainer {
 
     /// Native convenience: trains the rest of the current epoch, calling `on_progress` after
     /// every step with the metrics that have arrived so far (a few steps behind the device).
-    /// Returns every step's metrics of the epoch once the device has finished.
+    /// Returns every step's metrics of the epoch once the device has finished. `stop` is
+    /// asked after every step: when it says yes the epoch ends early (Ctrl-C).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn run_epoch(&mut self, mut on_progress: impl FnMut(&EpochProgress)) -> Result<Vec<StepMetrics>, TrainError> {
+    pub fn run_epoch(
+        &mut self,
+        mut on_progress: impl FnMut(&EpochProgress),
+        stop: impl Fn() -> bool,
+    ) -> Result<Vec<StepMetrics>, TrainError> {
         let total = self.clock().steps_per_epoch;
         let mut metrics = Vec::with_capacity(total);
         loop {
@@ -130,7 +155,7 @@ impl AnyTrainer {
             let clock = self.clock();
             let done = if clock.at_epoch_start() { total } else { clock.step_in_epoch };
             on_progress(&EpochProgress { epoch: clock.epoch, step: done, steps: total, metrics: &metrics });
-            if clock.at_epoch_start() {
+            if clock.at_epoch_start() || stop() {
                 break;
             }
         }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod chart;
+mod checkpoint;
 mod lessons;
 mod predict;
 mod selftest;
@@ -151,9 +152,18 @@ pub struct TrainArgs {
     /// (confusion.csv, confusion.png) go.
     #[arg(long, default_value = "out")]
     out: PathBuf,
-    /// Also save the trained weights (.safetensors).
+    /// Also save the trained weights (.safetensors), with Adam's state, so that
+    /// `--resume` can continue from them.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Write a checkpoint (weights and Adam's state) to OUT/checkpoint.safetensors after
+    /// every N epochs, with the metrics so far. Ctrl-C always writes one.
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Continue a run exactly from a checkpoint (or a --save file), with its batch, learning
+    /// rate, seed and number of training images; --epochs is the total to reach.
+    #[arg(long, conflicts_with_all = ["batch", "lr", "seed", "limit", "preset"])]
+    resume: Option<PathBuf>,
     /// wgsl (ours), burn-wgpu, burn-cpu, or auto (ours on a hardware GPU, burn-cpu on a
     /// software adapter such as lavapipe, or without one).
     #[arg(long, default_value = "wgsl", value_parser = parse_backend)]

@@ -1,7 +1,7 @@
 //! `desktop train` and `desktop eval`: the per-epoch table, CSVs, the tutorial's figure, the
 //! confusion matrix, and weight files.
 
-use crate::{chart, limit_training, load_data, make_trainer, DataArgs, TrainArgs};
+use crate::{chart, checkpoint, limit_training, load_data, make_trainer, DataArgs, TrainArgs};
 use anyhow::{Context, Result};
 use burn_peer::AnyTrainer;
 use charts::{ChartData, EpochPoint};
@@ -13,6 +13,7 @@ use engine::weights::{self, WeightsMeta};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Per-epoch summary, as the tutorial prints it.
@@ -35,6 +36,14 @@ fn apply_preset(args: &mut TrainArgs) {
 
 pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
     apply_preset(&mut args);
+    let resume = args.resume.as_deref().map(|path| checkpoint::read(path, model)).transpose()?;
+    if let Some(r) = &resume {
+        // The checkpoint's settings, so that the run continues exactly.
+        (args.batch, args.lr, args.seed, args.limit) = (r.state.batch, r.state.lr, r.seed, Some(r.state.train_images));
+        if args.epochs <= r.state.epoch {
+            anyhow::bail!("the checkpoint has already trained {} epochs: give --epochs more than that (the total to reach)", r.state.epoch);
+        }
+    }
     let mut dataset = load_data(&args.data)?;
     limit_training(&mut dataset, args.limit)?;
     settings::EPOCHS.check(args.epochs).map_err(anyhow::Error::msg)?;
@@ -42,9 +51,22 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
     config.validate(dataset.train.len())?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     if let Some(path) = &args.save {
-        check_writable(path)?;
+        check_writable(path, "--save")?;
     }
+    let checkpoint_path = args.out.join("checkpoint.safetensors");
+    check_writable(&checkpoint_path, "checkpoints, in --out")?;
+    let stop = checkpoint::interrupted()?;
     let mut trainer = make_trainer(args.backend, model.clone(), &dataset, config)?;
+    if let Some(r) = &resume {
+        trainer.resume_from(&r.weights, &r.state)?;
+        eprintln!(
+            "resuming at epoch {} step {} of {} (step {} in all)",
+            r.state.epoch + 1,
+            r.state.step_in_epoch,
+            r.state.steps_per_epoch,
+            r.state.steps
+        );
+    }
     let steps_per_epoch = trainer.clock().steps_per_epoch;
     let memory = match &trainer {
         AnyTrainer::Wgsl(t) => format!("; GPU memory {:.1} MB", t.gpu_memory_bytes() as f64 / 1e6),
@@ -62,27 +84,41 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
     let mut rows: Vec<EpochRow> = Vec::new();
     let mut confusion = None;
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> ");
-    for epoch in 1..=args.epochs {
+    let first_epoch = trainer.clock().epoch + 1;
+    let meta = |epoch: usize, rows: &[EpochRow]| WeightsMeta {
+        epoch,
+        test_accuracy: rows.last().map(|r| r.point.test_accuracy),
+        seed: args.seed,
+        ..Default::default()
+    };
+    for epoch in first_epoch..=args.epochs {
         let bar = ProgressBar::new(steps_per_epoch as u64).with_style(style.clone()).with_prefix(epoch.to_string());
         // Without a terminal (logs, CI) indicatif draws nothing: print a line every 10% instead.
         let plain = !std::io::stderr().is_terminal();
         let started = Instant::now();
-        let this_epoch = trainer.run_epoch(|p| {
-            let recent = &p.metrics[p.metrics.len().saturating_sub(20)..];
-            let message = format!(
-                "loss {:.4} acc {:.1}% {:.0} img/s",
-                mean(recent.iter().map(|m| m.loss)),
-                100.0 * mean(recent.iter().map(|m| m.accuracy)),
-                p.step as f64 * args.batch as f64 / started.elapsed().as_secs_f64()
-            );
-            bar.set_position(p.step as u64);
-            bar.set_message(message.clone());
-            if plain && (p.step * 10 / p.steps != (p.step - 1) * 10 / p.steps) {
-                eprintln!("epoch {epoch}: step {}/{} {message}", p.step, p.steps);
-            }
-        })?;
+        let this_epoch = trainer.run_epoch(
+            |p| {
+                let recent = &p.metrics[p.metrics.len().saturating_sub(20)..];
+                let message = format!(
+                    "loss {:.4} acc {:.1}% {:.0} img/s",
+                    mean(recent.iter().map(|m| m.loss)),
+                    100.0 * mean(recent.iter().map(|m| m.accuracy)),
+                    p.step as f64 * args.batch as f64 / started.elapsed().as_secs_f64()
+                );
+                bar.set_position(p.step as u64);
+                bar.set_message(message.clone());
+                if plain && (p.step * 10 / p.steps != (p.step - 1) * 10 / p.steps) {
+                    eprintln!("epoch {epoch}: step {}/{} {message}", p.step, p.steps);
+                }
+            },
+            || stop.load(Ordering::SeqCst),
+        )?;
         let seconds = started.elapsed().as_secs_f64();
         bar.finish();
+        if stop.load(Ordering::SeqCst) {
+            steps.extend(this_epoch);
+            return interrupt(&args, model, &trainer, &steps, &rows, meta(epoch - 1, &rows));
+        }
         let (test, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test))?;
         confusion = Some(ConfusionMatrix::from_logprobs(model.classes, &logprobs, &dataset.test.labels));
         let mut point = EpochPoint::summarize(epoch, &this_epoch, &test);
@@ -93,6 +129,11 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
         rows.push(EpochRow { point, seconds });
         steps.extend(this_epoch);
         print_table(&rows);
+        if args.checkpoint_every.is_some_and(|n| epoch % n == 0) && epoch < args.epochs {
+            checkpoint::write(&checkpoint_path, model, &trainer, &meta(epoch, &rows))?;
+            write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
+            eprintln!("checkpoint after epoch {epoch}: {}", checkpoint_path.display());
+        }
     }
     if let AnyTrainer::Wgsl(t) = &trainer {
         eprintln!("GPU memory after training and evaluation: {:.1} MB", t.gpu_memory_bytes() as f64 / 1e6);
@@ -113,27 +154,44 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
     if let Some(m) = confusion {
         write_confusion(&args.out, &m, &args.data.class_names())?;
     }
-    if let Some(path) = args.save {
-        let w = block_on(trainer.weights())?;
-        let meta = WeightsMeta {
-            epoch: args.epochs,
-            test_accuracy: rows.last().map(|r| r.point.test_accuracy),
-            seed: args.seed,
-            ..Default::default()
-        };
-        let bytes = weights::save(model, &w, &meta)?;
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(path) = &args.save {
+        checkpoint::write(path, model, &trainer, &meta(args.epochs, &rows))?;
         eprintln!("saved weights to {}", path.display());
     }
     Ok(())
 }
 
+/// Ctrl-C: the checkpoint and the metrics so far, then a line saying how to go on.
+fn interrupt(
+    args: &TrainArgs,
+    model: &Model,
+    trainer: &AnyTrainer,
+    steps: &[StepMetrics],
+    rows: &[EpochRow],
+    meta: WeightsMeta,
+) -> Result<()> {
+    let path = args.out.join("checkpoint.safetensors");
+    checkpoint::write(&path, model, trainer, &meta)?;
+    let c = trainer.clock();
+    write_csvs(&args.out, steps, rows, c.steps_per_epoch)?;
+    eprintln!(
+        "interrupted at epoch {} step {} of {}: wrote {} and the metrics so far; continue with `desktop train --resume {} --epochs {}`",
+        c.epoch + 1,
+        c.step_in_epoch,
+        c.steps_per_epoch,
+        path.display(),
+        path.display(),
+        args.epochs
+    );
+    std::process::exit(130)
+}
+
 /// Fails now, not after an hour of training, if the weights could not be saved to `path`.
 /// An existing file is left as it is; a file this check creates is removed again.
-fn check_writable(path: &Path) -> Result<()> {
+fn check_writable(path: &Path, flag: &str) -> Result<()> {
     let existed = path.exists();
     std::fs::OpenOptions::new().append(true).create(true).open(path).with_context(|| {
-        format!("cannot write the weights to {} (--save): choose a path in a directory that exists and is writable", path.display())
+        format!("cannot write the weights to {} ({flag}): choose a path in a directory that exists and is writable", path.display())
     })?;
     if !existed {
         let _ = std::fs::remove_file(path);

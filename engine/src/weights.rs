@@ -2,6 +2,10 @@
 //! `bn1.gamma`, ...), BatchNorm running statistics as `bnK.running_mean` / `bnK.running_var`,
 //! and metadata (architecture, epoch, test accuracy, seed). Loading checks every name and
 //! shape against the model, so a wrong file is rejected before anything changes.
+//!
+//! A checkpoint is the same file with the training state added: Adam's moments as two
+//! flat tensors (`adam.m`, `adam.v`) and where training stands in `resume.*` metadata, so
+//! that training continues exactly. Files without them load as plain weights.
 
 use crate::model::{Model, Op};
 use safetensors::tensor::{Dtype, TensorView};
@@ -39,6 +43,23 @@ impl Weights {
     }
 }
 
+/// What a checkpoint adds to the weights: Adam's moments, its step count, the position in
+/// the epoch's shuffle, and the settings that must match to continue exactly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingState {
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+    /// Steps done (Adam's step count).
+    pub steps: u64,
+    /// Completed epochs, and steps done in the current one.
+    pub epoch: usize,
+    pub step_in_epoch: usize,
+    pub steps_per_epoch: usize,
+    pub batch: usize,
+    pub train_images: usize,
+    pub lr: f32,
+}
+
 /// What a weight file says about itself.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WeightsMeta {
@@ -62,6 +83,8 @@ pub enum WeightsError {
     NotFinite(String),
     #[error("tensor `{name}` holds {value:e} at index {index}: {why}. The file is damaged or not a trained model.")]
     Implausible { name: String, index: usize, value: f32, why: &'static str },
+    #[error("the checkpoint's training state is damaged: {0}. Resume from another checkpoint, or load the file as plain weights.")]
+    State(String),
 }
 
 /// No trained value of this model comes near this magnitude (inputs are in [0, 1] and every
@@ -98,7 +121,17 @@ fn layout(model: &Model) -> Vec<(String, Vec<usize>, usize, bool)> {
 }
 
 pub fn save(model: &Model, weights: &Weights, meta: &WeightsMeta) -> Result<Vec<u8>, WeightsError> {
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = layout(model)
+    save_checkpoint(model, weights, meta, None)
+}
+
+/// [`save`], plus the training state when given (a checkpoint).
+pub fn save_checkpoint(
+    model: &Model,
+    weights: &Weights,
+    meta: &WeightsMeta,
+    state: Option<&TrainingState>,
+) -> Result<Vec<u8>, WeightsError> {
+    let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = layout(model)
         .into_iter()
         .map(|(name, shape, offset, stats)| {
             let len: usize = shape.iter().product();
@@ -107,6 +140,11 @@ pub fn save(model: &Model, weights: &Weights, meta: &WeightsMeta) -> Result<Vec<
             (name, shape, data)
         })
         .collect();
+    if let Some(state) = state {
+        for (name, values) in [(ADAM_M, &state.m), (ADAM_V, &state.v)] {
+            bytes.push((name.to_string(), vec![values.len()], bytemuck::cast_slice(values).to_vec()));
+        }
+    }
     let views = bytes
         .iter()
         .map(|(name, shape, data)| {
@@ -120,10 +158,30 @@ pub fn save(model: &Model, weights: &Weights, meta: &WeightsMeta) -> Result<Vec<
     if let Some(acc) = meta.test_accuracy {
         info.insert("test_accuracy".to_string(), acc.to_string());
     }
+    if let Some(s) = state {
+        let fields = [
+            ("steps", s.steps.to_string()),
+            ("epoch", s.epoch.to_string()),
+            ("step_in_epoch", s.step_in_epoch.to_string()),
+            ("steps_per_epoch", s.steps_per_epoch.to_string()),
+            ("batch", s.batch.to_string()),
+            ("train_images", s.train_images.to_string()),
+            ("lr", s.lr.to_string()),
+        ];
+        info.extend(fields.into_iter().map(|(k, v)| (format!("resume.{k}"), v)));
+    }
     safetensors::serialize(views, Some(info)).map_err(|e| WeightsError::Format(e.to_string()))
 }
 
 pub fn load(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsMeta), WeightsError> {
+    load_checkpoint(model, bytes).map(|(w, meta, _)| (w, meta))
+}
+
+const ADAM_M: &str = "adam.m";
+const ADAM_V: &str = "adam.v";
+
+/// [`load`], plus the training state when the file has one (a checkpoint).
+pub fn load_checkpoint(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsMeta, Option<TrainingState>), WeightsError> {
     let format = |e: safetensors::SafeTensorError| WeightsError::Format(quoted(&e.to_string()));
     let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(format)?;
     let info = header.metadata().clone().unwrap_or_default();
@@ -161,5 +219,66 @@ pub fn load(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsMeta), Weigh
         test_accuracy: info.get("test_accuracy").and_then(|v| v.parse().ok()).filter(|a| (0.0..=1.0).contains(a)),
         seed: info.get("seed").and_then(|v| v.parse().ok()).unwrap_or(0),
     };
-    Ok((weights, meta))
+    let state = match (st.tensor(ADAM_M), st.tensor(ADAM_V)) {
+        (Err(_), Err(_)) => None,
+        (Ok(m), Ok(v)) => Some(training_state(model, &info, m, v)?),
+        _ => return Err(WeightsError::State("it has only one of Adam's two moments".into())),
+    };
+    Ok((weights, meta, state))
+}
+
+/// Adam's moments and the `resume.*` metadata, checked against the model and each other.
+fn training_state(model: &Model, info: &HashMap<String, String>, m: TensorView, v: TensorView) -> Result<TrainingState, WeightsError> {
+    let floats = |name: &str, t: &TensorView| -> Result<Vec<f32>, WeightsError> {
+        if t.dtype() != Dtype::F32 || t.shape() != [model.param_count] {
+            let found = t.shape().to_vec();
+            return Err(WeightsError::Shape {
+                name: name.into(),
+                found,
+                expected: vec![model.param_count],
+                dtype: format!("{:?}", t.dtype()),
+            });
+        }
+        let values: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        match values.iter().any(|x| !x.is_finite()) {
+            true => Err(WeightsError::NotFinite(name.into())),
+            false => Ok(values),
+        }
+    };
+    let (m, v) = (floats(ADAM_M, &m)?, floats(ADAM_V, &v)?);
+    if let Some(index) = v.iter().position(|&x| x < 0.0) {
+        return Err(WeightsError::Implausible { name: ADAM_V.into(), index, value: v[index], why: "a second moment cannot be negative" });
+    }
+    let field = |key: &str| -> Result<u64, WeightsError> {
+        info.get(&format!("resume.{key}"))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| WeightsError::State(format!("`resume.{key}` is missing or not a whole number")))
+    };
+    let size =
+        |key: &str| field(key).and_then(|n| usize::try_from(n).map_err(|_| WeightsError::State(format!("`resume.{key}` is too large"))));
+    let lr = info.get("resume.lr").and_then(|v| v.parse::<f32>().ok()).filter(|lr| lr.is_finite() && *lr > 0.0);
+    let state = TrainingState {
+        m,
+        v,
+        steps: field("steps")?,
+        epoch: size("epoch")?,
+        step_in_epoch: size("step_in_epoch")?,
+        steps_per_epoch: size("steps_per_epoch")?,
+        batch: size("batch")?,
+        train_images: size("train_images")?,
+        lr: lr.ok_or_else(|| WeightsError::State("`resume.lr` is missing or not a positive number".into()))?,
+    };
+    let consistent = state.steps_per_epoch > 0
+        && state.batch > 0
+        && state.step_in_epoch < state.steps_per_epoch
+        && state.train_images / state.batch == state.steps_per_epoch
+        && (state.epoch as u64).checked_mul(state.steps_per_epoch as u64).and_then(|s| s.checked_add(state.step_in_epoch as u64))
+            == Some(state.steps);
+    if !consistent {
+        return Err(WeightsError::State(format!(
+            "{} steps do not make epoch {} step {} at {} steps of {} per epoch over {} images",
+            state.steps, state.epoch, state.step_in_epoch, state.steps_per_epoch, state.batch, state.train_images
+        )));
+    }
+    Ok(state)
 }

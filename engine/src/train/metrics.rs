@@ -50,6 +50,12 @@ impl MetricsRing {
     }
 
     /// The slot step `step` writes.
+    /// A resumed run's metrics begin at its first new step: the earlier slots were never
+    /// written on this GPU.
+    pub fn start_at(&mut self, steps: u64) {
+        self.unrequested = steps;
+    }
+
     pub fn slot(step: u64) -> usize {
         step as usize % METRIC_SLOTS
     }
