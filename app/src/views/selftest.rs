@@ -19,8 +19,11 @@ async fn run(reports: RwSignal<Vec<CaseReport>>, state: RwSignal<State>, adapter
         Ok(ctx) => ctx,
         Err(e) => return state.set(State::Failed(format!("No WebGPU device: {e}"))),
     };
-    adapter.set(ctx.describe());
+    // Browsers often keep the adapter's name private; the fallback flag is public.
+    let name = if ctx.info.name.is_empty() { "WebGPU adapter" } else { ctx.info.name.as_str() };
+    let kind = if ctx.info.device_type == engine::wgpu::DeviceType::Cpu { "software (fallback)" } else { "hardware" };
     let test = SelfTest::new(ctx.clone());
+    adapter.set(format!("{name} · {kind} · trains with register block {:?}", test.kernels.block));
     let plan = selftest::plan();
     let mut done = Vec::new();
     for (i, case) in plan.iter().enumerate() {
@@ -32,7 +35,7 @@ async fn run(reports: RwSignal<Vec<CaseReport>>, state: RwSignal<State>, adapter
             Err(e) => return state.set(State::Failed(format!("The GPU failed during {}: {e}", case.name()))),
         }
     }
-    let summary = Summary::new(ctx.describe(), test.kernels.block, done);
+    let summary = Summary::new(adapter.get_untracked(), test.kernels.block, done);
     let failed = summary.reports.iter().filter(|r| !r.passed()).count();
     let message = if summary.passed {
         format!("All {} cases match the f64 reference, and every kernel ran.", summary.reports.len())
