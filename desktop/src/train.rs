@@ -174,14 +174,19 @@ fn interrupt(
     checkpoint::write(&path, model, trainer, &meta)?;
     let c = trainer.clock();
     write_csvs(&args.out, steps, rows, c.steps_per_epoch)?;
+    let next = match trainer {
+        AnyTrainer::Wgsl(_) => format!("continue with `desktop train --resume {} --epochs {}`", path.display(), args.epochs),
+        // Burn keeps Adam's moments inside its optimizer: the file holds plain weights.
+        AnyTrainer::Burn(_) => {
+            "these are plain weights (burn keeps Adam's state inside its optimizer), so this run cannot be resumed exactly".into()
+        }
+    };
     eprintln!(
-        "interrupted at epoch {} step {} of {}: wrote {} and the metrics so far; continue with `desktop train --resume {} --epochs {}`",
+        "interrupted at epoch {} step {} of {}: wrote {} and the metrics so far; {next}",
         c.epoch + 1,
         c.step_in_epoch,
         c.steps_per_epoch,
         path.display(),
-        path.display(),
-        args.epochs
     );
     std::process::exit(130)
 }
