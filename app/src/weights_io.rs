@@ -65,23 +65,36 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
 pub async fn save_weights_file(app: AppState) {
     let (session, ui) = (app.session(), app.ui);
     let mut lease = session.lease();
-    let Some(trainer) = lease.trainer.as_mut() else {
-        ui.weights_msg.set(Some(Err("There is no model yet: train or load one first.".into())));
-        return;
+    let from_gpu = match lease.trainer.as_mut() {
+        Some(trainer) => Some((trainer.weights().await, session.base_epochs.get() + trainer.clock().epoch)),
+        None => None,
     };
-    let weights = trainer.weights().await;
-    let epoch = session.base_epochs.get() + trainer.clock().epoch;
     session.give_back(lease);
+    // After a lost device the GPU cannot be read: the copy the page keeps for the drawing
+    // pad (refreshed every couple of seconds during training) is the latest there is.
+    let kept = || session.weights.borrow().clone().map(|w| (w, session.base_epochs.get() + ui.chart.with_untracked(|c| c.epochs.len())));
+    let (weights, epoch, note) = match from_gpu {
+        Some((Ok(w), epoch)) => (w, epoch, ""),
+        _ => match kept() {
+            Some((w, epoch)) => {
+                (w, epoch, " The GPU could not be read, so this is the last copy the page kept (at most a few seconds older).")
+            }
+            None => {
+                ui.weights_msg.set(Some(Err("There is no model yet: train or load one first.".into())));
+                return;
+            }
+        },
+    };
     let meta = weights::WeightsMeta {
         epoch,
         test_accuracy: ui.ins.eval.get_untracked().map(|e| e.result.accuracy),
         seed: session.settings.borrow().as_ref().map_or(0, |s| s.seed),
         ..Default::default()
     };
-    let saved = weights.map_err(|e| e.to_string()).and_then(|w| weights::save(model(), &w, &meta).map_err(|e| e.to_string()));
+    let saved = weights::save(model(), &weights, &meta).map_err(|e| e.to_string());
     let name = logic::weights_file_name(&session.dataset_id.borrow(), epoch);
     match saved.and_then(|bytes| files::download(&name, &bytes).map(|()| bytes.len())) {
-        Ok(len) => ui.weights_msg.set(Some(Ok(format!("Saved {name} ({}).", format_bytes(len as u64))))),
+        Ok(len) => ui.weights_msg.set(Some(Ok(format!("Saved {name} ({}).{note}", format_bytes(len as u64))))),
         Err(e) => ui.weights_msg.set(Some(Err(format!("Could not save the weights: {e}")))),
     }
 }

@@ -212,9 +212,18 @@ async function survivesDeviceLoss(base, failures) {
     const steps = await page.evaluate(() => window.__train?.steps ?? 0);
     check(failures, steps >= 4, `the charts keep the steps done before the loss (${steps})`);
     check(failures, await page.locator('#retry').count() === 1, 'Retry is offered');
+    // The GPU is gone, but the page's last CPU copy of the weights can still be saved, and
+    // it is a working model for this architecture.
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#download-weights')]);
+    const file = path.join(artifacts, 'after-device-loss.safetensors');
+    await download.saveAs(file);
+    const saved = await page.locator('#weights-msg').innerText();
+    const evaluated = desktop(['eval', '--weights', file, '--test-limit', '20']);
+    check(failures, saved.includes('last copy the page kept') && /test accuracy [\d.]+% on 20 images/.test(evaluated),
+      `after the loss the last kept weights download and evaluate (${saved}; ${evaluated.trim()})`);
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'device-lost.png'), fullPage: true });
-  });
+  }, { acceptDownloads: true });
 }
 
 

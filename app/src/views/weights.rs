@@ -9,7 +9,8 @@ use leptos::prelude::*;
 pub fn WeightsPanel() -> impl IntoView {
     let app = use_app();
     let ui = app.ui;
-    let can_save = move || matches!(ui.phase.get(), Phase::Paused | Phase::Finished);
+    // After a failure (a lost device) the last copy of the weights can still be saved.
+    let can_save = move || matches!(ui.phase.get(), Phase::Paused | Phase::Finished | Phase::Failed(_));
     let input = NodeRef::<html::Input>::new();
     view! {
         <section id="weights-section" class="panel">
