@@ -23,6 +23,14 @@ a few GFLOP/s where a GPU does thousands. For GPU speed use a recent Chrome or E
 --enable-unsafe-webgpu), Safari 26+, or Firefox with WebGPU enabled; on Linux, Chrome may need \
 chrome://flags/#enable-unsafe-webgpu.";
 
+/// The adapter's name and whether it is hardware, e.g. "WebGPU adapter · software (fallback)".
+pub fn adapter_identity(info: &wgpu::AdapterInfo) -> String {
+    // Browsers often keep the adapter's name private; the fallback flag is public.
+    let name = if info.name.is_empty() { "WebGPU adapter" } else { info.name.as_str() };
+    let kind = if info.device_type == wgpu::DeviceType::Cpu { "software (fallback)" } else { "hardware" };
+    format!("{name} · {kind}")
+}
+
 /// Acquires the GPU (or falls back to the CPU backend), then downloads and verifies the data.
 pub async fn start_up(app: AppState) {
     let (ui, form, flags) = (app.ui, app.form, app.flags);
@@ -38,12 +46,9 @@ pub async fn start_up(app: AppState) {
         match GpuContext::acquire().await {
             Ok(ctx) => {
                 let l = &ctx.limits;
-                // Browsers often keep the adapter's name private; the fallback flag is public.
-                let name = if ctx.info.name.is_empty() { "WebGPU adapter".to_string() } else { ctx.info.name.clone() };
-                let software = ctx.info.device_type == wgpu::DeviceType::Cpu;
-                let kind = if software { "software (fallback)" } else { "hardware" };
                 ui.adapter.set(format!(
-                    "{name} · {kind} · max storage binding {} · {} storage buffers per stage · {} invocations per workgroup",
+                    "{} · max storage binding {} · {} storage buffers per stage · {} invocations per workgroup",
+                    adapter_identity(&ctx.info),
                     format_bytes(l.max_storage_buffer_binding_size),
                     l.max_storage_buffers_per_shader_stage,
                     l.max_compute_invocations_per_workgroup

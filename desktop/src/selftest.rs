@@ -2,7 +2,7 @@
 //! the same cases the tests and the page's `?selftest` run.
 
 use anyhow::{bail, Result};
-use engine::selftest::{self, SelfTest};
+use engine::selftest::{self, SelfTest, Summary};
 use engine::train::block_on;
 
 pub fn selftest(list: bool, json: bool) -> Result<()> {
@@ -11,7 +11,8 @@ pub fn selftest(list: bool, json: bool) -> Result<()> {
         plan.iter().for_each(|case| println!("{}", case.name()));
         return Ok(());
     }
-    let test = SelfTest::new(crate::acquire()?);
+    let ctx = crate::acquire()?;
+    let test = SelfTest::new(ctx.clone());
     eprintln!("register block for this adapter: {:?}", test.kernels.block);
     let mut reports = Vec::new();
     for (i, case) in plan.iter().enumerate() {
@@ -28,14 +29,11 @@ pub fn selftest(list: bool, json: bool) -> Result<()> {
         }
         reports.push(report);
     }
-    let failed = reports.iter().filter(|r| !r.passed()).count();
-    let uncovered = selftest::uncovered(&reports);
-    if !uncovered.is_empty() {
-        bail!("no case dispatched these kernels: {}", uncovered.join(", "));
+    match Summary::new(ctx.describe(), test.kernels.block, reports).verdict() {
+        Ok(line) => {
+            eprintln!("{line}");
+            Ok(())
+        }
+        Err(line) => bail!("{line}"),
     }
-    if failed > 0 {
-        bail!("{failed} of {} cases failed: this GPU's results differ from the reference beyond the tolerances", reports.len());
-    }
-    eprintln!("all {} cases passed; every kernel in shaders/ ran", reports.len());
-    Ok(())
 }

@@ -9,6 +9,7 @@ use engine::gpu::conv::{ConvGradients, ConvLayer};
 use engine::gpu::{ConvParamsSplit, Kernels, LayerParams, RegisterBlock};
 use engine::model::{ConvGeom, Shape};
 use engine::selftest::{self, conv_geometries as geometries, Case, CaseReport, SelfTest};
+
 #[test]
 fn same_padding_matches_the_golden_conventions() {
     let pads: Vec<(usize, usize, usize)> = geometries()[..4].iter().map(|g| (g.output.h, g.pad_top, g.output.w)).collect();

@@ -19,11 +19,8 @@ async fn run(reports: RwSignal<Vec<CaseReport>>, state: RwSignal<State>, adapter
         Ok(ctx) => ctx,
         Err(e) => return state.set(State::Failed(format!("No WebGPU device: {e}"))),
     };
-    // Browsers often keep the adapter's name private; the fallback flag is public.
-    let name = if ctx.info.name.is_empty() { "WebGPU adapter" } else { ctx.info.name.as_str() };
-    let kind = if ctx.info.device_type == engine::wgpu::DeviceType::Cpu { "software (fallback)" } else { "hardware" };
     let test = SelfTest::new(ctx.clone());
-    adapter.set(format!("{name} · {kind} · trains with register block {:?}", test.kernels.block));
+    adapter.set(format!("{} · trains with register block {:?}", crate::startup::adapter_identity(&ctx.info), test.kernels.block));
     let plan = selftest::plan();
     let mut done = Vec::new();
     for (i, case) in plan.iter().enumerate() {
@@ -36,13 +33,8 @@ async fn run(reports: RwSignal<Vec<CaseReport>>, state: RwSignal<State>, adapter
         }
     }
     let summary = Summary::new(adapter.get_untracked(), test.kernels.block, done);
-    let failed = summary.reports.iter().filter(|r| !r.passed()).count();
-    let message = if summary.passed {
-        format!("All {} cases match the f64 reference, and every kernel ran.", summary.reports.len())
-    } else if !summary.uncovered.is_empty() {
-        format!("No case ran these kernels: {}.", summary.uncovered.join(", "))
-    } else {
-        format!("{failed} of {} cases differ from the f64 reference beyond their tolerances.", summary.reports.len())
+    let message = match summary.verdict() {
+        Ok(line) | Err(line) => format!("{line}."),
     };
     if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
         doc.set_title(&format!("SELFTEST {}", summary.to_json()));

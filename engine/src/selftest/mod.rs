@@ -204,6 +204,21 @@ impl Summary {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// One sentence on the whole run: what passed, or what did not.
+    pub fn verdict(&self) -> Result<String, String> {
+        let n = self.reports.len();
+        let failed = self.reports.iter().filter(|r| !r.passed()).count();
+        if !self.uncovered.is_empty() {
+            Err(format!("No case dispatched these kernels: {}", self.uncovered.join(", ")))
+        } else if failed > 0 {
+            Err(format!("{failed} of {n} cases failed: this GPU's results differ from the f64 reference beyond the tolerances"))
+        } else if !self.passed {
+            Err(format!("{n} of the plan's {} cases ran", plan().len()))
+        } else {
+            Ok(format!("All {n} cases match the f64 reference, and every kernel in shaders/ ran"))
+        }
+    }
 }
 
 /// The kernels in `shaders/` that no report dispatched (empty when the run covered all).
@@ -282,6 +297,46 @@ pub fn rel_err(ours: impl IntoIterator<Item = f64>, reference: impl IntoIterator
     (diff / f64::max(norm, 1e-300)).sqrt()
 }
 
+/// The relative error of `ours` against `reference` ([`rel_err`]), or why there is none:
+/// the lengths differ, or an element was not written (still NaN) or is not finite.
+pub fn compare(
+    ours_len: usize,
+    ours: impl Iterator<Item = f64> + Clone,
+    reference_len: usize,
+    reference: impl Iterator<Item = f64>,
+) -> Result<f64, String> {
+    if ours_len != reference_len {
+        return Err(format!("{ours_len} values where the reference has {reference_len}"));
+    }
+    match ours.clone().position(|v| !v.is_finite()) {
+        Some(i) => Err(format!("element {i} of {ours_len} was not written (still NaN) or is not finite")),
+        None => Ok(rel_err(ours, reference)),
+    }
+}
+
+/// A storage buffer holding `values` as f32.
+pub fn input_buffer(ctx: &GpuContext, values: &[f64]) -> wgpu::Buffer {
+    let floats: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+    ctx.storage_buffer("self-test input", bytemuck::cast_slice(&floats))
+}
+
+/// An output buffer filled with NaN, so that elements a kernel fails to write are caught.
+pub fn poisoned_buffer(ctx: &GpuContext, floats: usize) -> wgpu::Buffer {
+    ctx.storage_buffer("poisoned output", bytemuck::cast_slice(&vec![f32::NAN; floats]))
+}
+
+/// Encodes `dispatches` in one compute pass and submits them.
+pub fn submit(ctx: &GpuContext, dispatches: &[Dispatch]) {
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        for d in dispatches {
+            d.encode(&mut pass);
+        }
+    }
+    ctx.queue.submit([encoder.finish()]);
+}
+
 /// One case's buffers, random numbers and checks.
 pub(crate) struct Probe<'a> {
     ctx: &'a GpuContext,
@@ -296,17 +351,15 @@ impl<'a> Probe<'a> {
     }
 
     pub fn input(&self, values: &[f64]) -> wgpu::Buffer {
-        let floats: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-        self.ctx.storage_buffer("self-test input", bytemuck::cast_slice(&floats))
+        input_buffer(self.ctx, values)
     }
 
     pub fn input_bytes(&self, bytes: &[u8]) -> wgpu::Buffer {
         self.ctx.storage_buffer("self-test input", bytes)
     }
 
-    /// An output buffer filled with NaN, so that elements a kernel fails to write are caught.
     pub fn poisoned(&self, floats: usize) -> wgpu::Buffer {
-        self.ctx.storage_buffer("poisoned output", bytemuck::cast_slice(&vec![f32::NAN; floats]))
+        poisoned_buffer(self.ctx, floats)
     }
 
     pub fn uniform<T: bytemuck::Pod>(&self, value: &T) -> wgpu::Buffer {
@@ -319,17 +372,10 @@ impl<'a> Probe<'a> {
         })
     }
 
-    /// Encodes `dispatches` in one compute pass and submits them.
+    /// [`submit`], noting which kernels ran.
     pub fn run(&self, dispatches: &[Dispatch]) {
-        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            for d in dispatches {
-                self.kernels.borrow_mut().insert(d.kernel);
-                d.encode(&mut pass);
-            }
-        }
-        self.ctx.queue.submit([encoder.finish()]);
+        self.kernels.borrow_mut().extend(dispatches.iter().map(|d| d.kernel));
+        submit(self.ctx, dispatches);
     }
 
     pub async fn read(&self, buffer: &wgpu::Buffer) -> Result<Vec<f64>, GpuError> {
@@ -359,16 +405,12 @@ impl<'a> Probe<'a> {
         reference: impl Iterator<Item = f64>,
         tolerance: f64,
     ) {
-        let what = what.into();
-        let (error, note) = if ours_len != reference_len {
-            (f64::NAN, format!("{ours_len} values where the reference has {reference_len}"))
-        } else if let Some(i) = ours.clone().position(|v| !v.is_finite()) {
-            (f64::NAN, format!("element {i} of {ours_len} was not written (still NaN) or is not finite"))
-        } else {
-            let e = rel_err(ours, reference);
-            (e, if e <= tolerance { String::new() } else { "relative error over the tolerance".into() })
+        let (error, note) = match compare(ours_len, ours, reference_len, reference) {
+            Err(why) => (f64::NAN, why),
+            Ok(e) if e <= tolerance => (e, String::new()),
+            Ok(e) => (e, "relative error over the tolerance".into()),
         };
-        self.checks.push(Check { what, error, tolerance, note });
+        self.checks.push(Check { what: what.into(), error, tolerance, note });
     }
 
     /// An exact expectation: `mismatches` must be 0; `note` says what differed.

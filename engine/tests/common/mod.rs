@@ -4,9 +4,10 @@
 
 pub mod golden;
 
-use engine::gpu::{Dispatch, GpuContext};
+use engine::gpu::GpuContext;
+// The self-test's own helpers: buffers of f32 inputs, NaN-poisoned outputs, one pass.
 #[allow(unused_imports)]
-pub use engine::selftest::{rel_err, Rng};
+pub use engine::selftest::{input_buffer as buffer, poisoned_buffer as poisoned, rel_err, submit as run, Rng};
 use engine::wgpu;
 
 pub fn gpu() -> GpuContext {
@@ -29,26 +30,6 @@ pub fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
-pub fn buffer(ctx: &GpuContext, values: &[f64]) -> wgpu::Buffer {
-    ctx.storage_buffer("test input", bytemuck::cast_slice(&f32s(values)))
-}
-
-/// An output buffer filled with NaN, so that elements a kernel fails to write are caught.
-pub fn poisoned(ctx: &GpuContext, floats: usize) -> wgpu::Buffer {
-    ctx.storage_buffer("poisoned output", bytemuck::cast_slice(&vec![f32::NAN; floats]))
-}
-
-pub fn run(ctx: &GpuContext, dispatches: &[Dispatch]) {
-    let mut encoder = ctx.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        for d in dispatches {
-            d.encode(&mut pass);
-        }
-    }
-    ctx.queue.submit([encoder.finish()]);
-}
-
 pub fn read(ctx: &GpuContext, b: &wgpu::Buffer) -> Vec<f64> {
     f64s(&engine::train::block_on(ctx.read_f32(b)).unwrap())
 }
@@ -56,10 +37,7 @@ pub fn read(ctx: &GpuContext, b: &wgpu::Buffer) -> Vec<f64> {
 /// Asserts every element is finite (written) and the relative error is under `tol`.
 #[track_caller]
 pub fn assert_close(what: &str, ours: &[f64], reference: &[f64], tol: f64) {
-    if let Some(i) = ours.iter().position(|v| !v.is_finite()) {
-        panic!("{what}: element {i} of {} was not written (still NaN) or is not finite", ours.len());
-    }
-    assert_eq!(ours.len(), reference.len(), "{what}: lengths differ");
-    let err = rel_err(ours.iter().copied(), reference.iter().copied());
+    let compared = engine::selftest::compare(ours.len(), ours.iter().copied(), reference.len(), reference.iter().copied());
+    let err = compared.unwrap_or_else(|why| panic!("{what}: {why}"));
     assert!(err < tol, "{what}: relative error {err:e} exceeds {tol:e}");
 }
