@@ -4,7 +4,7 @@
 use crate::inspection::request_inspection;
 use crate::run_loop::{resume, start_training};
 use crate::state::{AppState, Phase};
-use crate::{files, startup, weights_io};
+use crate::{files, kept_run, startup, weights_io};
 use engine::data::BuiltinDataset;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -19,7 +19,7 @@ impl AppState {
     pub fn train_or_resume(self) {
         if let Phase::Paused = self.ui.phase.get_untracked() {
             resume(self);
-        } else {
+        } else if self.confirm_replacing("Start a new run?") {
             spawn_local(start_training(self));
         }
     }
@@ -28,18 +28,76 @@ impl AppState {
         self.session().running.set(false);
     }
 
-    /// Starts over from the GPU: after a lost device the old one is unusable. The charts stay.
-    pub fn retry(self) {
-        self.session().forget_gpu();
-        self.boot();
+    /// What would be thrown away: the current run, or a kept one still on offer.
+    fn unsaved_work(self) -> Option<String> {
+        let steps = self.session().steps_done().max(self.ui.progress.get_untracked().step);
+        if steps > 0 {
+            return Some(format!("the current run ({steps} steps)"));
+        }
+        self.ui.offer.get_untracked().filter(|(_, resumable)| *resumable).map(|_| "the run kept from your last visit".to_string())
     }
 
-    /// Forgets the run; after a failure, starts over from the GPU.
+    /// Asks before `action` throws away a run; true when there is none, or the user agreed.
+    fn confirm_replacing(self, action: &str) -> bool {
+        let Some(what) = self.unsaved_work() else { return true };
+        let text = format!("{action} This replaces {what}, here and in this browser's storage. Download the weights first to keep it.");
+        web_sys::window().is_none_or(|w| w.confirm_with_message(&text).unwrap_or(false))
+    }
+
+    /// The offer's Resume: the kept run continues where it stopped.
+    pub fn resume_kept(self) {
+        spawn_local(kept_run::resume_offered(self));
+    }
+
+    /// The offer's Discard (asks first: the run is gone afterwards).
+    pub fn discard_kept(self) {
+        let ok = web_sys::window()
+            .is_none_or(|w| w.confirm_with_message("Discard the kept run? It cannot be brought back.").unwrap_or(false));
+        if ok {
+            spawn_local(kept_run::discard_offered(self));
+        }
+    }
+
+    /// The page was hidden: keep the run now (the tab may never come back).
+    pub fn page_hidden(self) {
+        let session = self.session();
+        if session.running.get() {
+            session.keep_due.set(true);
+        }
+    }
+
+    /// Starts over from the GPU (after a lost device the old one is unusable), keeping the
+    /// data, and continues from the run's last checkpoint when the browser kept one.
+    pub fn retry(self) {
+        self.session().forget_gpu();
+        spawn_local(async move {
+            startup::start_up(self).await;
+            if self.ui.phase.get_untracked() != Phase::Ready {
+                return;
+            }
+            kept_run::offer(self).await;
+            if self.session().offered.borrow().is_some() {
+                kept_run::resume_offered(self).await;
+            }
+        });
+    }
+
+    /// Forgets the run (and the one kept in the browser); after a failure, starts over from
+    /// the GPU.
     pub fn reset(self) {
+        if !self.confirm_replacing("Reset?") {
+            return;
+        }
         self.reset_run();
         if matches!(self.ui.phase.get_untracked(), Phase::Failed(_)) {
-            self.retry();
+            // A fresh start: the kept run goes before the new device comes.
+            self.session().forget_gpu();
+            spawn_local(async move {
+                kept_run::forget(self).await;
+                startup::start_up(self).await;
+            });
         } else {
+            spawn_local(kept_run::forget(self));
             let has_data = self.session().dataset.borrow().is_some();
             self.ui.phase.set(if has_data { Phase::Ready } else { Phase::Starting });
         }
@@ -55,6 +113,10 @@ impl AppState {
         }
         ui.show_own.set(false);
         let Some(dataset) = BuiltinDataset::by_id(&id) else { return };
+        if !self.confirm_replacing(&format!("Switch to {}?", dataset.title)) {
+            self.form.dataset.set(self.session().dataset_id.borrow().clone());
+            return;
+        }
         self.reset_run();
         spawn_local(async move {
             startup::load_builtin(self, dataset).await;
@@ -62,6 +124,9 @@ impl AppState {
     }
 
     pub fn use_own_files(self, images: web_sys::File, labels: web_sys::File) {
+        if !self.confirm_replacing("Train on your own files?") {
+            return;
+        }
         spawn_local(startup::load_own_files(self, images, labels));
     }
 
@@ -94,6 +159,14 @@ impl AppState {
 
     pub fn load_weights(self, file: web_sys::File) {
         self.ui.weights_msg.set(None);
+        if self.session().running.get() {
+            self.ui.weights_msg.set(Some(Err(format!("Pause training before loading {}. The current model is unchanged.", file.name()))));
+            return;
+        }
+        if !self.confirm_replacing(&format!("Load {}?", file.name())) {
+            self.ui.weights_msg.set(Some(Err(format!("{} was not loaded. The current model is unchanged.", file.name()))));
+            return;
+        }
         spawn_local(async move {
             match files::read_file(&file).await {
                 Ok((name, bytes)) => weights_io::load_weights_file(self, name, bytes).await,

@@ -9,7 +9,7 @@ use engine::train::{BackendChoice, BackendKind, TrainConfig};
 pub const PAGE_BACKENDS: [BackendKind; 3] = [BackendKind::Wgsl, BackendKind::BurnWgpu, BackendKind::BurnCpu];
 
 /// The form's fields as typed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SettingsInput {
     pub lr: String,
     pub batch: String,
@@ -122,6 +122,7 @@ pub fn from_query(query: &str) -> (SettingsInput, QueryFlags) {
             "autostart" => flags.autostart = value != "0",
             "nocache" => flags.no_cache = value != "0",
             "lose_device_after" if TEST_HOOKS => flags.lose_device_after = value.parse().ok(),
+            "pause_after" if TEST_HOOKS => flags.pause_after = value.parse().ok(),
             "bench" => flags.bench_steps = Some(value.parse().unwrap_or(10).clamp(1, 10_000)),
             "embed" => flags.embed = value != "0",
             "selftest" => flags.selftest = value != "0",
@@ -148,6 +149,9 @@ pub struct QueryFlags {
     /// Fault injection for the end-to-end test: destroy the GPU device after N steps (only
     /// when built with [`TEST_HOOKS`]).
     pub lose_device_after: Option<u64>,
+    /// For the end-to-end test of resuming: press Pause once N steps are done (only when
+    /// built with [`TEST_HOOKS`]).
+    pub pause_after: Option<u64>,
     /// `?embed`: the compact layout for an iframe (Train, the two charts, the drawing pad).
     pub embed: bool,
     /// `?selftest`: only the kernel self-test (every kernel against the f64 reference).
@@ -249,6 +253,7 @@ mod tests {
         // The suite's own builds of this crate leave WEBGPU_MNIST_TEST_HOOKS unset, as
         // scripts/run does; only the end-to-end page is built with it.
         assert_eq!(from_query("?lose_device_after=3&autostart").1.lose_device_after, None);
+        assert_eq!(from_query("?pause_after=3").1.pause_after, None);
     }
 
     #[test]

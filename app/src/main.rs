@@ -7,6 +7,9 @@
 //! the controls do in `actions`, and each section in `views/`.
 
 mod actions;
+mod checkpoint;
+mod kept_run;
+mod opfs;
 mod bench;
 mod burn_worker;
 mod fetch;
@@ -27,6 +30,7 @@ use state::AppState;
 use views::charts::{Charts, EpochTable, TutorialFigure};
 use views::controls::{Controls, PauseButton, TrainButton};
 use views::inspection::{Activations, Confusion, DrawPad, Filters, Gallery};
+use views::kept::KeptRun;
 use views::lessons::Lessons;
 use views::status::{Progress, ProgressText, Status};
 use views::weights::WeightsPanel;
@@ -51,6 +55,7 @@ fn App() -> impl IntoView {
         return view! { <views::selftest::SelfTestPage /> }.into_any();
     }
     app.boot();
+    watch_visibility(app);
     let ins = app.ui.ins;
     let on_digit = Callback::new(move |digit: Option<Vec<u8>>| app.probe_drawing(digit));
     let on_pick = Callback::new(move |i: usize| app.probe_test_image(i));
@@ -94,6 +99,7 @@ fn App() -> impl IntoView {
             <Lessons open=app.flags.lesson />
             <h2 id="cnn">"2. The CNN, trained on your GPU"</h2>
             <Status />
+            <KeptRun />
             <Controls />
             <Progress />
             <Charts />
@@ -135,6 +141,21 @@ fn Differences() -> impl IntoView {
             <p>"Measured with JAX on the tutorial's settings (10 epochs, batch 128, Adam 1e-3): 98.40% test accuracy for the code as written, 98.70% for the network as intended (NHWC, pixels / 255, mean cross-entropy)."</p>
         </details>
     }
+}
+
+/// When the tab is hidden (switched away from, closed, or the browser quits), the training
+/// loop keeps a checkpoint at its next step.
+fn watch_visibility(app: AppState) {
+    use wasm_bindgen::JsCast;
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let doc = document.clone();
+    let on_change = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+        if doc.visibility_state() == web_sys::VisibilityState::Hidden {
+            app.page_hidden();
+        }
+    });
+    let _ = document.add_event_listener_with_callback("visibilitychange", on_change.as_ref().unchecked_ref());
+    on_change.forget(); // Lives as long as the page.
 }
 
 fn main() {

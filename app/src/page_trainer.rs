@@ -3,6 +3,7 @@
 
 use crate::burn_worker::BurnWorker;
 use engine::train::{BackendKind, EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
+use engine::weights::TrainingState;
 use engine::{Dataset, GpuContext, Model};
 use std::cell::Cell;
 
@@ -94,6 +95,32 @@ impl PageTrainer {
         match self {
             PageTrainer::Gpu(t) => t.set_weights(weights),
             PageTrainer::Burn(w) => w.set_weights(weights).await,
+        }
+    }
+
+    /// Adam's moments and where training stands (our backend only: burn keeps its
+    /// optimizer's state inside the worker).
+    pub async fn training_state(&mut self) -> Result<Option<TrainingState>, TrainError> {
+        match self {
+            PageTrainer::Gpu(t) => Ok(Some(t.training_state().await?)),
+            PageTrainer::Burn(_) => Ok(None),
+        }
+    }
+
+    /// The metrics of every step done so far that have not been reported yet.
+    pub async fn flush_metrics(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
+        match self {
+            PageTrainer::Gpu(t) => t.flush_metrics().await,
+            // The worker reports every step's metrics with the steps.
+            PageTrainer::Burn(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Continues a checkpointed run exactly (our backend only).
+    pub fn resume_from(&mut self, weights: &Weights, state: &TrainingState) -> Result<(), TrainError> {
+        match self {
+            PageTrainer::Gpu(t) => t.resume_from(weights, state),
+            PageTrainer::Burn(_) => Err(TrainError::Config("a kept run continues only on our WGSL backend".into())),
         }
     }
 }

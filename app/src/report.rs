@@ -22,6 +22,8 @@ pub fn publish_report(app: AppState, phase: &Phase) {
         set("epochs", (chart.epochs.len() as f64).into());
         set("backend", app.ui.training_on.get_untracked().map_or(JsValue::NULL, |k| k.name().into()));
     });
+    let kept = app.session().kept_steps.get();
+    set("keptSteps", kept.map_or(JsValue::NULL, |s| (s as f64).into()));
     let startup = js_sys::Object::new();
     for (key, value) in [
         ("readyMs", start.ready_ms),

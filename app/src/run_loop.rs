@@ -3,6 +3,7 @@
 //! evaluates at epoch ends and redraws at most four times a second.
 
 use crate::inspection::{publish_evaluation, refresh_inspection, request_inspection};
+use crate::kept_run::keep;
 use crate::logic::parse_settings;
 use crate::now_s;
 use crate::page_trainer::PageTrainer;
@@ -72,15 +73,20 @@ pub async fn prepare_trainer(app: AppState) -> bool {
     *session.weights.borrow_mut() = None;
     session.base_epochs.set(0);
     session.install(trainer);
+    *session.run_input.borrow_mut() = Some(app.form.input());
     ui.training_on.set(Some(backend));
     *session.settings.borrow_mut() = Some(settings);
     true
 }
 
-/// Builds a trainer for a new run and starts the loop.
+/// Builds a trainer for a new run and starts the loop. The new run replaces the one kept in
+/// the browser (and the offer to resume it) once it has started.
 pub async fn start_training(app: AppState) {
     if prepare_trainer(app).await {
+        *app.session().offered.borrow_mut() = None;
+        app.ui.offer.set(None);
         resume(app);
+        crate::kept_run::forget(app).await;
     }
 }
 
@@ -135,7 +141,12 @@ async fn run_ticks(app: AppState, trainer: &mut PageTrainer, generation: u32) ->
     let mut last_draw = 0.0;
     let mut last_inspect = 0.0;
     loop {
-        if !session.running.get() || !session.is_current(generation) {
+        if !session.is_current(generation) {
+            return Ok(LoopEnd::Paused);
+        }
+        if !session.running.get() {
+            // Paused: keep the run, so closing the tab now loses nothing.
+            keep(app, trainer, &mut pending).await?;
             return Ok(LoopEnd::Paused);
         }
         let before = trainer.clock().steps;
@@ -143,7 +154,15 @@ async fn run_ticks(app: AppState, trainer: &mut PageTrainer, generation: u32) ->
             return Ok(LoopEnd::Finished);
         }
         let tick_start = now_s();
-        let count = steps_per_tick.min((total - before) as usize);
+        let mut count = steps_per_tick.min((total - before) as usize);
+        if let Some(n) = session.pause_after.get() {
+            if before >= n {
+                session.pause_after.set(None);
+                session.running.set(false);
+                continue;
+            }
+            count = count.min((n - before) as usize);
+        }
         pending.extend(trainer.run_steps(count, &session.lose_device_after).await?);
         if let Some(pressed) = session.train_pressed_at.take() {
             let now = now_s();
@@ -185,6 +204,9 @@ async fn run_ticks(app: AppState, trainer: &mut PageTrainer, generation: u32) ->
                 point.full_train = full_train;
                 c.epochs.push(point);
             });
+            keep(app, trainer, &mut pending).await?;
+        } else if session.keep_due.take() {
+            keep(app, trainer, &mut pending).await?;
         }
         // The filters and the drawing pad follow the latest weights, every couple of seconds.
         if session.inspect_due.get() || epoch_done || now_s() - last_inspect > 2.0 {

@@ -62,6 +62,11 @@ pub async fn start_up(app: AppState) {
             Err(e) => no_gpu(format!("{e} {NO_WEBGPU_HELP}")),
         }
     }
+    if session.dataset.borrow().is_some() {
+        // A retry after a lost device: the data (perhaps the user's own files) is still here.
+        ui.phase.set(Phase::Ready);
+        return;
+    }
     let dataset = app.chosen_dataset();
     form.dataset.set(dataset.id.to_string());
     if !load_builtin(app, dataset).await {
@@ -78,6 +83,8 @@ pub async fn start_up(app: AppState) {
         bench::run_bench(app, steps, &kinds).await;
     } else if flags.autostart {
         run_loop::start_training(app).await;
+    } else if !flags.embed {
+        crate::kept_run::offer(app).await;
     }
 }
 

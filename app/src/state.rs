@@ -100,6 +100,8 @@ pub struct Session {
     pub running: Cell<bool>,
     /// `?lose_device_after=N`: destroy the device after N steps (tests device-loss handling).
     pub lose_device_after: Cell<Option<u64>>,
+    /// `?pause_after=N` (test builds): Pause once N steps are done.
+    pub pause_after: Cell<Option<u64>>,
     /// Bumped by Reset and by every new run, so work started for an earlier run drops its
     /// results instead of clobbering the new one.
     generation: Cell<u32>,
@@ -119,6 +121,16 @@ pub struct Session {
     pub base_epochs: Cell<usize>,
     /// When Train was pressed for a fresh trainer, until its first step is done.
     pub train_pressed_at: Cell<Option<f64>>,
+    /// The form as it was when the current run started (what its checkpoints record).
+    pub run_input: RefCell<Option<crate::logic::SettingsInput>>,
+    /// The page was hidden during training: the loop keeps a checkpoint at its next tick.
+    pub keep_due: Cell<bool>,
+    /// A checkpoint is being written (another one waits for the next occasion).
+    pub keeping: Cell<bool>,
+    /// The step of the last checkpoint written, for `window.__train.keptSteps`.
+    pub kept_steps: Cell<Option<u64>>,
+    /// The run kept by an earlier visit, while the page offers to resume it.
+    pub offered: RefCell<Option<crate::checkpoint::Checkpoint>>,
 }
 
 /// A trainer taken out of the session for an async job, with the run it belongs to.
@@ -152,6 +164,11 @@ impl Session {
 
     pub fn has_trainer(&self) -> bool {
         self.trainer.borrow().is_some()
+    }
+
+    /// Steps trained in the current run (0 without one, or while the loop holds it).
+    pub fn steps_done(&self) -> u64 {
+        self.trainer.borrow().as_ref().map_or(0, |t| t.clock().steps)
     }
 
     /// Takes the trainer out (the session holds none meanwhile).
@@ -219,6 +236,10 @@ pub struct Ui {
     pub data_note: RwSignal<String>,
     /// The own-files pickers are shown.
     pub show_own: RwSignal<bool>,
+    /// What the browser keeps of this run: the last checkpoint, or why none can be kept.
+    pub kept: RwSignal<Option<Result<String, String>>>,
+    /// A run kept by an earlier visit: (what it is, whether it can be resumed).
+    pub offer: RwSignal<Option<(String, bool)>>,
 }
 
 /// The form's fields.
@@ -307,9 +328,12 @@ impl AppState {
             adapter: RwSignal::new(String::new()),
             data_note: RwSignal::new(String::new()),
             show_own: RwSignal::new(false),
+            kept: RwSignal::new(None),
+            offer: RwSignal::new(None),
         };
         let session = Session::default();
         session.lose_device_after.set(flags.lose_device_after);
+        session.pause_after.set(flags.pause_after);
         AppState { session: StoredValue::new_local(Rc::new(session)), ui, form: FormSignals::new(input, dataset.id), flags }
     }
 

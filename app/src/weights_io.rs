@@ -2,7 +2,9 @@
 //! a fresh run from the file's weights. A wrong, corrupt or mismatched file is refused
 //! before anything changes.
 
+use crate::checkpoint;
 use crate::files;
+use crate::kept_run;
 use crate::inspection::{publish_evaluation, request_inspection};
 use crate::logic::{self, format_bytes};
 use crate::run_loop::prepare_trainer;
@@ -11,13 +13,13 @@ use engine::weights;
 use leptos::prelude::*;
 
 /// Loads a `.safetensors` file into a fresh run with the form's settings, then evaluates it.
+/// A checkpoint this page wrote resumes its run exactly instead (settings, Adam, charts).
 pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
     let (session, ui) = (app.session(), app.ui);
-    let (w, meta) = match weights::load(model(), &bytes) {
+    let cp = match checkpoint::decode(model(), &bytes) {
         Ok(x) => x,
         Err(e) => {
-            ui.weights_msg
-                .set(Some(Err(format!("{name} was not loaded: {}. The current model is unchanged.", e.to_string().trim_end_matches('.')))));
+            ui.weights_msg.set(Some(Err(format!("{name} was not loaded: {}. The current model is unchanged.", e.trim_end_matches('.')))));
             return;
         }
     };
@@ -25,6 +27,19 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
         ui.weights_msg.set(Some(Err(format!("Pause training before loading {name}. The current model is unchanged."))));
         return;
     }
+    if cp.state.is_some() && cp.record.is_some() {
+        match kept_run::restore(app, &cp).await {
+            Ok(progress) => {
+                ui.weights_msg.set(Some(Ok(format!(
+                    "Loaded {name}: its run stands at {progress}, with its settings, optimizer state and charts. Resume trains on exactly where it stopped."
+                ))));
+                kept_run::keep_idle(app).await;
+            }
+            Err(e) => ui.weights_msg.set(Some(Err(format!("{name} could not be resumed: {e}")))),
+        }
+        return;
+    }
+    let (w, meta) = (cp.weights, cp.meta);
     if !prepare_trainer(app).await {
         return;
     }
@@ -65,6 +80,22 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
 pub async fn save_weights_file(app: AppState) {
     let (session, ui) = (app.session(), app.ui);
     let mut lease = session.lease();
+    let name = |epoch| logic::weights_file_name(&session.dataset_id.borrow(), epoch);
+    // Our backend's runs download as checkpoints: loading the file resumes the run exactly.
+    if let Some(trainer) = lease.trainer.as_mut() {
+        if let Ok(Some((bytes, state))) = kept_run::snapshot(app, trainer, &mut Vec::new()).await {
+            session.give_back(lease);
+            let name = name(session.base_epochs.get() + state.epoch);
+            match files::download(&name, &bytes) {
+                Ok(()) => ui.weights_msg.set(Some(Ok(format!(
+                    "Saved {name} ({}), with the optimizer's state and the charts: loading it resumes this run exactly.",
+                    format_bytes(bytes.len() as u64)
+                )))),
+                Err(e) => ui.weights_msg.set(Some(Err(format!("Could not save the weights: {e}")))),
+            }
+            return;
+        }
+    }
     let from_gpu = match lease.trainer.as_mut() {
         Some(trainer) => Some((trainer.weights().await, session.base_epochs.get() + trainer.clock().epoch)),
         None => None,
@@ -92,7 +123,7 @@ pub async fn save_weights_file(app: AppState) {
         ..Default::default()
     };
     let saved = weights::save(model(), &weights, &meta).map_err(|e| e.to_string());
-    let name = logic::weights_file_name(&session.dataset_id.borrow(), epoch);
+    let name = name(epoch);
     match saved.and_then(|bytes| files::download(&name, &bytes).map(|()| bytes.len())) {
         Ok(len) => ui.weights_msg.set(Some(Ok(format!("Saved {name} ({}).{note}", format_bytes(len as u64))))),
         Err(e) => ui.weights_msg.set(Some(Err(format!("Could not save the weights: {e}")))),

@@ -15,7 +15,7 @@ use plotters::prelude::*;
 use std::ops::Range;
 
 /// Per-epoch summary.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochPoint {
     /// 1-based.
     pub epoch: usize,
@@ -45,7 +45,7 @@ impl EpochPoint {
 }
 
 /// Everything the two panels show.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChartData {
     pub steps: Vec<StepMetrics>,
     pub epochs: Vec<EpochPoint>,

@@ -67,6 +67,9 @@ pub struct WeightsMeta {
     pub epoch: usize,
     pub test_accuracy: Option<f32>,
     pub seed: u64,
+    /// Free-form text kept with the file under `note.<key>` (the page keeps its run record
+    /// here: settings and chart history).
+    pub notes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +161,7 @@ pub fn save_checkpoint(
     if let Some(acc) = meta.test_accuracy {
         info.insert("test_accuracy".to_string(), acc.to_string());
     }
+    info.extend(meta.notes.iter().map(|(k, v)| (format!("{NOTE}{k}"), v.clone())));
     if let Some(s) = state {
         let fields = [
             ("steps", s.steps.to_string()),
@@ -178,6 +182,7 @@ pub fn load(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsMeta), Weigh
 }
 
 const ADAM_M: &str = "adam.m";
+const NOTE: &str = "note.";
 const ADAM_V: &str = "adam.v";
 
 /// [`load`], plus the training state when the file has one (a checkpoint).
@@ -218,6 +223,7 @@ pub fn load_checkpoint(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsM
         epoch: info.get("epoch").and_then(|v| v.parse().ok()).unwrap_or(0),
         test_accuracy: info.get("test_accuracy").and_then(|v| v.parse().ok()).filter(|a| (0.0..=1.0).contains(a)),
         seed: info.get("seed").and_then(|v| v.parse().ok()).unwrap_or(0),
+        notes: info.iter().filter_map(|(k, v)| Some((k.strip_prefix(NOTE)?.to_string(), v.clone()))).collect(),
     };
     let state = match (st.tensor(ADAM_M), st.tensor(ADAM_V)) {
         (Err(_), Err(_)) => None,

@@ -79,3 +79,16 @@ fn an_accuracy_outside_0_to_1_in_the_metadata_is_ignored() {
         assert_eq!(meta.test_accuracy, expected, "{text}");
     }
 }
+
+#[test]
+fn notes_come_back_under_their_own_keys_and_nothing_else_does() {
+    let model = Model::tutorial();
+    let mut meta = WeightsMeta { epoch: 3, ..Default::default() };
+    meta.notes.insert("run".into(), r#"{"chart":[1,2]}"#.into());
+    meta.notes.insert("empty".into(), String::new());
+    let bytes = weights::save(&model, &Weights::initial(&model, 1), &meta).unwrap();
+    let (_, back) = weights::load(&model, &bytes).unwrap();
+    assert_eq!(back.notes, meta.notes);
+    // The fixed keys (architecture, epoch, seed) are not notes.
+    assert_eq!(back.notes.len(), 2);
+}

@@ -29,6 +29,9 @@
 //    numbers, "yes" in the equality columns, x^2 at 2 giving 4, 4, 2, 0, a parse error that
 //    points at its character; ?embed&lesson=grad fits 640x480. The Tutorial settings fill
 //    the form, and a run that evaluates the whole training set draws the tutorial's figure.
+// 6b. Nothing lost: a run paused mid-epoch, reloaded and resumed, or downloaded and loaded
+//    in a fresh browser, ends bit-identical to the run trained straight; Discard and
+//    Reset ask first; without storage the page trains and says so (tests/e2e/kept.mjs).
 // 9. The kernel self-test (?selftest): every WGSL kernel on the browser's WebGPU against the
 //    f64 reference, the same cases as the native tests (tests/e2e/selftest.mjs).
 // E2E_ONLY=case,case runs a subset while developing and exits 2 (incomplete), never 0.
@@ -40,6 +43,7 @@ import { lessons } from './lessons.mjs';
 import { accuracyFloor, soak } from './long.mjs';
 import { kernelSelfTest } from './selftest.mjs';
 import { autoBackend } from './backends.mjs';
+import { keepsTheRun } from './kept.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 
@@ -377,7 +381,9 @@ async function insideTheModel(base, failures) {
       check(failures, Math.abs(nativeRight - correct) <= 1, `the page's ${correct}/64 right agrees with the desktop binary's ${nativeRight}/64 on the saved weights`);
       checkStroke(failures, 'GPU', saved, strokePixels, after);
     }
-    check(failures, (await page.locator('#train').innerText()) === 'Resume', 'a loaded model can be trained further (Resume)');
+    const restored = await page.evaluate(() => window.__train);
+    check(failures, restored.steps === 8 && restored.epochs === 1 && restored.phase === 'finished',
+      `the page's file is a checkpoint: loading it restores the run's charts (${restored.steps} steps, ${restored.epochs} epoch, ${restored.phase})`);
 
     // A corrupt file and a file for another architecture are refused; the model stays.
     const corrupt = path.join(artifacts, 'corrupt.safetensors');
@@ -406,6 +412,7 @@ async function insideTheModel(base, failures) {
       const pageAcc = Number(/([\d.]+)% test accuracy on 300 images here/.exec(msg)?.[1]);
       check(failures, Math.abs(pageAcc - nativeAcc) <= 0.34, `natively trained weights: page ${pageAcc}% vs desktop ${nativeAcc}% on 300 test images`);
     }
+    check(failures, (await page.locator('#train').innerText()) === 'Resume', 'a loaded model can be trained further (Resume)');
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
   }, { viewport: { width: 1200, height: 1000 }, acceptDownloads: true });
 }
@@ -469,7 +476,7 @@ async function otherData(base, failures) {
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
 const cases = { autoBackend, trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
-  survivesDeviceLoss, insideTheModel, embedMode, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
+  survivesDeviceLoss, insideTheModel, keepsTheRun, embedMode, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
 // E2E_ONLY=name,name runs a subset while developing; it never passes, because the suite
 // must not pass with cases left out.
 const only = process.env.E2E_ONLY?.split(',');

@@ -18,6 +18,11 @@ export async function withPage(webgpu, name, body, pageOptions = {}) {
   const browser = await launch(webgpu);
   try {
     const page = await browser.newPage(pageOptions);
+    // Confirmations (before a run is replaced) are accepted unless a case sets
+    // page.dialogAnswer = false; page.dialogs lists what was asked.
+    page.dialogs = [];
+    page.dialogAnswer = true;
+    page.on('dialog', (d) => { page.dialogs.push(d.message()); (page.dialogAnswer ? d.accept() : d.dismiss()).catch(() => {}); });
     // Every case runs under the page's Content-Security-Policy: any violation fails it.
     const violations = [];
     await page.exposeFunction('__reportCsp', (v) => violations.push(v));

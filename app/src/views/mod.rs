@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod controls;
 pub mod inspection;
+pub mod kept;
 pub mod lessons;
 pub mod selftest;
 pub mod status;

@@ -1,0 +1,146 @@
+// Nothing lost (issue 16): the page keeps its run in the browser (OPFS). A run of two
+// epochs paused mid-epoch, reloaded and resumed, and the same run continued from a
+// downloaded checkpoint in a fresh browser, both end bit-identical to the run trained
+// straight through: every tensor (weights, BatchNorm statistics, Adam's moments) and the
+// charts' history. So does a run that lost its GPU device and pressed Retry. Discard forgets the kept run, a dismissed confirmation changes nothing,
+// and a browser that refuses storage still trains and says so.
+import fs from 'node:fs';
+import path from 'node:path';
+import { artifacts, check, withPage } from './support.mjs';
+
+const RUN = 'backend=wgsl&limit=256&batch=32&epochs=2&test_limit=32&nocache';
+const PAUSE_AT = 11; // mid-epoch 2 (8 steps per epoch)
+
+/** A .safetensors file's tensors (name -> bytes) and metadata. */
+function readSafetensors(file) {
+  const bytes = fs.readFileSync(file);
+  const len = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + len).toString());
+  const data = bytes.subarray(8 + len);
+  const tensors = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name !== '__metadata__') tensors[name] = data.subarray(t.data_offsets[0], t.data_offsets[1]);
+  }
+  return { tensors, meta: header.__metadata__ ?? {} };
+}
+
+/** Differences between two checkpoints, bit for bit; empty when identical. */
+function differences(a, b) {
+  const x = readSafetensors(a), y = readSafetensors(b);
+  const out = [];
+  const names = new Set([...Object.keys(x.tensors), ...Object.keys(y.tensors)]);
+  for (const n of names) {
+    if (!x.tensors[n] || !y.tensors[n] || !x.tensors[n].equals(y.tensors[n])) out.push(`tensor ${n}`);
+  }
+  for (const key of new Set([...Object.keys(x.meta), ...Object.keys(y.meta)])) {
+    const same = key === 'note.page.run'
+      ? JSON.stringify(JSON.parse(x.meta[key] ?? 'null')) === JSON.stringify(JSON.parse(y.meta[key] ?? 'null'))
+      : x.meta[key] === y.meta[key];
+    if (!same) out.push(`metadata ${key}`);
+  }
+  return out;
+}
+
+async function download(page, name) {
+  const [d] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click('#download-weights')]);
+  const file = path.join(artifacts, name);
+  await d.saveAs(file);
+  return file;
+}
+
+const phase = (page, name, timeout = 300_000) =>
+  page.waitForFunction((p) => document.querySelector('#status')?.dataset.phase === p, name, { timeout, polling: 200 });
+
+export async function keepsTheRun(base, failures) {
+  console.log('case: the run survives a reload and a download, bit for bit (OPFS checkpoints)');
+  let straight, paused;
+  await withPage(true, 'kept-straight', async (page) => {
+    await page.goto(`${base}/?${RUN}&autostart`);
+    await phase(page, 'finished');
+    straight = await download(page, 'kept-straight.safetensors');
+    const kept = await page.locator('#kept-msg').innerText();
+    check(failures, /Kept in this browser at epoch 2 of 2, step 16/.test(kept), `every epoch's end is kept in the browser (${kept})`);
+  }, { acceptDownloads: true });
+
+  await withPage(true, 'kept-reload', async (page, problems) => {
+    await page.goto(`${base}/?${RUN}&autostart&pause_after=${PAUSE_AT}`);
+    await phase(page, 'paused');
+    await page.waitForFunction((n) => window.__train?.keptSteps === n, PAUSE_AT, { timeout: 60_000 });
+    paused = await download(page, 'kept-paused.safetensors');
+    // A new visit (no autostart): the page offers the kept run.
+    await page.goto(`${base}/?nocache`);
+    await page.waitForSelector('#resume-kept', { timeout: 180_000 });
+    const offer = await page.locator('#kept-offer').innerText();
+    check(failures, offer.includes(`Resume your run (epoch 2 of 2, step ${PAUSE_AT}, on MNIST)`), `the next visit offers the run (${offer})`);
+    // A dismissed confirmation changes nothing.
+    page.dialogAnswer = false;
+    await page.click('#discard-kept');
+    check(failures, await page.locator('#resume-kept').count() === 1 && page.dialogs.at(-1)?.includes('Discard the kept run'),
+      `Discard asks first, and "Cancel" keeps the offer (${page.dialogs.at(-1)})`);
+    page.dialogAnswer = true;
+    await page.click('#resume-kept');
+    await phase(page, 'finished');
+    const resumed = await download(page, 'kept-resumed.safetensors');
+    const diff = differences(straight, resumed);
+    check(failures, diff.length === 0, `paused at step ${PAUSE_AT}, reloaded and resumed = trained straight, bit for bit (differs: ${diff.join(', ') || 'nothing'})`);
+    const report = await page.evaluate(() => window.__train);
+    check(failures, report.steps === 16 && report.epochs === 2, `the charts hold all 16 steps and 2 epochs (${report.steps}, ${report.epochs})`);
+    // Reset asks first; Cancel keeps the run.
+    page.dialogAnswer = false;
+    await page.click('#reset');
+    check(failures, (await page.evaluate(() => window.__train.steps)) === 16 && /Reset\?/.test(page.dialogs.at(-1)),
+      `Reset asks first, and "Cancel" keeps the run (${page.dialogs.at(-1)})`);
+    page.dialogAnswer = true;
+    // Discard forgets the kept run: the next visit offers nothing.
+    await page.goto(`${base}/?nocache`);
+    await page.waitForSelector('#discard-kept', { timeout: 180_000 });
+    await page.click('#discard-kept');
+    await page.waitForFunction(() => !document.querySelector('#kept-offer'), null, { timeout: 30_000 });
+    await page.goto(`${base}/?nocache`);
+    await phase(page, 'ready', 180_000);
+    await page.waitForTimeout(1000); // the offer follows the data within a few ms
+    check(failures, await page.locator('#kept-offer').count() === 0, 'after Discard the next visit offers nothing');
+    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
+  }, { acceptDownloads: true });
+
+  await withPage(true, 'kept-file', async (page) => {
+    // A fresh browser: the downloaded mid-epoch checkpoint continues exactly too.
+    await page.goto(`${base}/?nocache`);
+    await phase(page, 'ready', 180_000);
+    await page.setInputFiles('#upload-weights', paused);
+    await page.waitForFunction(() => /Resume trains on exactly/.test(document.querySelector('#weights-msg')?.innerText ?? ''), null, { timeout: 180_000 });
+    const report = await page.evaluate(() => window.__train);
+    check(failures, report.steps === PAUSE_AT && report.phase === 'paused', `loading the checkpoint restores its ${PAUSE_AT} charted steps, paused (${report.steps}, ${report.phase})`);
+    await page.click('#train');
+    await phase(page, 'finished');
+    const continued = await download(page, 'kept-continued.safetensors');
+    const diff = differences(straight, continued);
+    check(failures, diff.length === 0, `downloaded at step ${PAUSE_AT}, loaded in a fresh browser and resumed = trained straight, bit for bit (differs: ${diff.join(', ') || 'nothing'})`);
+  }, { acceptDownloads: true });
+
+  await withPage(true, 'kept-retry', async (page) => {
+    // A lost GPU device after epoch 1's checkpoint: Retry takes a new device and continues
+    // from that checkpoint, exactly.
+    await page.goto(`${base}/?${RUN}&autostart&lose_device_after=12`);
+    await page.waitForSelector('#retry', { timeout: 300_000 });
+    await page.click('#retry');
+    await phase(page, 'finished');
+    const kept = await page.locator('#kept-msg').innerText();
+    const retried = await download(page, 'kept-retried.safetensors');
+    const diff = differences(straight, retried);
+    check(failures, diff.length === 0 && /Resumed your run at epoch 2 of 2, step 8|Kept in this browser at epoch 2 of 2, step 16/.test(kept),
+      `after a lost device, Retry continues from epoch 1's checkpoint and ends as trained straight, bit for bit (differs: ${diff.join(', ') || 'nothing'}; ${kept})`);
+  }, { acceptDownloads: true });
+
+  await withPage(true, 'kept-no-storage', async (page) => {
+    // A browser that refuses the page storage (like some private windows): training goes on.
+    await page.addInitScript(() => {
+      StorageManager.prototype.getDirectory = () => Promise.reject(new DOMException('storage is off', 'SecurityError'));
+    });
+    await page.goto(`${base}/?${RUN}&epochs=1&autostart`);
+    await phase(page, 'finished');
+    const msg = await page.locator('#kept-msg').innerText();
+    check(failures, /could not be kept in the browser: this browser does not allow the page to store files/.test(msg) && /Training goes on/.test(msg),
+      `without storage the run finishes and the page says why nothing is kept (${msg})`);
+  });
+}
