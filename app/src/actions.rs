@@ -17,10 +17,12 @@ impl AppState {
 
     /// Train a new run, or resume a paused one.
     pub fn train_or_resume(self) {
-        if let Phase::Paused = self.ui.phase.get_untracked() {
-            resume(self);
-        } else if self.confirm_replacing("Start a new run?") {
-            spawn_local(start_training(self));
+        match self.ui.phase.get_untracked() {
+            // A second click (or a click while the data loads) does nothing.
+            Phase::Training | Phase::Loading | Phase::Starting => {}
+            Phase::Paused => resume(self),
+            _ if self.confirm_replacing("Start a new run?") => spawn_local(start_training(self)),
+            _ => {}
         }
     }
 
@@ -51,8 +53,8 @@ impl AppState {
 
     /// The offer's Discard (asks first: the run is gone afterwards).
     pub fn discard_kept(self) {
-        let ok = web_sys::window()
-            .is_none_or(|w| w.confirm_with_message("Discard the kept run? It cannot be brought back.").unwrap_or(false));
+        let ok =
+            web_sys::window().is_none_or(|w| w.confirm_with_message("Discard the kept run? It cannot be brought back.").unwrap_or(false));
         if ok {
             spawn_local(kept_run::discard_offered(self));
         }
@@ -70,6 +72,7 @@ impl AppState {
     /// data, and continues from the run's last checkpoint when the browser kept one.
     pub fn retry(self) {
         self.session().forget_gpu();
+        self.ui.phase.set(Phase::Starting);
         spawn_local(async move {
             startup::start_up(self).await;
             if self.ui.phase.get_untracked() != Phase::Ready {

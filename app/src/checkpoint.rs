@@ -139,8 +139,14 @@ mod tests {
             lr: 1e-3,
         };
         let steps: Vec<_> = (0..4).map(|i| StepMetrics { step: i, loss: 0.1f32 + 1e-7 * i as f32, accuracy: 1.0 / 3.0 }).collect();
-        let point =
-            EpochPoint { epoch: 1, train_loss: f32::MIN_POSITIVE, train_accuracy: 0.3, test_loss: 2.302_585, test_accuracy: 0.1, full_train: None };
+        let point = EpochPoint {
+            epoch: 1,
+            train_loss: f32::MIN_POSITIVE,
+            train_accuracy: 0.3,
+            test_loss: 2.302_585,
+            test_accuracy: 0.1,
+            full_train: None,
+        };
         let chart = ChartData { steps, epochs: vec![point], steps_per_epoch: 3, planned_epochs: 2 };
         let input = SettingsInput { batch: "32".into(), limit: "96".into(), epochs: "2".into(), ..Default::default() };
         (model, w, state, RunRecord::new("fashion-mnist", input, 0, chart))

@@ -8,7 +8,7 @@ use crate::inspection::{publish_evaluation, request_inspection};
 use crate::logic::format_bytes;
 use crate::opfs;
 use crate::page_trainer::PageTrainer;
-use crate::run_loop::prepare_trainer;
+use crate::run_loop::{build_run, install_run};
 use crate::state::{model, AppState, Phase};
 use engine::data::BuiltinDataset;
 use engine::train::{StepMetrics, TrainError};
@@ -114,9 +114,9 @@ pub async fn offer(app: AppState) {
             },
             Err(e) => ui.offer.set(Some((format!("The run kept in this browser cannot be resumed: {e}."), false))),
         },
-        Err(e) => ui.kept.set(Some(Err(format!(
-            "Runs cannot be kept in this browser: {e}. Training works; download the weights to keep them."
-        )))),
+        Err(e) => {
+            ui.kept.set(Some(Err(format!("Runs cannot be kept in this browser: {e}. Training works; download the weights to keep them."))))
+        }
     }
 }
 
@@ -154,9 +154,7 @@ pub async fn restore(app: AppState, cp: &Checkpoint) -> Result<String, String> {
     let (Some(state), Some(record)) = (&cp.state, &cp.record) else { return Err("it holds no training state".into()) };
     if record.dataset != *session.dataset_id.borrow() {
         let Some(dataset) = BuiltinDataset::by_id(&record.dataset) else {
-            return Err(
-                "it trained on your own idx files. Choose them again (Dataset: My own idx files), then press Resume here.".into()
-            );
+            return Err("it trained on your own idx files. Choose them again (Dataset: My own idx files), then press Resume here.".into());
         };
         app.reset_run();
         app.form.dataset.set(dataset.id.to_string());
@@ -166,26 +164,25 @@ pub async fn restore(app: AppState, cp: &Checkpoint) -> Result<String, String> {
     }
     // The state is our kernels' (Adam's moments in our layout).
     app.form.set(crate::logic::SettingsInput { backend: "wgsl".into(), ..record.settings.clone() });
-    if !prepare_trainer(app).await {
+    let Some(mut run) = build_run(app).await else {
         return Err(ui.form_error.get_untracked().unwrap_or_else(|| "a trainer for its settings could not be started".into()));
-    }
-    let mut lease = session.lease();
-    let Some(trainer) = lease.trainer.as_mut() else { return Err("the run was replaced".into()) };
-    let evaluated = match trainer.resume_from(&cp.weights, state) {
-        Ok(()) => trainer.evaluate_test().await,
+    };
+    let evaluated = match run.trainer.resume_from(&cp.weights, state) {
+        Ok(()) => run.trainer.evaluate_test().await,
         Err(e) => Err(e),
     };
-    if !session.is_current(lease.generation()) {
-        return Err("the run was replaced while it loaded".into());
+    if !run.is_current(app) {
+        return Err("the page was reset while the run loaded".into());
     }
     let (eval, logprobs) = match evaluated {
         Ok(x) => x,
         Err(e) => {
-            app.reset_run();
-            ui.phase.set(Phase::Ready);
+            ui.phase.set(run.previous);
             return Err(e.to_string());
         }
     };
+    // Proven: it replaces the current run.
+    install_run(app, run);
     session.base_epochs.set(record.base_epochs);
     *session.weights.borrow_mut() = Some(cp.weights.clone());
     ui.chart.set(record.chart.clone());
@@ -195,7 +192,6 @@ pub async fn restore(app: AppState, cp: &Checkpoint) -> Result<String, String> {
     });
     publish_evaluation(app, eval, logprobs, record.base_epochs + state.epoch);
     let finished = state.steps >= ui.progress.get_untracked().total_steps;
-    session.give_back(lease);
     ui.phase.set(if finished { Phase::Finished } else { Phase::Paused });
     crate::report::publish_report(app, &ui.phase.get_untracked());
     request_inspection(app);

@@ -7,16 +7,16 @@
 //! the controls do in `actions`, and each section in `views/`.
 
 mod actions;
-mod checkpoint;
-mod kept_run;
-mod opfs;
 mod bench;
 mod burn_worker;
+mod checkpoint;
 mod fetch;
 mod files;
 mod inspection;
+mod kept_run;
 mod lessons;
 mod logic;
+mod opfs;
 mod page_trainer;
 mod report;
 mod run_loop;

@@ -4,29 +4,52 @@
 
 use crate::inspection::{publish_evaluation, refresh_inspection, request_inspection};
 use crate::kept_run::keep;
-use crate::logic::parse_settings;
+use crate::logic::{parse_settings, Settings, SettingsInput};
 use crate::now_s;
 use crate::page_trainer::PageTrainer;
 use crate::report::publish_report;
 use crate::state::{AppState, Phase, TrainProgress};
 use charts::{ChartData, EpochPoint};
-use engine::train::{StepMetrics, TrainError};
-use engine::Dataset;
+use engine::train::{BackendKind, StepMetrics, TrainError};
+use engine::{Dataset, Split};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
 
-/// Validates the form and builds a trainer for a new run (starting the worker for a burn
-/// backend), without starting it. False (with the reason shown) if that failed.
-pub async fn prepare_trainer(app: AppState) -> bool {
+/// A trainer built for the form's settings that is not the page's run yet: a load or a
+/// restore proves it (weights set, test set evaluated) before it replaces the current run.
+pub struct NewRun {
+    pub trainer: PageTrainer,
+    settings: Settings,
+    input: SettingsInput,
+    test: Split,
+    backend: BackendKind,
+    pressed: f64,
+    setup_ms: f64,
+    generation: u32,
+    /// The phase before the build, to go back to if the new run is not used.
+    pub previous: Phase,
+}
+
+impl NewRun {
+    /// Whether the page is still where it was when the build began (no Reset meanwhile).
+    pub fn is_current(&self, app: AppState) -> bool {
+        app.session().is_current(self.generation)
+    }
+}
+
+/// Validates the form and builds a trainer for it (starting the worker for a burn
+/// backend), leaving the current run as it is. None (with the reason shown) if that failed.
+pub async fn build_run(app: AppState) -> Option<NewRun> {
     let (session, ui) = (app.session(), app.ui);
-    let Some(dataset) = session.dataset.borrow().clone() else { return false };
+    let dataset = session.dataset.borrow().clone()?;
     let ctx = session.ctx.borrow().clone();
-    let settings = match parse_settings(&app.form.input(), dataset.train.len(), dataset.test.len()) {
+    let input = app.form.input();
+    let settings = match parse_settings(&input, dataset.train.len(), dataset.test.len()) {
         Ok(s) => s,
         Err(e) => {
             ui.form_error.set(Some(e));
-            return false;
+            return None;
         }
     };
     ui.form_error.set(None);
@@ -42,41 +65,57 @@ pub async fn prepare_trainer(app: AppState) -> bool {
     let started = PageTrainer::start(backend, ctx, crate::state::model().clone(), &subset, settings.train_config()).await;
     let setup_ms = (now_s() - pressed) * 1000.0;
     if !session.is_current(generation) {
-        return false; // Reset while the worker started.
+        return None; // Reset while the worker started.
     }
-    let trainer = match started {
-        Ok(t) => t,
+    match started {
+        Ok(trainer) => Some(NewRun { trainer, settings, input, test: subset.test, backend, pressed, setup_ms, generation, previous }),
         Err(e @ TrainError::Config(_)) => {
             ui.form_error.set(Some(e.to_string()));
             ui.phase.set(previous);
-            return false;
+            None
         }
         Err(e) => {
             ui.phase.set(Phase::Failed(e.to_string()));
-            return false;
+            None
         }
-    };
-    let steps_per_epoch = trainer.clock().steps_per_epoch;
-    session.train_pressed_at.set(Some(pressed));
+    }
+}
+
+/// Makes `run` the page's run: the old one (trainer, charts, evaluation) is dropped.
+pub fn install_run(app: AppState, run: NewRun) {
+    let (session, ui) = (app.session(), app.ui);
+    let steps_per_epoch = run.trainer.clock().steps_per_epoch;
+    session.train_pressed_at.set(Some(run.pressed));
     ui.startup.update(|s| {
-        s.setup_ms = Some(setup_ms);
+        s.setup_ms = Some(run.setup_ms);
         s.first_step_ms = None;
     });
-    ui.chart.set(ChartData { steps_per_epoch, planned_epochs: settings.epochs, ..Default::default() });
+    ui.chart.set(ChartData { steps_per_epoch, planned_epochs: run.settings.epochs, ..Default::default() });
     ui.progress.set(TrainProgress {
-        total_steps: (steps_per_epoch * settings.epochs) as u64,
-        epochs: settings.epochs,
+        total_steps: (steps_per_epoch * run.settings.epochs) as u64,
+        epochs: run.settings.epochs,
         ..Default::default()
     });
     ui.ins.eval.set(None);
-    *session.test_split.borrow_mut() = Some(Arc::new(subset.test));
+    *session.test_split.borrow_mut() = Some(Arc::new(run.test));
     *session.weights.borrow_mut() = None;
     session.base_epochs.set(0);
-    session.install(trainer);
-    *session.run_input.borrow_mut() = Some(app.form.input());
-    ui.training_on.set(Some(backend));
-    *session.settings.borrow_mut() = Some(settings);
-    true
+    session.install(run.trainer);
+    *session.run_input.borrow_mut() = Some(run.input);
+    ui.training_on.set(Some(run.backend));
+    *session.settings.borrow_mut() = Some(run.settings);
+}
+
+/// Builds a trainer for the form and makes it the page's run, without starting it. False
+/// (with the reason shown) if that failed.
+pub async fn prepare_trainer(app: AppState) -> bool {
+    match build_run(app).await {
+        Some(run) => {
+            install_run(app, run);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Builds a trainer for a new run and starts the loop. The new run replaces the one kept in

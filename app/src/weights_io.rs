@@ -4,10 +4,10 @@
 
 use crate::checkpoint;
 use crate::files;
-use crate::kept_run;
 use crate::inspection::{publish_evaluation, request_inspection};
+use crate::kept_run;
 use crate::logic::{self, format_bytes};
-use crate::run_loop::prepare_trainer;
+use crate::run_loop::{build_run, install_run};
 use crate::state::{model, AppState, Phase};
 use engine::weights;
 use leptos::prelude::*;
@@ -40,20 +40,19 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
         return;
     }
     let (w, meta) = (cp.weights, cp.meta);
-    if !prepare_trainer(app).await {
-        return;
-    }
-    let mut lease = session.lease();
-    let Some(trainer) = lease.trainer.as_mut() else { return };
-    let result = match trainer.set_weights(&w).await {
-        Ok(()) => trainer.evaluate_test().await,
+    // The file's model is built and evaluated beside the current run, which it replaces only
+    // once that worked.
+    let Some(mut run) = build_run(app).await else { return };
+    let result = match run.trainer.set_weights(&w).await {
+        Ok(()) => run.trainer.evaluate_test().await,
         Err(e) => Err(e),
     };
-    if !session.is_current(lease.generation()) {
+    if !run.is_current(app) {
         return;
     }
     match result {
         Ok((eval, logprobs)) => {
+            install_run(app, run);
             *session.weights.borrow_mut() = Some(w);
             session.base_epochs.set(meta.epoch);
             publish_evaluation(app, eval, logprobs, meta.epoch);
@@ -65,13 +64,13 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
                 100.0 * eval.accuracy,
                 eval.count
             ))));
-            session.give_back(lease);
             ui.phase.set(Phase::Paused);
             request_inspection(app);
+            kept_run::keep_idle(app).await;
         }
         Err(e) => {
-            ui.weights_msg.set(Some(Err(format!("{name} could not be used: {e}"))));
-            ui.phase.set(Phase::Failed(format!("Loading weights failed: {e}")));
+            ui.weights_msg.set(Some(Err(format!("{name} could not be used: {e}. The current run is unchanged."))));
+            ui.phase.set(run.previous);
         }
     }
 }

@@ -32,6 +32,7 @@
 // 6b. Nothing lost: a run paused mid-epoch, reloaded and resumed, or downloaded and loaded
 //    in a fresh browser, ends bit-identical to the run trained straight; Discard and
 //    Reset ask first; without storage the page trains and says so (tests/e2e/kept.mjs).
+//    Actions that overlap a run have defined results (tests/e2e/actions.mjs).
 // 9. The kernel self-test (?selftest): every WGSL kernel on the browser's WebGPU against the
 //    f64 reference, the same cases as the native tests (tests/e2e/selftest.mjs).
 // E2E_ONLY=case,case runs a subset while developing and exits 2 (incomplete), never 0.
@@ -44,6 +45,7 @@ import { accuracyFloor, soak } from './long.mjs';
 import { kernelSelfTest } from './selftest.mjs';
 import { autoBackend } from './backends.mjs';
 import { keepsTheRun } from './kept.mjs';
+import { overlappingActions } from './actions.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 
@@ -201,6 +203,11 @@ async function reportsCorruptData(base, failures) {
     const text = shown ? await error.innerText() : '';
     check(failures, shown && text.includes('train-images-idx3-ubyte') && text.includes('gzip'), `the error names the file and the problem (${text})`);
     check(failures, await page.locator('#retry').count() === 1, 'a Retry button is offered');
+    // Retry after a failed download tries again and fails the same way, cleanly.
+    await page.click('#retry');
+    await page.waitForFunction(() => document.querySelector('#status')?.dataset.phase !== 'failed', null, { timeout: 30_000, polling: 20 });
+    const again = await error.waitFor({ timeout: 120_000 }).then(() => error.innerText(), () => '');
+    check(failures, again.includes('train-images-idx3-ubyte') && again.includes('gzip'), `Retry downloads again and reports the same problem (${again})`);
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
   });
 }
@@ -476,7 +483,7 @@ async function otherData(base, failures) {
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
 const cases = { autoBackend, trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
-  survivesDeviceLoss, insideTheModel, keepsTheRun, embedMode, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
+  survivesDeviceLoss, insideTheModel, keepsTheRun, overlappingActions, embedMode, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
 // E2E_ONLY=name,name runs a subset while developing; it never passes, because the suite
 // must not pass with cases left out.
 const only = process.env.E2E_ONLY?.split(',');
