@@ -90,7 +90,7 @@ fn read_record(text: &str, state: Option<&TrainingState>) -> Result<RunRecord, S
     if chart.epochs.len() != state.epoch || chart.epochs.iter().enumerate().any(|(i, p)| p.epoch != i + 1) {
         return Err(damaged(format!("{} epochs in the history, {} in the training state", chart.epochs.len(), state.epoch)));
     }
-    if chart.planned_epochs > engine::settings::EPOCHS.max as usize {
+    if chart.planned_epochs > engine::settings::EPOCHS.max {
         return Err(damaged(format!("{} planned epochs", chart.planned_epochs)));
     }
     Ok(record)
@@ -107,7 +107,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -143,7 +143,7 @@ mod tests {
             epoch: 1,
             train_loss: f32::MIN_POSITIVE,
             train_accuracy: 0.3,
-            test_loss: 2.302_585,
+            test_loss: 1.234_567_9,
             test_accuracy: 0.1,
             full_train: None,
         };
@@ -178,7 +178,8 @@ mod tests {
     #[test]
     fn a_record_that_disagrees_with_the_training_state_is_refused() {
         let (model, w, state, record) = sample();
-        let cases: [(&str, fn(&mut RunRecord, &mut TrainingState)); 6] = [
+        type Edit = fn(&mut RunRecord, &mut TrainingState);
+        let cases: [(&str, Edit); 6] = [
             ("steps per epoch", |r, _| r.chart.steps_per_epoch = 4),
             ("step history", |r, _| r.chart.steps[2].step = 7),
             ("step history", |r, _| {

@@ -39,7 +39,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { serve, drawStroke } from './harness.mjs';
-import { artifacts, check, confusionCounts, desktop, failures, inkOf, tally, withPage } from './support.mjs';
+import { artifacts, check, checkStroke, confusionCounts, desktop, failures, inkOf, probabilities, settledStroke, tally, withPage } from './support.mjs';
 import { lessons } from './lessons.mjs';
 import { accuracyFloor, soak } from './long.mjs';
 import { kernelSelfTest } from './selftest.mjs';
@@ -150,8 +150,8 @@ async function trainsOnTheCpuWithoutWebGpu(base, failures) {
     check(failures, thumbs === 32, `the gallery shows the worker's test predictions (${thumbs})`);
     await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]]);
     await page.waitForFunction(() => document.querySelector('#prob-bars .bar-list')?.dataset.engine?.startsWith('CPU (the engine'), null, { timeout: 60_000 });
-    const probs = await probabilities(page);
-    if (process.env.DESKTOP_BIN) checkStroke(failures, 'CPU, the worker\'s weights', path.join(artifacts, 'burn-cpu.safetensors'), await padInput(page), probs);
+    const { probs, pixels } = await settledStroke(page);
+    if (process.env.DESKTOP_BIN) checkStroke(failures, 'CPU, the worker\'s weights', path.join(artifacts, 'burn-cpu.safetensors'), pixels, probs);
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
     await page.screenshot({ path: path.join(artifacts, 'no-webgpu.png'), fullPage: true });
   }, { viewport: { width: 1200, height: 1000 }, acceptDownloads: true });
@@ -265,26 +265,6 @@ async function verifyTraining(page, failures, name, run) {
   check(failures, ok && /verified: every tensor within 2e-3/.test(out), `every tensor trained in the page matches the f64 reference on the same batches (${verdict})`);
 }
 
-/** The model's input for the last stroke: the pad shows it as 255 - pixel. */
-function padInput(page) {
-  return page.evaluate(() => {
-    const c = document.querySelector('canvas.pad-input');
-    return [...c.getContext('2d').getImageData(0, 0, 28, 28).data].filter((_, i) => i % 4 === 0).map((v) => 255 - v);
-  });
-}
-
-/** A stroke's probabilities in the page against `desktop predict` (the f64 reference) on the same input and weights. */
-function checkStroke(failures, where, weightsFile, pixels, probs) {
-  const idx = path.join(artifacts, `stroke-${where}.idx`);
-  const header = Buffer.alloc(16);
-  [2051, 1, 28, 28].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
-  fs.writeFileSync(idx, Buffer.concat([header, Buffer.from(pixels)]));
-  const line = JSON.parse(desktop(['predict', '--weights', weightsFile, '--images', idx, '--json']));
-  const worst = Math.max(...line.probabilities.map((p, c) => Math.abs(p - probs[c])));
-  check(failures, probs.length === 10 && pixels.some((p) => p > 0) && worst < 1e-3,
-    `the stroke's 10 probabilities (${where}) match the f64 reference within 1e-3 (worst ${worst.toExponential(2)}; reference reads ${line.predicted})`);
-}
-
 /** A safetensors file: zero-filled f32 tensors of the given shapes, with `metadata`. */
 function safetensorsFile(metadata, shapes) {
   const header = { __metadata__: metadata };
@@ -298,11 +278,6 @@ function safetensorsFile(metadata, shapes) {
   const size = Buffer.alloc(8);
   size.writeBigUInt64LE(BigInt(json.length));
   return Buffer.concat([size, json, Buffer.alloc(offset)]);
-}
-
-async function probabilities(page) {
-  await page.waitForSelector('#prob-bars .bar', { timeout: 60_000 });
-  return page.evaluate(() => [...document.querySelectorAll('#prob-bars .bar')].map((b) => Number(b.dataset.prob)));
 }
 
 /** Uploads a weight file and waits for the page's verdict. */
@@ -345,8 +320,7 @@ async function insideTheModel(base, failures) {
     await page.click('#clear-pad');
     await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]]); // a 1
     await page.waitForFunction(() => document.querySelector('#prob-bars .bar-list')?.dataset.engine?.startsWith('GPU'), null, { timeout: 60_000 });
-    const after = await probabilities(page);
-    const strokePixels = await padInput(page);
+    const { probs: after, pixels: strokePixels } = await settledStroke(page);
     check(failures, (await inkOf(page, '#filters')) > 300, 'the 32 first-layer filters are drawn');
     const mapsOf = () => page.evaluate(() => [...document.querySelectorAll('canvas.activation-maps')].map((c) => {
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;

@@ -64,3 +64,45 @@ export async function confusionCounts(page) {
     return { total: Number(c.dataset.total), correct: Number(c.dataset.correct) };
   });
 }
+
+/** The model's input for the last stroke: the pad shows it as 255 - pixel. */
+export function padInput(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('canvas.pad-input');
+    return [...c.getContext('2d').getImageData(0, 0, 28, 28).data].filter((_, i) => i % 4 === 0).map((v) => 255 - v);
+  });
+}
+
+/** A stroke's probabilities in the page against `desktop predict` (the f64 reference) on the same input and weights. */
+export function checkStroke(failures, where, weightsFile, pixels, probs) {
+  const idx = path.join(artifacts, `stroke-${where}.idx`);
+  const header = Buffer.alloc(16);
+  [2051, 1, 28, 28].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
+  fs.writeFileSync(idx, Buffer.concat([header, Buffer.from(pixels)]));
+  const line = JSON.parse(desktop(['predict', '--weights', weightsFile, '--images', idx, '--json']));
+  const worst = Math.max(...line.probabilities.map((p, c) => Math.abs(p - probs[c])));
+  check(failures, probs.length === 10 && pixels.some((p) => p > 0) && worst < 1e-3,
+    `the stroke's 10 probabilities (${where}) match the f64 reference within 1e-3 (worst ${worst.toExponential(2)}; reference reads ${line.predicted})`);
+}
+
+export async function probabilities(page) {
+  await page.waitForSelector('#prob-bars .bar', { timeout: 60_000 });
+  return page.evaluate(() => [...document.querySelectorAll('#prob-bars .bar')].map((b) => Number(b.dataset.prob)));
+}
+
+/**
+ * A stroke's probabilities and the model input they were computed for, read together once
+ * they have stopped changing for a second: while drawing, the pad also reads partial strokes.
+ */
+export async function settledStroke(page) {
+  await page.waitForSelector('#prob-bars .bar', { timeout: 60_000 });
+  const read = async () => ({ probs: await probabilities(page), pixels: await padInput(page) });
+  let last = await read();
+  for (let i = 0; i < 60; i++) {
+    await page.waitForTimeout(1000);
+    const now = await read();
+    if (JSON.stringify(now) === JSON.stringify(last)) return now;
+    last = now;
+  }
+  return last;
+}
