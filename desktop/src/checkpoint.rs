@@ -4,8 +4,10 @@
 
 use anyhow::{Context, Result};
 use burn_peer::AnyTrainer;
+use charts::EpochPoint;
 use engine::model::Model;
 use engine::train::block_on;
+use engine::train::StepMetrics;
 use engine::weights::{self, TrainingState, WeightsMeta};
 use engine::Weights;
 use std::path::Path;
@@ -17,6 +19,51 @@ pub struct Resume {
     pub weights: Weights,
     pub state: TrainingState,
     pub seed: u64,
+    /// The metrics so far, so the CSVs, the table and the figures cover the whole run.
+    pub history: Option<History>,
+}
+
+/// Every step's metrics and every epoch's row so far, kept in the checkpoint's metadata.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct History {
+    pub steps: Vec<StepMetrics>,
+    pub rows: Vec<EpochRow>,
+}
+
+/// Per-epoch summary, as the tutorial prints it.
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct EpochRow {
+    pub point: EpochPoint,
+    pub seconds: f64,
+}
+
+const HISTORY_NOTE: &str = "desktop.history";
+
+/// `meta` with the run's history added.
+pub fn with_history(mut meta: WeightsMeta, steps: &[StepMetrics], rows: &[EpochRow]) -> WeightsMeta {
+    let history = History { steps: steps.to_vec(), rows: rows.to_vec() };
+    if let Ok(text) = serde_json::to_string(&history) {
+        meta.notes.insert(HISTORY_NOTE.into(), text);
+    }
+    meta
+}
+
+/// The history in a checkpoint, if it has one that agrees with its training state.
+fn read_history(meta: &WeightsMeta, state: &TrainingState, path: &Path) -> Option<History> {
+    let text = meta.notes.get(HISTORY_NOTE)?;
+    let history = serde_json::from_str::<History>(text).ok().filter(|h| {
+        h.steps.len() as u64 == state.steps
+            && h.steps.iter().enumerate().all(|(i, m)| m.step == i as u64)
+            && h.rows.len() == state.epoch
+            && h.rows.iter().enumerate().all(|(i, r)| r.point.epoch == i + 1)
+    });
+    if history.is_none() {
+        eprintln!(
+            "warning: the metrics history in {} is damaged or does not match its training state; the CSVs and figures will start at the resumed epoch",
+            path.display()
+        );
+    }
+    history
 }
 
 pub fn read(path: &Path, model: &Model) -> Result<Resume> {
@@ -30,7 +77,8 @@ Resume from a file written by `train --save`, `--checkpoint-every` or Ctrl-C.",
             path.display()
         )
     })?;
-    Ok(Resume { weights, state, seed: meta.seed })
+    let history = read_history(&meta, &state, path);
+    Ok(Resume { weights, state, seed: meta.seed, history })
 }
 
 /// Writes the trainer's weights and training state to `path`, through a temporary file and

@@ -1,6 +1,7 @@
 //! `desktop train` and `desktop eval`: the per-epoch table, CSVs, the tutorial's figure, the
 //! confusion matrix, and weight files.
 
+use crate::checkpoint::{with_history, EpochRow};
 use crate::{chart, checkpoint, limit_training, load_data, make_trainer, DataArgs, TrainArgs};
 use anyhow::{Context, Result};
 use burn_peer::AnyTrainer;
@@ -15,12 +16,6 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
-
-/// Per-epoch summary, as the tutorial prints it.
-struct EpochRow {
-    point: EpochPoint,
-    seconds: f64,
-}
 
 fn mean(values: impl Iterator<Item = f32>) -> f32 {
     let (sum, n) = values.fold((0.0f64, 0usize), |(s, n), v| (s + v as f64, n + 1));
@@ -80,16 +75,15 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
         dataset.test.len(),
     );
 
-    let mut steps: Vec<StepMetrics> = Vec::new();
-    let mut rows: Vec<EpochRow> = Vec::new();
+    // A resumed run goes on from the checkpoint's history.
+    let history = resume.and_then(|r| r.history).unwrap_or_default();
+    let (mut steps, mut rows): (Vec<StepMetrics>, Vec<EpochRow>) = (history.steps, history.rows);
     let mut confusion = None;
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> ");
     let first_epoch = trainer.clock().epoch + 1;
-    let meta = |epoch: usize, rows: &[EpochRow]| WeightsMeta {
-        epoch,
-        test_accuracy: rows.last().map(|r| r.point.test_accuracy),
-        seed: args.seed,
-        ..Default::default()
+    let meta = |epoch: usize, steps: &[StepMetrics], rows: &[EpochRow]| {
+        let meta = WeightsMeta { epoch, test_accuracy: rows.last().map(|r| r.point.test_accuracy), seed: args.seed, ..Default::default() };
+        with_history(meta, steps, rows)
     };
     for epoch in first_epoch..=args.epochs {
         let bar = ProgressBar::new(steps_per_epoch as u64).with_style(style.clone()).with_prefix(epoch.to_string());
@@ -117,20 +111,23 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
         bar.finish();
         if stop.load(Ordering::SeqCst) {
             steps.extend(this_epoch);
-            return interrupt(&args, model, &trainer, &steps, &rows, meta(epoch - 1, &rows));
+            return interrupt(&args, model, &trainer, &steps, &rows, meta(epoch - 1, &steps, &rows));
         }
         let (test, logprobs) = block_on(trainer.evaluate_predictions(EvalSet::Test))?;
         confusion = Some(ConfusionMatrix::from_logprobs(model.classes, &logprobs, &dataset.test.labels));
+        steps.extend(this_epoch);
+        // The whole epoch's steps, those before a mid-epoch resume included.
+        let first_step = ((epoch - 1) * steps_per_epoch) as u64;
+        let this_epoch: Vec<StepMetrics> = steps.iter().filter(|m| m.step >= first_step).copied().collect();
         let mut point = EpochPoint::summarize(epoch, &this_epoch, &test);
         if args.eval_train {
             point.full_train = Some(block_on(trainer.evaluate(EvalSet::Train))?);
         }
         check_finite(&point)?;
         rows.push(EpochRow { point, seconds });
-        steps.extend(this_epoch);
         print_table(&rows);
         if args.checkpoint_every.is_some_and(|n| epoch % n == 0) && epoch < args.epochs {
-            checkpoint::write(&checkpoint_path, model, &trainer, &meta(epoch, &rows))?;
+            checkpoint::write(&checkpoint_path, model, &trainer, &meta(epoch, &steps, &rows))?;
             write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
             eprintln!("checkpoint after epoch {epoch}: {}", checkpoint_path.display());
         }
@@ -143,7 +140,7 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
     let epochs: Vec<EpochPoint> = rows.iter().map(|r| r.point).collect();
     let tutorial_png = args.out.join("tutorial.png");
     chart::draw_tutorial(&tutorial_png, &epochs, args.epochs)?;
-    chart::draw(&png, &ChartData { steps, epochs, steps_per_epoch, planned_epochs: args.epochs })?;
+    chart::draw(&png, &ChartData { steps: steps.clone(), epochs, steps_per_epoch, planned_epochs: args.epochs })?;
     eprintln!(
         "wrote {}, {}, {} and {}",
         args.out.join("metrics.csv").display(),
@@ -155,7 +152,7 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
         write_confusion(&args.out, &m, &args.data.class_names())?;
     }
     if let Some(path) = &args.save {
-        checkpoint::write(path, model, &trainer, &meta(args.epochs, &rows))?;
+        checkpoint::write(path, model, &trainer, &meta(args.epochs, &steps, &rows))?;
         eprintln!("saved weights to {}", path.display());
     }
     Ok(())

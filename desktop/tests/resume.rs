@@ -1,7 +1,8 @@
 //! Checkpoints from the command line: a run saved and resumed gives bit-for-bit the weights
 //! and Adam's moments of the run done straight through; Ctrl-C mid-epoch writes a checkpoint
 //! and the metrics so far, exits with 130 and says how to continue, and continuing from it
-//! is exact too; a file without training state is refused for --resume with the reason.
+//! is exact too; a file without training state is refused for --resume with the reason. The
+//! resumed run's CSVs equal the straight run's (the checkpoint carries the history).
 
 use engine::model::Model;
 use engine::weights::{self, TrainingState};
@@ -39,6 +40,19 @@ fn assert_same_bits(a: &Path, b: &Path) {
     assert_eq!(sa.steps, sb.steps);
 }
 
+/// metrics.csv byte for byte, and epochs.csv but for the seconds each epoch took: the
+/// checkpoint carries the history, so a resumed run's files cover the whole run.
+fn assert_same_csvs(a: &Path, b: &Path) {
+    let read = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    assert_eq!(read(a, "metrics.csv"), read(b, "metrics.csv"), "metrics.csv differs");
+    let without_seconds = |text: String| {
+        text.lines()
+            .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != 1).map(|(_, f)| f).collect::<Vec<_>>().join(","))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(without_seconds(read(a, "epochs.csv")), without_seconds(read(b, "epochs.csv")), "epochs.csv differs");
+}
+
 fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_str().unwrap().to_string()
 }
@@ -61,8 +75,9 @@ fn a_saved_run_resumes_bit_for_bit() {
     let (o, log) = desktop(&[&resume[..], &["--out", &path(d, "b"), "--save", &path(d, "b3.safetensors")]].concat());
     assert!(o.status.success(), "{log}");
     assert!(log.contains("resuming at epoch 2 step 0 of 5 (step 5 in all)"), "{log}");
-    assert!(log.contains("|     3 |") && !log.contains("|     1 |"), "the table goes on from epoch 2: {log}");
+    assert!(log.contains("|     3 |") && log.contains("|     1 |"), "the table covers the whole run: {log}");
     assert_same_bits(&d.join("a.safetensors"), &d.join("b3.safetensors"));
+    assert_same_csvs(&d.join("a"), &d.join("b"));
 
     // Asking for fewer epochs than the checkpoint has, or changing its settings, is refused.
     let (o, log) = desktop(&["train", "--resume", &path(d, "b3.safetensors"), "--epochs", "3", "--out", &path(d, "c")]);
@@ -122,4 +137,5 @@ fn ctrl_c_writes_a_checkpoint_that_resumes_bit_for_bit() {
     let (o, log) = desktop(&[&run[..], &common].concat());
     assert!(o.status.success(), "{log}");
     assert_same_bits(&straight, &resumed);
+    assert_same_csvs(&d.join("straight"), &d.join("resumed"));
 }
