@@ -160,6 +160,10 @@ impl AppState {
         spawn_local(weights_io::save_weights_file(self));
     }
 
+    pub fn save_onnx(self) {
+        spawn_local(weights_io::save_onnx_file(self));
+    }
+
     pub fn load_weights(self, file: web_sys::File) {
         self.ui.weights_msg.set(None);
         if self.session().running.get() {

@@ -10,6 +10,7 @@ use crate::logic::{self, format_bytes};
 use crate::run_loop::{build_run, install_run};
 use crate::state::{model, AppState, Phase};
 use engine::weights;
+use engine::Weights;
 use leptos::prelude::*;
 
 /// Loads a `.safetensors` file into a fresh run with the form's settings, then evaluates it.
@@ -95,25 +96,13 @@ pub async fn save_weights_file(app: AppState) {
             return;
         }
     }
-    let from_gpu = match lease.trainer.as_mut() {
-        Some(trainer) => Some((trainer.weights().await, session.base_epochs.get() + trainer.clock().epoch)),
-        None => None,
-    };
     session.give_back(lease);
-    // After a lost device the GPU cannot be read: the copy the page keeps for the drawing
-    // pad (refreshed every couple of seconds during training) is the latest there is.
-    let kept = || session.weights.borrow().clone().map(|w| (w, session.base_epochs.get() + ui.chart.with_untracked(|c| c.epochs.len())));
-    let (weights, epoch, note) = match from_gpu {
-        Some((Ok(w), epoch)) => (w, epoch, ""),
-        _ => match kept() {
-            Some((w, epoch)) => {
-                (w, epoch, " The GPU could not be read, so this is the last copy the page kept (at most a few seconds older).")
-            }
-            None => {
-                ui.weights_msg.set(Some(Err("There is no model yet: train or load one first.".into())));
-                return;
-            }
-        },
+    let (weights, epoch, note) = match current_weights(app).await {
+        Ok(x) => x,
+        Err(e) => {
+            ui.weights_msg.set(Some(Err(e)));
+            return;
+        }
     };
     let meta = weights::WeightsMeta {
         epoch,
@@ -127,4 +116,44 @@ pub async fn save_weights_file(app: AppState) {
         Ok(len) => ui.weights_msg.set(Some(Ok(format!("Saved {name} ({}).{note}", format_bytes(len as u64))))),
         Err(e) => ui.weights_msg.set(Some(Err(format!("Could not save the weights: {e}")))),
     }
+}
+
+/// The current weights and their epoch: from the GPU, or after a lost device the copy the
+/// page keeps for the drawing pad (refreshed every couple of seconds during training), with
+/// a note saying so.
+async fn current_weights(app: AppState) -> Result<(Weights, usize, &'static str), String> {
+    let (session, ui) = (app.session(), app.ui);
+    let mut lease = session.lease();
+    let from_gpu = match lease.trainer.as_mut() {
+        Some(trainer) => Some((trainer.weights().await, session.base_epochs.get() + trainer.clock().epoch)),
+        None => None,
+    };
+    session.give_back(lease);
+    let kept = || session.weights.borrow().clone().map(|w| (w, session.base_epochs.get() + ui.chart.with_untracked(|c| c.epochs.len())));
+    match from_gpu {
+        Some((Ok(w), epoch)) => Ok((w, epoch, "")),
+        _ => match kept() {
+            Some((w, epoch)) => Ok((w, epoch, " The GPU could not be read, so this is the last copy the page kept (at most a few seconds older).")),
+            None => Err("There is no model yet: train or load one first.".into()),
+        },
+    }
+}
+
+/// Offers the current model as an ONNX file (opset 13, evaluation mode) for other runtimes.
+pub async fn save_onnx_file(app: AppState) {
+    let ui = app.ui;
+    let result = match current_weights(app).await {
+        Ok((w, epoch, note)) => engine::onnx::export(model(), &w).and_then(|bytes| {
+            let name = logic::weights_file_name(&app.session().dataset_id.borrow(), epoch).replace(".safetensors", ".onnx");
+            files::download(&name, &bytes).map(|()| {
+                format!(
+                    "Saved {name} ({}): ONNX opset {}, input `image` N×1×28×28 (pixels / 255), output `log_probs` N×10.{note}",
+                    format_bytes(bytes.len() as u64),
+                    engine::onnx::OPSET
+                )
+            })
+        }),
+        Err(e) => Err(e),
+    };
+    ui.weights_msg.set(Some(result.map_err(|e| format!("Could not export the model: {e}"))));
 }

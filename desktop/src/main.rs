@@ -58,6 +58,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write saved weights as an ONNX model (opset 13, evaluation mode) for any ONNX
+    /// runtime: input `image` N×1×28×28 (pixels / 255), output `log_probs` N×10.
+    Export {
+        /// A .safetensors file written by `train --save` or downloaded from the page.
+        #[arg(long)]
+        weights: PathBuf,
+        /// Where to write the .onnx file.
+        #[arg(long)]
+        onnx: PathBuf,
+    },
     /// Check weights trained elsewhere (the page, another GPU) against the f64 reference
     /// trained on the same batches from the same seed, tensor by tensor.
     Verify {
@@ -196,6 +206,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::train(args, &model),
         Command::Eval { data, weights, backend, out } => train::eval(data, &weights, backend, out.as_deref(), &model),
         Command::Predict { weights, images, json } => predict::predict(&weights, &images, json, &model),
+        Command::Export { weights, onnx } => predict::export_onnx(&weights, &onnx, &model),
         Command::Verify { data, weights, limit, batch, epochs, seed, lr, tolerance } => {
             let mut dataset = load_data(&data)?;
             limit_training(&mut dataset, limit)?;

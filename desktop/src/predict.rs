@@ -1,4 +1,5 @@
-//! `desktop predict` reads digits from an idx3 image file with saved weights, and `desktop
+//! `desktop predict` reads digits from an idx3 image file with saved weights, `desktop export`
+//! writes them as ONNX, and `desktop
 //! verify` checks weights trained elsewhere against the f64 reference trained on the same
 //! batches. Both use the engine's f64 reference; the page's end-to-end test relies on them.
 
@@ -26,6 +27,23 @@ pub fn predict(weights_path: &Path, images_path: &Path, json: bool, model: &Mode
             println!("image {i}: {best} ({:.1}%) · probabilities {}", 100.0 * probs[best], list.join(" "));
         }
     }
+    Ok(())
+}
+
+/// `desktop export --onnx`: the weights as an ONNX model (engine::onnx).
+pub fn export_onnx(weights_path: &Path, onnx_path: &Path, model: &Model) -> Result<()> {
+    let bytes = std::fs::read(weights_path).with_context(|| format!("cannot read {}", weights_path.display()))?;
+    let (w, _) = weights::load(model, &bytes).with_context(|| format!("{} is not a weight file for this model", weights_path.display()))?;
+    let file = engine::onnx::export(model, &w).map_err(anyhow::Error::msg)?;
+    std::fs::write(onnx_path, &file).with_context(|| format!("cannot write {}: choose a path in a writable directory", onnx_path.display()))?;
+    eprintln!(
+        "wrote {} ({} bytes, ONNX opset {}): input `{}` N×1×28×28 = pixels / 255, output `{}` N×10 log-probabilities",
+        onnx_path.display(),
+        file.len(),
+        engine::onnx::OPSET,
+        engine::onnx::INPUT,
+        engine::onnx::OUTPUT
+    );
     Ok(())
 }
 

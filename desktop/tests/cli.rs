@@ -230,3 +230,25 @@ fn bench_all_backends_side_by_side() {
     let o = desktop(&["bench", "--backend", "tpu"]);
     assert!(!o.status.success() && text(&o).contains("unknown backend `tpu`"), "{}", text(&o));
 }
+
+#[test]
+fn export_writes_the_engines_onnx_file_and_refuses_bad_input() {
+    use engine::{model::Model, onnx, weights, Weights};
+    let dir = tempfile::tempdir().unwrap();
+    let model = Model::tutorial();
+    let w = Weights::initial(&model, 4);
+    let saved = dir.path().join("w.safetensors");
+    std::fs::write(&saved, weights::save(&model, &w, &Default::default()).unwrap()).unwrap();
+    let out = dir.path().join("model.onnx");
+    let o = desktop(&["export", "--weights", saved.to_str().unwrap(), "--onnx", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("ONNX opset 13") && text(&o).contains("`image` N×1×28×28"), "{}", text(&o));
+    // The same bytes as the engine's export (which engine/tests/onnx.rs runs in tract).
+    assert!(std::fs::read(&out).unwrap() == onnx::export(&model, &w).unwrap(), "the file is the engine's export");
+
+    let o = desktop(&["export", "--weights", "/nonexistent.safetensors", "--onnx", out.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("cannot read /nonexistent.safetensors"), "{}", text(&o));
+    let o = desktop(&["export", "--weights", saved.to_str().unwrap(), "--onnx", "/nonexistent/dir/m.onnx"]);
+    assert!(!o.status.success() && text(&o).contains("cannot write /nonexistent/dir/m.onnx"), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"));
+}

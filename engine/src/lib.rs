@@ -21,6 +21,7 @@ pub mod gpu;
 pub mod inspect;
 pub mod lessons;
 pub mod model;
+pub mod onnx;
 pub mod protocol;
 pub mod reference;
 pub mod selftest;

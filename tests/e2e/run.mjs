@@ -348,6 +348,15 @@ async function insideTheModel(base, failures) {
     check(failures, /^tutorial-cnn-mnist-epoch1\.safetensors$/.test(download.suggestedFilename()) && fs.statSync(saved).size > 100_000,
       `the weights download as ${download.suggestedFilename()} (${fs.statSync(saved).size} bytes)`);
     await verifyTraining(page, failures, 'inside', ['--limit', '256', '--batch', '32', '--epochs', '1']);
+    // Download as ONNX: the same bytes as `desktop export` of those weights (which
+    // engine/tests/onnx.rs runs in an ONNX runtime).
+    const [onnxDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-onnx')]);
+    const pageOnnx = path.join(artifacts, onnxDownload.suggestedFilename());
+    await onnxDownload.saveAs(pageOnnx);
+    const nativeOnnx = path.join(artifacts, 'native-export.onnx');
+    desktop(['export', '--weights', saved, '--onnx', nativeOnnx]);
+    check(failures, onnxDownload.suggestedFilename() === 'tutorial-cnn-mnist-epoch1.onnx' && fs.readFileSync(pageOnnx).equals(fs.readFileSync(nativeOnnx)),
+      `Download as ONNX gives ${onnxDownload.suggestedFilename()}, byte for byte desktop export's file (${fs.statSync(pageOnnx).size} bytes)`);
     await page.click('#reset');
     const message = await uploadWeights(page, saved);
     const reloaded = await confusionCounts(page);

@@ -17,6 +17,8 @@ pub fn WeightsPanel() -> impl IntoView {
             <h2>"Weights"</h2>
             <div class="weights-bar">
                 <button id="download-weights" disabled=move || !can_save() on:click=move |_| app.save_weights()>"Download weights (.safetensors)"</button>
+                <button id="download-onnx" class="secondary" disabled=move || !can_save() on:click=move |_| app.save_onnx()
+                    title="The model in evaluation mode for any ONNX runtime (opset 13): input image N×1×28×28 = pixels / 255, output log_probs N×10">"Download as ONNX"</button>
                 <label class="upload">"Load weights: "
                     <input id="upload-weights" type="file" accept=".safetensors" node_ref=input
                         on:change=move |_| if let Some(f) = input.get_untracked().and_then(|i| files::chosen_file(&i)) { app.load_weights(f) } />
