@@ -133,7 +133,9 @@ async fn current_weights(app: AppState) -> Result<(Weights, usize, &'static str)
     match from_gpu {
         Some((Ok(w), epoch)) => Ok((w, epoch, "")),
         _ => match kept() {
-            Some((w, epoch)) => Ok((w, epoch, " The GPU could not be read, so this is the last copy the page kept (at most a few seconds older).")),
+            Some((w, epoch)) => {
+                Ok((w, epoch, " The GPU could not be read, so this is the last copy the page kept (at most a few seconds older)."))
+            }
             None => Err("There is no model yet: train or load one first.".into()),
         },
     }

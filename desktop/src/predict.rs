@@ -35,7 +35,8 @@ pub fn export_onnx(weights_path: &Path, onnx_path: &Path, model: &Model) -> Resu
     let bytes = std::fs::read(weights_path).with_context(|| format!("cannot read {}", weights_path.display()))?;
     let (w, _) = weights::load(model, &bytes).with_context(|| format!("{} is not a weight file for this model", weights_path.display()))?;
     let file = engine::onnx::export(model, &w).map_err(anyhow::Error::msg)?;
-    std::fs::write(onnx_path, &file).with_context(|| format!("cannot write {}: choose a path in a writable directory", onnx_path.display()))?;
+    std::fs::write(onnx_path, &file)
+        .with_context(|| format!("cannot write {}: choose a path in a writable directory", onnx_path.display()))?;
     eprintln!(
         "wrote {} ({} bytes, ONNX opset {}): input `{}` N×1×28×28 = pixels / 255, output `{}` N×10 log-probabilities",
         onnx_path.display(),

@@ -217,15 +217,15 @@ pub fn export(model: &Model, weights: &Weights) -> Result<Vec<u8>, String> {
     }
     graph.node = nodes;
     let input = model.spec.input;
-    graph.input = vec![value_info(INPUT, &[input.c, input.h, input.w], "N×1×28×28 grey images, pixel values divided by 255 (0 = background)")];
+    graph.input =
+        vec![value_info(INPUT, &[input.c, input.h, input.w], "N×1×28×28 grey images, pixel values divided by 255 (0 = background)")];
     graph.output = vec![value_info(OUTPUT, &[model.classes], "natural-log probabilities of the classes")];
     graph.doc_string = "The tutorial's CNN in evaluation mode (BatchNorm with its running statistics).".into();
     let proto = ModelProto {
         ir_version: IR_VERSION,
         producer_name: "webgpu-mnist".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: "Trained with our WGSL kernels (or burn); input `image` N×1×28×28 = pixels / 255, output `log_probs` N×10."
-            .into(),
+        doc_string: "Trained with our WGSL kernels (or burn); input `image` N×1×28×28 = pixels / 255, output `log_probs` N×10.".into(),
         graph: Some(graph),
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
     };
