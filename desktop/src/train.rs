@@ -78,6 +78,8 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
     // A resumed run goes on from the checkpoint's history.
     let history = resume.and_then(|r| r.history).unwrap_or_default();
     let (mut steps, mut rows): (Vec<StepMetrics>, Vec<EpochRow>) = (history.steps, history.rows);
+    // A resumed run's table starts with the checkpoint's epochs.
+    let mut printed = print_table(&rows, 0);
     let mut confusion = None;
     let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}").expect("valid template").progress_chars("=> ");
     let first_epoch = trainer.clock().epoch + 1;
@@ -125,7 +127,7 @@ pub fn train(mut args: TrainArgs, model: &Model) -> Result<()> {
         }
         check_finite(&point)?;
         rows.push(EpochRow { point, seconds });
-        print_table(&rows);
+        printed = print_table(&rows, printed);
         if args.checkpoint_every.is_some_and(|n| epoch % n == 0) && epoch < args.epochs {
             checkpoint::write(&checkpoint_path, model, &trainer, &meta(epoch, &steps, &rows))?;
             write_csvs(&args.out, &steps, &rows, steps_per_epoch)?;
@@ -215,26 +217,32 @@ fn check_finite(p: &EpochPoint) -> Result<()> {
 }
 
 /// The step means, then (with full training-set evaluations) those, then the test set.
-fn print_table(rows: &[EpochRow]) {
-    let (r, seconds) = rows.last().map(|r| (&r.point, r.seconds)).expect("one row at least");
-    let full = r.full_train.is_some();
-    if rows.len() == 1 {
+/// Prints the rows not printed yet (`printed` of them were), with the header first.
+/// Returns how many have been printed.
+fn print_table(rows: &[EpochRow], printed: usize) -> usize {
+    let Some(first) = rows.first() else { return 0 };
+    let full = first.point.full_train.is_some();
+    if printed == 0 {
         let extra = if full { " Full train loss | Full train acc |" } else { "" };
         let rule = if full { "----------------:|---------------:|" } else { "" };
         println!("| Epoch | Time (s) | Train loss | Train acc |{extra} Test loss | Test acc |");
         println!("|------:|---------:|-----------:|----------:|{rule}----------:|---------:|");
     }
-    let extra = r.full_train.map_or(String::new(), |t| format!(" {:>15.4} | {:>13.2}% |", t.loss, 100.0 * t.accuracy));
-    println!(
-        "| {:>5} | {:>8.1} | {:>10.4} | {:>8.2}% |{extra} {:>9.4} | {:>7.2}% |",
-        r.epoch,
-        seconds,
-        r.train_loss,
-        100.0 * r.train_accuracy,
-        r.test_loss,
-        100.0 * r.test_accuracy
-    );
+    for row in &rows[printed.min(rows.len())..] {
+        let r = &row.point;
+        let extra = r.full_train.map_or(String::new(), |t| format!(" {:>15.4} | {:>13.2}% |", t.loss, 100.0 * t.accuracy));
+        println!(
+            "| {:>5} | {:>8.1} | {:>10.4} | {:>8.2}% |{extra} {:>9.4} | {:>7.2}% |",
+            r.epoch,
+            row.seconds,
+            r.train_loss,
+            100.0 * r.train_accuracy,
+            r.test_loss,
+            100.0 * r.test_accuracy
+        );
+    }
     let _ = std::io::stdout().flush();
+    rows.len()
 }
 
 fn write_csvs(out: &Path, steps: &[StepMetrics], rows: &[EpochRow], steps_per_epoch: usize) -> Result<()> {
