@@ -132,7 +132,25 @@ pub async fn start_training(app: AppState) {
 /// Starts (or resumes) the loop on the session's trainer.
 pub fn resume(app: AppState) {
     let session = app.session();
-    if !session.has_trainer() || session.running.get() {
+    if session.running.get() {
+        return;
+    }
+    if !session.has_trainer() {
+        // Out for a moment (an inspection, a checkpoint being written): start once it is
+        // back, unless the run was replaced meanwhile.
+        let generation = session.generation();
+        spawn_local(async move {
+            for _ in 0..600 {
+                crate::fetch::wait_ms(50).await;
+                if !session.is_current(generation) || session.running.get() {
+                    return;
+                }
+                if session.has_trainer() {
+                    resume(app);
+                    return;
+                }
+            }
+        });
         return;
     }
     session.running.set(true);
