@@ -26,6 +26,15 @@ impl AppState {
         }
     }
 
+    /// Train or Resume without asking (the embed API's host asked already).
+    pub fn train_or_resume_unasked(self) {
+        match self.ui.phase.get_untracked() {
+            Phase::Training | Phase::Loading | Phase::Starting => {}
+            Phase::Paused => resume(self),
+            _ => spawn_local(start_training(self)),
+        }
+    }
+
     pub fn pause(self) {
         self.session().running.set(false);
     }
@@ -88,9 +97,13 @@ impl AppState {
     /// Forgets the run (and the one kept in the browser); after a failure, starts over from
     /// the GPU.
     pub fn reset(self) {
-        if !self.confirm_replacing("Reset?") {
-            return;
+        if self.confirm_replacing("Reset?") {
+            self.reset_unasked();
         }
+    }
+
+    /// Reset without asking (the embed API's host asked already).
+    pub fn reset_unasked(self) {
         self.reset_run();
         if matches!(self.ui.phase.get_untracked(), Phase::Failed(_)) {
             // A fresh start: the kept run goes before the new device comes.

@@ -10,12 +10,15 @@ mod actions;
 mod bench;
 mod burn_worker;
 mod checkpoint;
+mod embed_api;
+mod embed_protocol;
 mod fetch;
 mod files;
 mod inspection;
 mod kept_run;
 mod lessons;
 mod logic;
+mod offline;
 mod opfs;
 mod page_trainer;
 mod report;
@@ -74,8 +77,10 @@ fn App() -> impl IntoView {
 
     if app.flags.embed {
         // The compact layout for an iframe of 640x480: Train, the two charts, the drawing pad.
+        let api_error = embed_api::start(app).err();
         return view! {
             <div class="embed">
+                {api_error.map(|e| view! { <div id="embed-api-error" class="notice error">{e}</div> })}
                 <div class="embed-bar">
                     <TrainButton />
                     <PauseButton />
@@ -120,7 +125,7 @@ fn App() -> impl IntoView {
             </section>
             <WeightsPanel />
         </main>
-        <footer>{data_credit} " " <a href="./?selftest">"Check this GPU's kernels"</a></footer>
+        <footer>{data_credit} " " <a href="./?selftest">"Check this GPU's kernels"</a> " " <offline::OfflineNote /></footer>
     }
     .into_any()
 }

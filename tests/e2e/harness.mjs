@@ -7,11 +7,18 @@ import path from 'node:path';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.json': 'application/json' };
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.json': 'application/json',
+  '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json' };
 
-/** Serves `root`; paths under /corrupt/ serve the same files with every .gz data file cut in half. */
+/**
+ * Serves `root`; paths under /corrupt/ serve the same files with every .gz data file cut in half.
+ * `server.root` can be changed (a new deployment), and `server.down = true` drops every
+ * connection unanswered, as a network that is off would.
+ */
 export function serve(root) {
   const server = http.createServer((req, res) => {
+    if (server.down) { server.dropped++; req.socket.destroy(); return; }
+    const root = server.root;
     const url = new URL(req.url, 'http://127.0.0.1');
     const corrupt = url.pathname.startsWith('/corrupt/');
     let file = path.join(root, decodeURIComponent(corrupt ? url.pathname.slice('/corrupt'.length) : url.pathname));
@@ -27,17 +34,29 @@ export function serve(root) {
     res.writeHead(200, { 'Content-Type': type, 'Content-Length': fs.statSync(file).size });
     fs.createReadStream(file).pipe(res);
   });
+  server.root = root;
+  server.down = false;
+  server.dropped = 0;
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-export async function launch(webgpu) {
+function chromiumArgs(webgpu) {
   const args = ['--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     // window.gc() for the soak's memory samples.
     '--js-flags=--expose-gc'];
   // playwright gives every launch a fresh, empty profile directory (--user-data-dir).
   if (webgpu) args.push('--enable-unsafe-webgpu');
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  return args;
+}
+
+export function launch(webgpu) {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: chromiumArgs(webgpu) });
+}
+
+/** A browser with a profile in `dir` (a regular profile, not incognito); returns its context. */
+export function launchPersistent(webgpu, dir, options = {}) {
+  return chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: chromiumArgs(webgpu), ...options });
 }
 
 /** Logs the page's console and collects errors and uncaught exceptions. */

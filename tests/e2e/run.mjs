@@ -39,13 +39,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { serve, drawStroke } from './harness.mjs';
-import { artifacts, check, checkStroke, confusionCounts, desktop, failures, inkOf, probabilities, settledStroke, tally, withPage } from './support.mjs';
+import { artifacts, check, checkStroke, confusionCounts, desktop, failures, inkOf, probabilities, settledStroke, tally, verifyTraining, withPage } from './support.mjs';
 import { lessons } from './lessons.mjs';
 import { accuracyFloor, soak } from './long.mjs';
 import { kernelSelfTest } from './selftest.mjs';
 import { autoBackend } from './backends.mjs';
 import { keepsTheRun } from './kept.mjs';
 import { overlappingActions } from './actions.mjs';
+import { worksOffline } from './offline.mjs';
+import { embedApi } from './embed_api.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 
@@ -238,32 +240,6 @@ async function survivesDeviceLoss(base, failures) {
 }
 
 
-/**
- * Downloads the page's weights and checks them with `desktop verify`: every tensor against
- * the f64 reference trained on the same batches from the same seed, relative to its update.
- * `run` is the run's settings as desktop flags.
- */
-async function verifyTraining(page, failures, name, run) {
-  const bin = process.env.DESKTOP_BIN;
-  if (!bin || !fs.existsSync(bin)) {
-    check(failures, false, `DESKTOP_BIN names the desktop binary (${bin})`);
-    return;
-  }
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
-  const file = path.join(artifacts, `${name}.safetensors`);
-  await download.saveAs(file);
-  let out = '';
-  let ok = true;
-  try {
-    out = desktop(['verify', '--weights', file, ...run], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    ok = false;
-    out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
-  }
-  fs.writeFileSync(path.join(artifacts, `${name}-verify.md`), out);
-  const verdict = /verified: [^\n]*/.exec(out)?.[0] ?? out.split('\n').filter((l) => /NO|error/.test(l)).join(' / ');
-  check(failures, ok && /verified: every tensor within 2e-3/.test(out), `every tensor trained in the page matches the f64 reference on the same batches (${verdict})`);
-}
 
 /** A safetensors file: zero-filled f32 tensors of the given shapes, with `metadata`. */
 function safetensorsFile(metadata, shapes) {
@@ -466,7 +442,7 @@ async function otherData(base, failures) {
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
 const cases = { autoBackend, trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
-  survivesDeviceLoss, insideTheModel, keepsTheRun, overlappingActions, embedMode, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
+  survivesDeviceLoss, insideTheModel, keepsTheRun, overlappingActions, worksOffline: (_, f) => worksOffline(dist, f), embedMode, embedApi, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
 // E2E_ONLY=name,name runs a subset while developing; it never passes, because the suite
 // must not pass with cases left out.
 const only = process.env.E2E_ONLY?.split(',');

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { launch, watch } from './harness.mjs';
+import { launch, launchPersistent, watch } from './harness.mjs';
 
 export const artifacts = path.resolve(process.argv[3] ?? 'target/e2e');
 fs.mkdirSync(artifacts, { recursive: true });
@@ -14,10 +14,13 @@ export const failures = [];
 export const tally = { passed: 0 };
 
 /** Opens a page in a fresh browser, runs `body(page, problems)`, and always closes the browser. */
+/** `pageOptions.userDataDir` gives the browser a profile on disk (not incognito), emptied first. */
 export async function withPage(webgpu, name, body, pageOptions = {}) {
-  const browser = await launch(webgpu);
+  const { userDataDir, ...options } = pageOptions;
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  const browser = userDataDir ? await launchPersistent(webgpu, userDataDir, options) : await launch(webgpu);
   try {
-    const page = await browser.newPage(pageOptions);
+    const page = userDataDir ? browser.pages()[0] ?? await browser.newPage() : await browser.newPage(options);
     // Confirmations (before a run is replaced) are accepted unless a case sets
     // page.dialogAnswer = false; page.dialogs lists what was asked.
     page.dialogs = [];
@@ -105,4 +108,31 @@ export async function settledStroke(page) {
     last = now;
   }
   return last;
+}
+
+/**
+ * Downloads the page's weights and checks them with `desktop verify`: every tensor against
+ * the f64 reference trained on the same batches from the same seed, relative to its update.
+ * `run` is the run's settings as desktop flags.
+ */
+export async function verifyTraining(page, failures, name, run) {
+  const bin = process.env.DESKTOP_BIN;
+  if (!bin || !fs.existsSync(bin)) {
+    check(failures, false, `DESKTOP_BIN names the desktop binary (${bin})`);
+    return;
+  }
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
+  const file = path.join(artifacts, `${name}.safetensors`);
+  await download.saveAs(file);
+  let out = '';
+  let ok = true;
+  try {
+    out = desktop(['verify', '--weights', file, ...run], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    ok = false;
+    out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
+  }
+  fs.writeFileSync(path.join(artifacts, `${name}-verify.md`), out);
+  const verdict = /verified: [^\n]*/.exec(out)?.[0] ?? out.split('\n').filter((l) => /NO|error/.test(l)).join(' / ');
+  check(failures, ok && /verified: every tensor within 2e-3/.test(out), `every tensor trained in the page matches the f64 reference on the same batches (${verdict})`);
 }
