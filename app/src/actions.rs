@@ -17,6 +17,7 @@ impl AppState {
 
     /// Train a new run, or resume a paused one.
     pub fn train_or_resume(self) {
+        show_training();
         match self.ui.phase.get_untracked() {
             // A second click (or a click while the data loads) does nothing.
             Phase::Training | Phase::Loading | Phase::Starting => {}
@@ -196,4 +197,13 @@ impl AppState {
             }
         })
     }
+}
+
+/// Scrolls the progress, the charts and the pad into view (as little as it takes), so a
+/// click on Train shows what to watch.
+fn show_training() {
+    let Some(watch) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("watch")) else { return };
+    let options = web_sys::ScrollIntoViewOptions::new();
+    options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+    watch.scroll_into_view_with_scroll_into_view_options(&options);
 }

@@ -32,7 +32,8 @@ use leptos::prelude::*;
 use state::AppState;
 use views::charts::{Charts, EpochTable, TutorialFigure};
 use views::controls::{Controls, PauseButton, TrainButton};
-use views::inspection::{Activations, Confusion, DrawPad, Filters, Gallery};
+use views::draw_pad::DrawPad;
+use views::inspection::{Activations, Confusion, Filters, Gallery};
 use views::kept::KeptRun;
 use views::lessons::Lessons;
 use views::status::{Progress, ProgressText, Status};
@@ -88,7 +89,7 @@ fn App() -> impl IntoView {
                     <a class="hint" href="./" target="_blank">"full page ↗"</a>
                 </div>
                 <Status compact=true />
-                <Charts width=310 height=180 />
+                <Charts size=(310, 180) />
                 <DrawPad ins=ins on_digit=on_digit size=150 />
             </div>
         }
@@ -106,16 +107,20 @@ fn App() -> impl IntoView {
             <Status />
             <KeptRun />
             <Controls />
-            <Progress />
-            <Charts />
+            <div id="watch" class="watch">
+                <section class="watch-main" aria-label="Training progress and charts">
+                    <Progress />
+                    <Charts />
+                </section>
+                <section id="draw-section" class="panel watch-side">
+                    <h2>"Draw"</h2>
+                    <p class="hint">"Draw a digit (or, with Fashion-MNIST, a piece of clothing). It is scaled and centred the way MNIST's digits were, and the model reads it, during training with the latest weights. With a keyboard: focus the pad, move the pen with the arrow keys, Space puts it down or lifts it."</p>
+                    <DrawPad ins=ins on_digit=on_digit />
+                </section>
+            </div>
             <TutorialFigure />
             <EpochTable />
             <Differences />
-            <section id="draw-section" class="panel">
-                <h2>"Draw"</h2>
-                <p class="hint">"Draw a digit (or, with Fashion-MNIST, a piece of clothing). It is scaled and centred the way MNIST's digits were, and the model reads it, during training with the latest weights."</p>
-                <DrawPad ins=ins on_digit=on_digit />
-            </section>
             <Gallery ins=ins on_pick=on_pick />
             <Confusion ins=ins />
             <section id="inside-section" class="panel inside">

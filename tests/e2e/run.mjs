@@ -48,6 +48,7 @@ import { keepsTheRun } from './kept.mjs';
 import { overlappingActions } from './actions.mjs';
 import { worksOffline } from './offline.mjs';
 import { embedApi } from './embed_api.mjs';
+import { accessible, fitsEveryScreen } from './layout.mjs';
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 
@@ -442,7 +443,7 @@ async function otherData(base, failures) {
 const server = await serve(dist);
 const base = `http://127.0.0.1:${server.address().port}`;
 const cases = { autoBackend, trainsWithWebGpu, trainsOnTheCpuWithoutWebGpu, trainsWithBurnWgpu, cachesTheData, reportsCorruptData,
-  survivesDeviceLoss, insideTheModel, keepsTheRun, overlappingActions, worksOffline: (_, f) => worksOffline(dist, f), embedMode, embedApi, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
+  survivesDeviceLoss, insideTheModel, keepsTheRun, overlappingActions, worksOffline: (_, f) => worksOffline(dist, f), embedMode, embedApi, fitsEveryScreen, accessible, otherData, lessons, kernelSelfTest, soak, accuracyFloor };
 // E2E_ONLY=name,name runs a subset while developing; it never passes, because the suite
 // must not pass with cases left out.
 const only = process.env.E2E_ONLY?.split(',');

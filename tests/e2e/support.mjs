@@ -20,7 +20,8 @@ export async function withPage(webgpu, name, body, pageOptions = {}) {
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   const browser = userDataDir ? await launchPersistent(webgpu, userDataDir, options) : await launch(webgpu);
   try {
-    const page = userDataDir ? browser.pages()[0] ?? await browser.newPage() : await browser.newPage(options);
+    // A context of its own, which axe-core needs to open its own page in.
+    const page = userDataDir ? browser.pages()[0] ?? await browser.newPage() : await (await browser.newContext(options)).newPage();
     // Confirmations (before a run is replaced) are accepted unless a case sets
     // page.dialogAnswer = false; page.dialogs lists what was asked.
     page.dialogs = [];

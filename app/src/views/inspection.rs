@@ -10,7 +10,7 @@ use leptos::html;
 use leptos::prelude::*;
 use std::sync::Arc;
 use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, PointerEvent};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 /// Images shown per gallery page.
 pub const GALLERY_SIZE: usize = 32;
@@ -120,14 +120,6 @@ fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
     canvas.get_context("2d").ok().flatten()?.dyn_into().ok()
 }
 
-/// The drawing pad's context: its pixels are read back after every stroke, so ask the
-/// browser to keep them on the CPU.
-fn pad_context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"willReadFrequently".into(), &true.into());
-    canvas.get_context_with_context_options("2d", &options).ok().flatten()?.dyn_into().ok()
-}
-
 /// Draws `pixels` (0–255, 255 = ink) as dark ink on white, one canvas pixel each.
 fn draw_gray(canvas: &HtmlCanvasElement, width: u32, height: u32, pixels: &[u8]) {
     let Some(ctx) = context(canvas) else { return };
@@ -205,12 +197,12 @@ pub fn Gallery(ins: Inspection, on_pick: Callback<usize>) -> impl IntoView {
                         let top = inspect::top_k(&probs, 3).into_iter().map(|(c, p)| format!("{} {}", names[c], percent(p))).collect::<Vec<_>>().join(" · ");
                         let caption = if truth == guess { names[guess].clone() } else { format!("{} (is {})", names[guess], names[truth]) };
                         view! {
-                            <div class="thumb" class:wrong=truth != guess data-index=i data-predicted=guess data-label=truth
+                            <button type="button" class="thumb" class:wrong=truth != guess data-index=i data-predicted=guess data-label=truth
                                 title=format!("test image {i}: click to see its activations") on:click=move |_| on_pick.run(i)>
                                 <GrayImage pixels=e.image(i) />
-                                <div class="guess">{caption}</div>
-                                <div class="top3">{top}</div>
-                            </div>
+                                <span class="guess">{caption}</span>
+                                <span class="top3">{top}</span>
+                            </button>
                         }
                     }).collect::<Vec<_>>()
                 }}
@@ -247,98 +239,6 @@ pub fn Confusion(ins: Inspection) -> impl IntoView {
             <canvas id="confusion" node_ref=canvas width="600" height="520" data-total=total data-correct=correct
                 class:empty=move || ins.eval.get().is_none()></canvas>
         </section>
-    }
-}
-
-/// Where a pointer event is in canvas pixels.
-fn canvas_point(canvas: &HtmlCanvasElement, ev: &PointerEvent) -> (f64, f64) {
-    let rect = canvas.get_bounding_client_rect();
-    let sx = canvas.width() as f64 / rect.width().max(1.0);
-    let sy = canvas.height() as f64 / rect.height().max(1.0);
-    ((ev.client_x() as f64 - rect.left()) * sx, (ev.client_y() as f64 - rect.top()) * sy)
-}
-
-/// The ink on the pad: each pixel's alpha in [0, 1].
-fn read_ink(canvas: &HtmlCanvasElement) -> Option<Vec<f32>> {
-    let ctx = pad_context(canvas)?;
-    let data = ctx.get_image_data(0.0, 0.0, canvas.width() as f64, canvas.height() as f64).ok()?.data();
-    Some(data.0.chunks(4).map(|p| p[3] as f32 / 255.0).collect())
-}
-
-/// A drawing pad (mouse, pen and touch through pointer events). Each stroke becomes an
-/// MNIST-style 28x28 input (`on_digit`); the bars show the model's probabilities for it.
-#[component]
-pub fn DrawPad(ins: Inspection, on_digit: Callback<Option<Vec<u8>>>, #[prop(default = 280)] size: u32) -> impl IntoView {
-    let canvas = NodeRef::<html::Canvas>::new();
-    let drawing = RwSignal::new(false);
-    let last_sent = RwSignal::new(0.0f64);
-    let send = move || {
-        let Some(c) = canvas.get_untracked() else { return };
-        let Some(ink) = read_ink(&c) else { return };
-        last_sent.set(js_sys::Date::now());
-        on_digit.run(inspect::digit_from_drawing(&ink, c.width() as usize, c.height() as usize));
-    };
-    let stroke_to = move |ev: &PointerEvent, start: bool| {
-        let Some(c) = canvas.get_untracked() else { return };
-        let Some(ctx) = pad_context(&c) else { return };
-        let (x, y) = canvas_point(&c, ev);
-        ctx.set_line_width(size as f64 / 14.0);
-        ctx.set_line_cap("round");
-        ctx.set_line_join("round");
-        ctx.set_stroke_style_str("#111");
-        if start {
-            ctx.begin_path();
-            ctx.move_to(x, y);
-        }
-        ctx.line_to(x, y);
-        ctx.stroke();
-    };
-    let on_down = move |ev: PointerEvent| {
-        ev.prevent_default();
-        if let Some(c) = canvas.get_untracked() {
-            let _ = c.set_pointer_capture(ev.pointer_id());
-        }
-        drawing.set(true);
-        stroke_to(&ev, true);
-    };
-    let on_move = move |ev: PointerEvent| {
-        if drawing.get_untracked() {
-            stroke_to(&ev, false);
-            // Live bars while drawing, a few times a second.
-            if js_sys::Date::now() - last_sent.get_untracked() > 250.0 {
-                send();
-            }
-        }
-    };
-    let on_up = move |_: PointerEvent| {
-        if drawing.get_untracked() {
-            drawing.set(false);
-            send();
-        }
-    };
-    let clear = move |_| {
-        if let Some(c) = canvas.get_untracked() {
-            if let Some(ctx) = pad_context(&c) {
-                ctx.clear_rect(0.0, 0.0, c.width() as f64, c.height() as f64);
-            }
-        }
-        on_digit.run(None);
-    };
-    let from_drawing = move || ins.probe_source.get() == "your drawing";
-    view! {
-        <div class="drawpad">
-            <div class="pad-column">
-                <canvas id="draw-pad" node_ref=canvas width=size height=size
-                    on:pointerdown=on_down on:pointermove=on_move on:pointerup=on_up on:pointercancel=on_up></canvas>
-                <div class="pad-buttons">
-                    <button id="clear-pad" on:click=clear>"Clear"</button>
-                    {move || ins.probe_input.get().filter(|_| from_drawing()).map(|p| view! {
-                        <span class="hint">"model input:"</span><GrayImage pixels=p.to_vec() class="pad-input" />
-                    })}
-                </div>
-            </div>
-            <ProbabilityBars ins=ins only_drawing=true />
-        </div>
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod charts;
 pub mod controls;
+pub mod draw_pad;
 pub mod inspection;
 pub mod kept;
 pub mod lessons;
