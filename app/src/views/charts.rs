@@ -10,11 +10,16 @@ use leptos::prelude::*;
 const CHART_MAX: (u32, u32) = (520, 340);
 const CHART_GAP: u32 = 8;
 
-/// The size of each live chart in a container `available` pixels wide: two side by side
-/// when both fit at 300 px or more, otherwise one per row, never wider than the container.
+/// Each chart's border (style.css), on both sides.
+const CHART_BORDER: u32 = 2;
+
+/// The size each live chart is drawn at in a container `available` pixels wide: two side
+/// by side when both fit at 300 px or more, otherwise one per row, never wider than the
+/// container (borders included).
 pub fn chart_size(available: u32) -> (u32, u32) {
-    let per_row = if available >= 2 * 300 + CHART_GAP { 2 } else { 1 };
-    let width = ((available.saturating_sub(CHART_GAP * (per_row - 1))) / per_row).clamp(160, CHART_MAX.0);
+    let per_row = if available >= 2 * (300 + CHART_BORDER) + CHART_GAP { 2 } else { 1 };
+    let slot = available.saturating_sub(CHART_GAP * (per_row - 1)) / per_row;
+    let width = slot.saturating_sub(CHART_BORDER).clamp(160, CHART_MAX.0);
     (width, width * CHART_MAX.1 / CHART_MAX.0)
 }
 
@@ -145,5 +150,23 @@ pub fn EpochTable() -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chart_size;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn charts_fit_their_container_with_borders() {
+        // Two side by side: 2 * (452 + 2) + 8 = 916.
+        assert_eq!(chart_size(916), (452, 295));
+        assert_eq!(chart_size(2000), (520, 340), "never wider than 520");
+        // One per row below 612 px: a phone's 358 px gives a 356 px chart.
+        assert_eq!(chart_size(611), (520, 340));
+        assert_eq!(chart_size(612).0, 300);
+        assert_eq!(chart_size(358), (356, 232));
     }
 }

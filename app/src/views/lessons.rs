@@ -73,7 +73,7 @@ fn Runner(id: &'static str, label: &'static str, state: RwSignal<RunState>, on_r
 
 #[component]
 fn Source(title: &'static str, code: &'static str) -> impl IntoView {
-    view! { <details class="source"><summary>{title}</summary><pre><code>{code}</code></pre></details> }
+    view! { <details class="source"><summary>{title}</summary><pre tabindex="0"><code>{code}</code></pre></details> }
 }
 
 #[component]
