@@ -132,7 +132,7 @@ async fn yield_to_browser() {
 }
 
 /// Waits `ms` milliseconds (a timer), letting the browser run meanwhile.
-pub async fn wait_ms(ms: i32) {
+async fn wait_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         let scheduled = web_sys::window().map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).is_ok());
         if scheduled != Some(true) {

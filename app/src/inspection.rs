@@ -55,7 +55,7 @@ pub fn request_inspection(app: AppState) {
         while session.inspect_due.replace(false) && !session.running.get() {
             let mut lease = session.lease();
             let result = refresh_inspection(app, lease.trainer.as_mut()).await;
-            session.give_back(lease);
+            crate::run_loop::return_lease(app, lease);
             if let Err(e) = result {
                 app.ui.weights_msg.set(Some(Err(format!("Could not look inside the model: {e}"))));
             }

@@ -83,7 +83,7 @@ pub async fn keep_idle(app: AppState) {
     let mut lease = session.lease();
     let Some(trainer) = lease.trainer.as_mut() else { return };
     let result = keep(app, trainer, &mut Vec::new()).await;
-    session.give_back(lease);
+    crate::run_loop::return_lease(app, lease);
     if let Err(e) = result {
         app.ui.kept.set(Some(Err(format!("This run could not be kept in the browser: {e}"))));
     }

@@ -114,7 +114,7 @@ fn App() -> impl IntoView {
                 </section>
                 <section id="draw-section" class="panel watch-side">
                     <h2>"Draw"</h2>
-                    <p class="hint">"Draw a digit (or, with Fashion-MNIST, a piece of clothing). It is scaled and centred the way MNIST's digits were, and the model reads it, during training with the latest weights. With a keyboard: focus the pad, move the pen with the arrow keys, Space puts it down or lifts it."</p>
+                    <p class="hint">"Draw a digit (with Fashion-MNIST, a piece of clothing). The model reads it with its latest weights, scaled and centred like MNIST's digits. Keys: arrows move the pen, Space draws."</p>
                     <DrawPad ins=ins on_digit=on_digit />
                 </section>
             </div>
@@ -153,8 +153,8 @@ fn Differences() -> impl IntoView {
     }
 }
 
-/// When the tab is hidden (switched away from, closed, or the browser quits), the training
-/// loop keeps a checkpoint at its next step.
+/// When the tab is hidden (switched away from, closed, or the browser quits) or the page is
+/// left, the training loop keeps a checkpoint at its next step.
 fn watch_visibility(app: AppState) {
     use wasm_bindgen::JsCast;
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
@@ -166,6 +166,13 @@ fn watch_visibility(app: AppState) {
     });
     let _ = document.add_event_listener_with_callback("visibilitychange", on_change.as_ref().unchecked_ref());
     on_change.forget(); // Lives as long as the page.
+                        // Leaving the page (a link, closing the tab, the back/forward cache) may come without a
+                        // visibility change in some browsers.
+    let on_leave = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || app.page_hidden());
+    if let Some(window) = web_sys::window() {
+        let _ = window.add_event_listener_with_callback("pagehide", on_leave.as_ref().unchecked_ref());
+    }
+    on_leave.forget();
 }
 
 fn main() {

@@ -8,7 +8,7 @@ use crate::logic::{parse_settings, Settings, SettingsInput};
 use crate::now_s;
 use crate::page_trainer::PageTrainer;
 use crate::report::publish_report;
-use crate::state::{AppState, Phase, TrainProgress};
+use crate::state::{AppState, Lease, Phase, TrainProgress};
 use charts::{ChartData, EpochPoint};
 use engine::train::{BackendKind, StepMetrics, TrainError};
 use engine::{Dataset, Split};
@@ -119,13 +119,14 @@ pub async fn prepare_trainer(app: AppState) -> bool {
 }
 
 /// Builds a trainer for a new run and starts the loop. The new run replaces the one kept in
-/// the browser (and the offer to resume it) once it has started.
+/// the browser (and the offer to resume it): that file goes first, so it cannot remove a
+/// checkpoint the new run writes.
 pub async fn start_training(app: AppState) {
     if prepare_trainer(app).await {
         *app.session().offered.borrow_mut() = None;
         app.ui.offer.set(None);
-        resume(app);
         crate::kept_run::forget(app).await;
+        resume(app);
     }
 }
 
@@ -136,26 +137,25 @@ pub fn resume(app: AppState) {
         return;
     }
     if !session.has_trainer() {
-        // Out for a moment (an inspection, a checkpoint being written): start once it is
-        // back, unless the run was replaced meanwhile.
-        let generation = session.generation();
-        spawn_local(async move {
-            for _ in 0..600 {
-                crate::fetch::wait_ms(50).await;
-                if !session.is_current(generation) || session.running.get() {
-                    return;
-                }
-                if session.has_trainer() {
-                    resume(app);
-                    return;
-                }
-            }
-        });
+        // Out for a moment (an inspection, a checkpoint being written): whoever holds it
+        // starts the loop when giving it back ([`return_lease`]).
+        session.want_resume();
         return;
     }
     session.running.set(true);
     app.ui.phase.set(Phase::Training);
     spawn_local(train_loop(app));
+}
+
+/// Puts a leased trainer back, and starts the loop if Train was pressed while it was out.
+/// True if it went back (no Reset or new run meanwhile).
+pub fn return_lease(app: AppState, lease: Lease) -> bool {
+    let session = app.session();
+    let back = session.give_back(lease);
+    if back && session.take_resume_wanted() {
+        resume(app);
+    }
+    back
 }
 
 enum LoopEnd {

@@ -131,6 +131,8 @@ pub struct Session {
     pub kept_steps: Cell<Option<u64>>,
     /// The run kept by an earlier visit, while the page offers to resume it.
     pub offered: RefCell<Option<crate::checkpoint::Checkpoint>>,
+    /// Train was pressed while the trainer was leased out (for this generation).
+    resume_wanted: Cell<Option<u32>>,
 }
 
 /// A trainer taken out of the session for an async job, with the run it belongs to.
@@ -185,6 +187,16 @@ impl Session {
             return true;
         }
         false
+    }
+
+    /// Asks that the loop start when the leased trainer comes back.
+    pub fn want_resume(&self) {
+        self.resume_wanted.set(Some(self.generation()));
+    }
+
+    /// Whether Train was pressed for the current run while its trainer was out (and clears it).
+    pub fn take_resume_wanted(&self) -> bool {
+        self.resume_wanted.take() == Some(self.generation())
     }
 
     /// Makes `trainer` the current run's trainer.

@@ -7,8 +7,10 @@ use crate::files;
 use crate::inspection::{publish_evaluation, request_inspection};
 use crate::kept_run;
 use crate::logic::{self, format_bytes};
-use crate::run_loop::{build_run, install_run};
+use crate::page_trainer::PageTrainer;
+use crate::run_loop::{build_run, install_run, return_lease};
 use crate::state::{model, AppState, Phase};
+use engine::train::TrainError;
 use engine::weights;
 use engine::Weights;
 use leptos::prelude::*;
@@ -79,25 +81,30 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
 /// Offers the current weights as a `.safetensors` download with metadata.
 pub async fn save_weights_file(app: AppState) {
     let (session, ui) = (app.session(), app.ui);
-    let mut lease = session.lease();
     let name = |epoch| logic::weights_file_name(&session.dataset_id.borrow(), epoch);
     // Our backend's runs download as checkpoints: loading the file resumes the run exactly.
+    // Other backends (and a failed read) give plain weights, read in the same lease.
+    let mut lease = session.lease();
+    let (mut checkpoint, mut from_gpu) = (None, None);
     if let Some(trainer) = lease.trainer.as_mut() {
-        if let Ok(Some((bytes, state))) = kept_run::snapshot(app, trainer, &mut Vec::new()).await {
-            session.give_back(lease);
-            let name = name(session.base_epochs.get() + state.epoch);
-            match files::download(&name, &bytes) {
-                Ok(()) => ui.weights_msg.set(Some(Ok(format!(
-                    "Saved {name} ({}), with the optimizer's state and the charts: loading it resumes this run exactly.",
-                    format_bytes(bytes.len() as u64)
-                )))),
-                Err(e) => ui.weights_msg.set(Some(Err(format!("Could not save the weights: {e}")))),
-            }
-            return;
+        match kept_run::snapshot(app, trainer, &mut Vec::new()).await {
+            Ok(Some(snapshot)) => checkpoint = Some(snapshot),
+            _ => from_gpu = Some(read_trainer(app, trainer).await),
         }
     }
-    session.give_back(lease);
-    let (weights, epoch, note) = match current_weights(app).await {
+    return_lease(app, lease);
+    if let Some((bytes, state)) = checkpoint {
+        let name = name(session.base_epochs.get() + state.epoch);
+        match files::download(&name, &bytes) {
+            Ok(()) => ui.weights_msg.set(Some(Ok(format!(
+                "Saved {name} ({}), with the optimizer's state and the charts: loading it resumes this run exactly.",
+                format_bytes(bytes.len() as u64)
+            )))),
+            Err(e) => ui.weights_msg.set(Some(Err(format!("Could not save the weights: {e}")))),
+        }
+        return;
+    }
+    let (weights, epoch, note) = match weights_or_kept_copy(app, from_gpu) {
         Ok(x) => x,
         Err(e) => {
             ui.weights_msg.set(Some(Err(e)));
@@ -118,17 +125,18 @@ pub async fn save_weights_file(app: AppState) {
     }
 }
 
-/// The current weights and their epoch: from the GPU, or after a lost device the copy the
-/// page keeps for the drawing pad (refreshed every couple of seconds during training), with
-/// a note saying so.
-async fn current_weights(app: AppState) -> Result<(Weights, usize, &'static str), String> {
+/// The trainer's weights read from the GPU, and the epoch they were trained to.
+type GpuWeights = (Result<Weights, TrainError>, usize);
+
+async fn read_trainer(app: AppState, trainer: &mut PageTrainer) -> GpuWeights {
+    (trainer.weights().await, app.session().base_epochs.get() + trainer.clock().epoch)
+}
+
+/// Weights read from the GPU, or (after a lost device, or with no trainer) the copy the page
+/// keeps for the drawing pad (refreshed every couple of seconds during training), with a
+/// note saying so.
+fn weights_or_kept_copy(app: AppState, from_gpu: Option<GpuWeights>) -> Result<(Weights, usize, &'static str), String> {
     let (session, ui) = (app.session(), app.ui);
-    let mut lease = session.lease();
-    let from_gpu = match lease.trainer.as_mut() {
-        Some(trainer) => Some((trainer.weights().await, session.base_epochs.get() + trainer.clock().epoch)),
-        None => None,
-    };
-    session.give_back(lease);
     let kept = || session.weights.borrow().clone().map(|w| (w, session.base_epochs.get() + ui.chart.with_untracked(|c| c.epochs.len())));
     match from_gpu {
         Some((Ok(w), epoch)) => Ok((w, epoch, "")),
@@ -139,6 +147,17 @@ async fn current_weights(app: AppState) -> Result<(Weights, usize, &'static str)
             None => Err("There is no model yet: train or load one first.".into()),
         },
     }
+}
+
+/// The current weights and their epoch (see [`weights_or_kept_copy`]).
+async fn current_weights(app: AppState) -> Result<(Weights, usize, &'static str), String> {
+    let mut lease = app.session().lease();
+    let from_gpu = match lease.trainer.as_mut() {
+        Some(trainer) => Some(read_trainer(app, trainer).await),
+        None => None,
+    };
+    return_lease(app, lease);
+    weights_or_kept_copy(app, from_gpu)
 }
 
 /// Offers the current model as an ONNX file (opset 13, evaluation mode) for other runtimes.

@@ -9,6 +9,7 @@
 //   the charts' text alternative gives the run's own latest values; dark mode is dark.
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
+import { drawStroke } from './harness.mjs';
 import { artifacts, check, withPage } from './support.mjs';
 
 const RUN = '?backend=wgsl&limit=128&batch=16&epochs=1&test_limit=64&nocache';
@@ -66,12 +67,18 @@ export async function fitsEveryScreen(base, failures) {
         await page.screenshot({ path: path.join(artifacts, `layout-${screen.name}.png`) });
       } else {
         check(failures, charts[0].top === charts[1].top && charts[0].drawn > 300, `${screen.name}: the two charts sit side by side (${charts.map((c) => c.drawn)} px wide)`);
+        // A stroke first, so the bars are out, then Train from the top of the page.
+        await drawStroke(page, [[0.5, 0.2], [0.5, 0.8]]);
+        await page.waitForSelector('#prob-bars .bar', { timeout: 60_000 });
+        await page.evaluate(() => window.scrollTo(0, 0));
         await page.click('#train');
         await finished(page);
         const boxes = await page.evaluate(() => ['#train-progress', '#loss-chart', '#accuracy-chart', '#draw-pad', '#prob-bars'].map((s) => {
           const r = document.querySelector(s).getBoundingClientRect();
           return [s, Math.round(r.top), Math.round(r.bottom)];
         }));
+        const charts2 = await page.evaluate(() => ['#loss-chart', '#accuracy-chart'].map((s) => document.querySelector(s).getBoundingClientRect().top));
+        check(failures, charts2[0] === charts2[1], `${screen.name}: the charts stay side by side after training (tops ${charts2})`);
         check(failures, boxes.every(([, top, bottom]) => top >= 0 && bottom <= screen.height),
           `${screen.name}: after Train, the progress, both charts and the pad with its bars are on one screen (${JSON.stringify(boxes)})`);
         await page.screenshot({ path: path.join(artifacts, `layout-${screen.name}.png`) });
