@@ -73,7 +73,7 @@ pub enum Command {
     /// Forget the run (no question is asked: the host asked).
     Reset,
     /// Change the form's fields (only those given); checked like the form.
-    Settings(SettingsPatch),
+    Settings(Box<SettingsPatch>),
 }
 
 /// Settings fields a host may set; numbers may be sent as JSON numbers or strings.
@@ -128,7 +128,7 @@ pub fn parse_command(message: &Value) -> (Value, Result<Command, String>) {
         "reset" => Ok(Command::Reset),
         "settings" => match message.get("settings") {
             Some(s) => SettingsPatch::deserialize(s)
-                .map(Command::Settings)
+                .map(|patch| Command::Settings(Box::new(patch)))
                 .map_err(|e| format!("settings: {e} (the fields are lr, batch, epochs, seed, limit, test_limit, backend, eval_train)")),
             None => Err("a settings command carries \"settings\": {…}".into()),
         },
