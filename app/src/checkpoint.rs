@@ -25,11 +25,46 @@ pub struct RunRecord {
     /// Epochs the run's starting weights had been trained for (a loaded file's).
     pub base_epochs: usize,
     pub chart: ChartData,
+    /// Which files, when the run trained on the user's own (records from before this field
+    /// have none, and are resumed on whatever own files are loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_files: Option<OwnFiles>,
+}
+
+/// The user's own idx pair: its names, and the SHA-256 of the two files' SHA-256s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OwnFiles {
+    pub names: String,
+    pub sha256: String,
+}
+
+impl OwnFiles {
+    pub fn new(images: (&str, &[u8]), labels: (&str, &[u8])) -> Self {
+        let sums = engine::data::sha256_hex(images.1) + &engine::data::sha256_hex(labels.1);
+        OwnFiles { names: format!("{} and {}", images.0, labels.0), sha256: engine::data::sha256_hex(sums.as_bytes()) }
+    }
 }
 
 impl RunRecord {
-    pub fn new(dataset: &str, settings: SettingsInput, base_epochs: usize, chart: ChartData) -> Self {
-        RunRecord { version: RECORD_VERSION, dataset: dataset.to_string(), settings, base_epochs, chart }
+    pub fn new(dataset: &str, settings: SettingsInput, base_epochs: usize, chart: ChartData, own_files: Option<OwnFiles>) -> Self {
+        RunRecord { version: RECORD_VERSION, dataset: dataset.to_string(), settings, base_epochs, chart, own_files }
+    }
+}
+
+/// Whether the own files loaded now are the ones the run trained on (a run on a shipped
+/// dataset, or a record from before own files were named, always passes).
+pub fn check_own_files(record: &RunRecord, loaded: Option<&OwnFiles>) -> Result<(), String> {
+    let Some(wanted) = record.own_files.as_ref().filter(|_| record.dataset == "own") else { return Ok(()) };
+    match loaded {
+        Some(now) if now.sha256 == wanted.sha256 => Ok(()),
+        Some(now) => Err(format!(
+            "it trained on your own files {}, and the files loaded now ({}) are not the same. Choose those files again, then press Resume here.",
+            wanted.names, now.names
+        )),
+        None => Err(format!(
+            "it trained on your own files {}. Choose them again (Dataset: My own idx files), then press Resume here.",
+            wanted.names
+        )),
     }
 }
 
@@ -149,7 +184,7 @@ mod tests {
         };
         let chart = ChartData { steps, epochs: vec![point], steps_per_epoch: 3, planned_epochs: 2 };
         let input = SettingsInput { batch: "32".into(), limit: "96".into(), epochs: "2".into(), ..Default::default() };
-        (model, w, state, RunRecord::new("fashion-mnist", input, 0, chart))
+        (model, w, state, RunRecord::new("fashion-mnist", input, 0, chart, None))
     }
 
     #[test]
@@ -212,5 +247,26 @@ mod tests {
         state.steps = 4690;
         state.epoch = 10;
         assert_eq!(progress_text(&state, 10), "epoch 10 of 10, step 4,690");
+    }
+
+    #[test]
+    fn own_files_must_be_the_same_files() {
+        let (_, _, _, mut record) = sample();
+        let ours = OwnFiles::new(("a-images.idx", &b"images"[..]), ("a-labels.idx", &b"labels"[..]));
+        let same_bytes_other_names = OwnFiles::new(("b-images.idx", &b"images"[..]), ("b-labels.idx", &b"labels"[..]));
+        let other = OwnFiles::new(("a-images.idx", &b"images"[..]), ("a-labels.idx", &b"labelz"[..]));
+        assert_eq!(check_own_files(&record, Some(&other)), Ok(()), "a shipped dataset's run");
+        record.dataset = "own".into();
+        assert_eq!(check_own_files(&record, None), Ok(()), "a record from before own files were named");
+        record.own_files = Some(ours.clone());
+        assert_eq!(check_own_files(&record, Some(&ours)), Ok(()));
+        assert_eq!(check_own_files(&record, Some(&same_bytes_other_names)), Ok(()), "the bytes count, not the names");
+        let e = check_own_files(&record, Some(&other)).unwrap_err();
+        assert!(e.contains("a-images.idx and a-labels.idx") && e.contains("not the same"), "{e}");
+        assert!(check_own_files(&record, None).unwrap_err().contains("Choose them again"));
+        // The names and sums survive the file.
+        let (model, w, state, _) = sample();
+        let bytes = encode(&model, &w, WeightsMeta::default(), Some(&state), Some(&record)).unwrap();
+        assert_eq!(decode(&model, &bytes).unwrap().record.unwrap().own_files, Some(ours));
     }
 }

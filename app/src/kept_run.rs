@@ -32,7 +32,9 @@ pub async fn snapshot(
     let weights = trainer.weights().await?;
     let session = app.session();
     let input = session.run_input.borrow().clone().unwrap_or_else(|| app.form.input());
-    let record = app.ui.chart.with_untracked(|c| RunRecord::new(&session.dataset_id.borrow(), input, session.base_epochs.get(), c.clone()));
+    let dataset = session.dataset_id.borrow().clone();
+    let own_files = if dataset == "own" { session.own_files.borrow().clone() } else { None };
+    let record = app.ui.chart.with_untracked(|c| RunRecord::new(&dataset, input, session.base_epochs.get(), c.clone(), own_files));
     let meta = WeightsMeta {
         epoch: session.base_epochs.get() + state.epoch,
         test_accuracy: app.ui.ins.eval.get_untracked().map(|e| e.result.accuracy),
@@ -162,6 +164,7 @@ pub async fn restore(app: AppState, cp: &Checkpoint) -> Result<String, String> {
             return Err(format!("{} could not be loaded", dataset.title));
         }
     }
+    checkpoint::check_own_files(record, session.own_files.borrow().as_ref())?;
     // The state is our kernels' (Adam's moments in our layout).
     app.form.set(crate::logic::SettingsInput { backend: "wgsl".into(), ..record.settings.clone() });
     let Some(mut run) = build_run(app).await else {

@@ -125,11 +125,13 @@ pub async fn load_own_files(app: AppState, images: web_sys::File, labels: web_sy
     let ui = app.ui;
     let read = async { Ok::<_, String>((crate::files::read_file(&images).await?, crate::files::read_file(&labels).await?)) };
     let parsed = read.await.and_then(|((i_name, i_bytes), (l_name, l_bytes))| {
+        let identity = crate::checkpoint::OwnFiles::new((&i_name, &i_bytes), (&l_name, &l_bytes));
         engine::data::dataset_from_pair(NamedBytes { name: &i_name, bytes: &i_bytes }, NamedBytes { name: &l_name, bytes: &l_bytes })
+            .map(|data| (data, identity))
             .map_err(|e| e.to_string())
     });
     match parsed {
-        Ok(data) => {
+        Ok((data, identity)) => {
             app.reset_run();
             ui.data_note.set(format!(
                 "Your files: {} training and {} test images (the last sixth is held out for testing; headers checked)",
@@ -139,6 +141,7 @@ pub async fn load_own_files(app: AppState, images: web_sys::File, labels: web_sy
             let session = app.session();
             *session.dataset.borrow_mut() = Some(Rc::new(data));
             *session.dataset_id.borrow_mut() = "own".into();
+            *session.own_files.borrow_mut() = Some(identity);
             ui.ins.set_classes(&engine::data::MNIST_CLASSES);
             ui.data_error.set(None);
             ui.phase.set(Phase::Ready);

@@ -131,6 +131,8 @@ pub struct Session {
     pub kept_steps: Cell<Option<u64>>,
     /// The run kept by an earlier visit, while the page offers to resume it.
     pub offered: RefCell<Option<crate::checkpoint::Checkpoint>>,
+    /// The user's own files, when they are the dataset (what a kept run checks on resume).
+    pub own_files: RefCell<Option<crate::checkpoint::OwnFiles>>,
     /// Train was pressed while the trainer was leased out (for this generation).
     resume_wanted: Cell<Option<u32>>,
 }

@@ -436,6 +436,33 @@ async function otherData(base, failures) {
     await page.click('#use-own');
     await page.waitForFunction(() => /Your files: 8334 training and 1666 test/.test(document.querySelector('#status').innerText), null, { timeout: 60_000 });
     check(failures, await page.locator('#data-error').count() === 0, 'your own idx pair loads (8334 training, 1666 test images)');
+
+    // A run on your own files is kept with their names and sums: it resumes only on the same files.
+    const useOwn = async (images, labels, expected) => {
+      await page.selectOption('#dataset', 'own');
+      await page.setInputFiles('#own-images', path.join(mnist, images));
+      await page.setInputFiles('#own-labels', path.join(mnist, labels));
+      await page.click('#use-own');
+      await page.waitForFunction((re) => new RegExp(re).test(document.querySelector('#status').innerText), expected, { timeout: 120_000 });
+    };
+    await page.fill('#epochs', '1');
+    await page.click('#train');
+    await page.waitForFunction(() => document.querySelector('#status').dataset.phase === 'finished' && window.__train?.keptSteps === 2, null, { timeout: 240_000, polling: 500 });
+    await page.reload();
+    await page.waitForSelector('#resume-kept', { timeout: 120_000 });
+    await useOwn('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 'Your files: 50000 training');
+    await page.click('#resume-kept');
+    await page.waitForFunction(() => /not the same/.test(document.querySelector('#kept-offer')?.innerText ?? ''), null, { timeout: 60_000 }).catch(() => {});
+    const refused = await page.locator('#kept-offer').innerText().catch(() => '');
+    check(failures, refused.includes('t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz') && refused.includes('not the same'),
+      `a run on your own files does not resume on other files, and names the right ones (${refused})`);
+    await useOwn('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', 'Your files: 8334 training');
+    await page.click('#resume-kept');
+    await page.waitForFunction(() => /Resumed your run/.test(document.querySelector('#kept-msg')?.innerText ?? ''), null, { timeout: 120_000 }).catch(() => {});
+    const resumed = await page.locator('#kept-msg').innerText().catch(() => '');
+    const after = await page.evaluate(() => [document.querySelector('#status').dataset.phase, window.__train?.steps]);
+    check(failures, /Resumed your run at epoch 1 of 1/.test(resumed) && after[0] === 'finished' && after[1] === 2,
+      `on the same files it resumes (${resumed}; ${after})`);
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
   }, { viewport: { width: 1200, height: 1000 } });
 }
