@@ -18,21 +18,23 @@ impl AppState {
     /// Train a new run, or resume a paused one.
     pub fn train_or_resume(self) {
         show_training();
-        match self.ui.phase.get_untracked() {
-            // A second click (or a click while the data loads) does nothing.
-            Phase::Training | Phase::Loading | Phase::Starting => {}
-            Phase::Paused => resume(self),
-            _ if self.confirm_replacing("Start a new run?") => spawn_local(start_training(self)),
-            _ => {}
-        }
+        self.start_or_resume(true);
     }
 
     /// Train or Resume without asking (the embed API's host asked already).
     pub fn train_or_resume_unasked(self) {
+        self.start_or_resume(false);
+    }
+
+    /// Resumes a paused run, or starts a new one (asking first when `ask` and a run would be
+    /// replaced).
+    fn start_or_resume(self, ask: bool) {
         match self.ui.phase.get_untracked() {
+            // A second click (or a click while the data loads) does nothing.
             Phase::Training | Phase::Loading | Phase::Starting => {}
             Phase::Paused => resume(self),
-            _ => spawn_local(start_training(self)),
+            _ if !ask || self.confirm_replacing("Start a new run?") => spawn_local(start_training(self)),
+            _ => {}
         }
     }
 

@@ -128,13 +128,8 @@ pub async fn load_dataset(
 
 /// Lets the browser run its event loop (input, timers, painting) before going on.
 async fn yield_to_browser() {
-    wait_ms(0).await;
-}
-
-/// Waits `ms` milliseconds (a timer), letting the browser run meanwhile.
-async fn wait_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let scheduled = web_sys::window().map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).is_ok());
+        let scheduled = web_sys::window().map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0).is_ok());
         if scheduled != Some(true) {
             let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
         }

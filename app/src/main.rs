@@ -15,6 +15,7 @@ mod embed_protocol;
 mod fetch;
 mod files;
 mod inspection;
+mod js;
 mod kept_run;
 mod lessons;
 mod logic;
@@ -166,8 +167,9 @@ fn watch_visibility(app: AppState) {
     });
     let _ = document.add_event_listener_with_callback("visibilitychange", on_change.as_ref().unchecked_ref());
     on_change.forget(); // Lives as long as the page.
-                        // Leaving the page (a link, closing the tab, the back/forward cache) may come without a
-                        // visibility change in some browsers.
+
+    // Leaving the page (a link, closing the tab, the back/forward cache) may come without a
+    // visibility change in some browsers.
     let on_leave = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || app.page_hidden());
     if let Some(window) = web_sys::window() {
         let _ = window.add_event_listener_with_callback("pagehide", on_leave.as_ref().unchecked_ref());

@@ -2,15 +2,12 @@
 //! scripts/offline.mjs), which keeps this deployment's files so that the page opens and
 //! trains without a network after the first visit. The datasets stay in the page's own cache.
 
+use crate::js;
 use crate::state::use_app;
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Promise, Reflect};
 use leptos::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-
-fn method(target: &JsValue, name: &str) -> Result<Function, String> {
-    Reflect::get(target, &name.into()).ok().and_then(|f| f.dyn_into::<Function>().ok()).ok_or_else(|| format!("no {name}"))
-}
 
 /// Registers `sw.js` and waits until a worker is active (its install cached the files).
 async fn register() -> Result<(), String> {
@@ -20,15 +17,11 @@ async fn register() -> Result<(), String> {
         // Browsers offer service workers only on https:// and localhost addresses.
         return Err("this browser offers no service worker here (it needs https:// or localhost)".into());
     }
-    let registering = method(&container, "register")?.call1(&container, &"sw.js".into()).map_err(describe)?;
-    JsFuture::from(Promise::from(registering)).await.map_err(describe)?;
+    let describe = |e: JsValue| js::message(&e).unwrap_or_else(|| "unknown error".into());
+    js::call(&container, "register", &["sw.js".into()]).await.map_err(describe)?;
     let ready = Reflect::get(&container, &"ready".into()).map_err(describe)?;
     JsFuture::from(Promise::from(ready)).await.map_err(describe)?;
     Ok(())
-}
-
-fn describe(e: JsValue) -> String {
-    Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).or_else(|| e.as_string()).unwrap_or_else(|| "unknown error".into())
 }
 
 /// The footer's line on offline use; registers the worker unless `?nocache` asked for no caching.

@@ -4,24 +4,13 @@
 //! `Reflect`, so a browser without OPFS (or a private window that refuses it) gives an error
 //! to show, never an exception.
 
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use crate::js::{call, message};
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::JsValue;
 
 const FILE: &str = "current-run.safetensors";
 /// A checkpoint of the tutorial's CNN is a few MB; anything far larger is not ours.
 const MAX_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
-
-/// Calls `target.method(...args)` and awaits the result when it is a promise.
-async fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let f = Reflect::get(target, &method.into())?;
-    let f: Function = f.dyn_into().map_err(|_| JsValue::from_str(&format!("this browser has no {method}()")))?;
-    let result = f.apply(target, &args.iter().collect())?;
-    match result.dyn_into::<Promise>() {
-        Ok(p) => JsFuture::from(p).await,
-        Err(v) => Ok(v),
-    }
-}
 
 /// A DOM error's name, e.g. "NotFoundError" or "QuotaExceededError".
 fn error_name(e: &JsValue) -> String {
@@ -30,7 +19,7 @@ fn error_name(e: &JsValue) -> String {
 
 /// Plain words for a storage error.
 pub fn describe(e: &JsValue) -> String {
-    let message = Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).or_else(|| e.as_string()).unwrap_or_default();
+    let message = message(e).unwrap_or_default();
     match error_name(e).as_str() {
         "QuotaExceededError" => "the browser's storage for this site is full".into(),
         "SecurityError" | "NotAllowedError" => format!("this browser does not allow the page to store files here ({message})"),
