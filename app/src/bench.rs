@@ -34,9 +34,14 @@ async fn bench_backend(
     let startup_ms = now_s() * 1000.0;
     trainer.run_steps(1, &no_fault).await?;
     let started = now_s();
+    let submissions_before = match &trainer {
+        PageTrainer::Gpu(t) => t.submissions(),
+        PageTrainer::Burn(_) => 0,
+    };
     let mut done = 0;
     while done < steps {
-        // At most one epoch per call; the GPU trainer is submitted back to back.
+        // At most one epoch and MAX_STEPS_PER_SUBMISSION steps per call: ours submits them
+        // in one command buffer and waits once.
         let before = trainer.clock().steps;
         trainer.run_steps(steps - done, &no_fault).await?;
         done += (trainer.clock().steps - before) as usize;
@@ -52,6 +57,10 @@ async fn bench_backend(
         PageTrainer::Gpu(t) => {
             report.adapter = adapter.to_string();
             report.gpu_memory_bytes = Some(t.gpu_memory_bytes());
+            let submissions = (t.submissions() - submissions_before) as f64;
+            report.submissions_per_s = Some(submissions / seconds);
+            report.steps_per_submission = Some(steps as f64 / submissions.max(1.0));
+            report.dispatches_per_step = Some(t.dispatches_per_step());
             // Per-kernel GPU time of one more step, where the adapter has timestamp queries.
             report.kernels = kernel_totals(&t.profile_step().await?.unwrap_or_default());
         }

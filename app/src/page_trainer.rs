@@ -41,22 +41,25 @@ impl PageTrainer {
         }
     }
 
-    /// Trains up to `count` steps, stopping at the end of an epoch, and waits for them
-    /// (yielding to the event loop). Returns the metrics that have arrived; at an epoch's
+    /// Trains up to `count` steps (ours: in one submission of at most
+    /// [`engine::train::MAX_STEPS_PER_SUBMISSION`]), stopping at the end of an epoch, and
+    /// waits for them (yielding to the event loop). Returns the metrics that have arrived; at an epoch's
     /// end, all of them. `lose_device_after` injects a device loss (tests).
     pub async fn run_steps(&mut self, count: usize, lose_device_after: &Cell<Option<u64>>) -> Result<Vec<StepMetrics>, TrainError> {
         match self {
             PageTrainer::Gpu(t) => {
-                for _ in 0..count {
-                    if lose_device_after.get().is_some_and(|n| t.clock().steps >= n) {
+                let mut count = count;
+                if let Some(n) = lose_device_after.get() {
+                    let steps = t.clock().steps;
+                    if steps >= n {
                         lose_device_after.set(None);
                         t.context().device.destroy();
-                    }
-                    t.step()?;
-                    if t.clock().at_epoch_start() {
-                        break;
+                    } else {
+                        count = count.min((n - steps) as usize);
                     }
                 }
+                // One submission: `steps` stops at the epoch's end by itself.
+                t.steps(count)?;
                 t.gpu_idle().await?;
                 let mut metrics = t.poll_metrics()?;
                 if t.clock().at_epoch_start() {

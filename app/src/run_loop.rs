@@ -10,7 +10,7 @@ use crate::page_trainer::PageTrainer;
 use crate::report::publish_report;
 use crate::state::{AppState, Lease, Phase, TrainProgress};
 use charts::{ChartData, EpochPoint};
-use engine::train::{BackendKind, StepMetrics, TrainError};
+use engine::train::{steps_for_work, BackendKind, StepMetrics, TrainError};
 use engine::{Dataset, Split};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -231,7 +231,7 @@ async fn run_ticks(app: AppState, trainer: &mut PageTrainer, generation: u32) ->
         let clock = trainer.clock();
         // Aim for ~100 ms of work per tick: responsive on slow adapters, efficient on fast ones.
         let per_step = (now_s() - tick_start) / (clock.steps - before).max(1) as f64;
-        steps_per_tick = ((0.1 / per_step.max(1e-4)) as usize).clamp(1, 32);
+        steps_per_tick = steps_for_work(per_step);
         let epoch_done = clock.at_epoch_start();
         let rate = (clock.steps - steps_at_start) as f64 * settings.batch as f64 / (now_s() - started).max(1e-9);
         ui.progress.update(|p| {

@@ -8,7 +8,7 @@ use engine::data::Dataset;
 use engine::gpu::GpuContext;
 use engine::model::Model;
 #[cfg(not(target_arch = "wasm32"))]
-use engine::train::EpochProgress;
+use engine::train::{steps_for_work, EpochProgress};
 use engine::train::{BackendKind, EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Trainer, Weights};
 use engine::weights::TrainingState;
 
@@ -85,6 +85,13 @@ impl AnyTrainer {
     pub fn step(&mut self) -> Result<(), TrainError> {
         each!(self, t => t.step())
     }
+    /// Up to `count` steps in one submission (ours); burn takes one step per call.
+    pub fn steps(&mut self, count: usize) -> Result<usize, TrainError> {
+        match self {
+            AnyTrainer::Wgsl(t) => t.steps(count),
+            AnyTrainer::Burn(t) => t.step().map(|_| 1),
+        }
+    }
     pub fn poll_metrics(&mut self) -> Result<Vec<StepMetrics>, TrainError> {
         each!(self, t => t.poll_metrics())
     }
@@ -138,9 +145,11 @@ impl AnyTrainer {
     }
 
     /// Native convenience: trains the rest of the current epoch, calling `on_progress` after
-    /// every step with the metrics that have arrived so far (a few steps behind the device).
-    /// Returns every step's metrics of the epoch once the device has finished. `stop` is
-    /// asked after every step: when it says yes the epoch ends early (Ctrl-C).
+    /// every submission with the metrics that have arrived so far (a few steps behind the
+    /// device). Returns every step's metrics of the epoch once the device has finished.
+    /// `stop` is asked after every submission: when it says yes the epoch ends early
+    /// (Ctrl-C). The epoch's first step is timed to its end, and the rest go about 100 ms
+    /// of work per submission ([`steps_for_work`]).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn run_epoch(
         &mut self,
@@ -149,8 +158,14 @@ impl AnyTrainer {
     ) -> Result<Vec<StepMetrics>, TrainError> {
         let total = self.clock().steps_per_epoch;
         let mut metrics = Vec::with_capacity(total);
+        let mut per_submission = None;
         loop {
-            self.step()?;
+            let begun = std::time::Instant::now();
+            self.steps(per_submission.unwrap_or(1))?;
+            if per_submission.is_none() {
+                metrics.extend(engine::train::block_on(self.wait_idle())?);
+                per_submission = Some(steps_for_work(begun.elapsed().as_secs_f64()));
+            }
             metrics.extend(self.poll_metrics()?);
             let clock = self.clock();
             let done = if clock.at_epoch_start() { total } else { clock.step_in_epoch };

@@ -125,6 +125,10 @@ enum Command {
         /// Also list every dispatch of the profiled step in order, not only per-kernel sums.
         #[arg(long)]
         dispatches: bool,
+        /// Ours: steps per submission, `auto` (about 100 ms of work each, as training does)
+        /// or a number up to 256. A comma-separated list runs each in turn, side by side.
+        #[arg(long, default_value = "auto", value_delimiter = ',', value_parser = bench::parse_per_submission)]
+        per_submission: Vec<bench::PerSubmission>,
     },
 }
 
@@ -219,13 +223,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Lessons(args) => lessons::lessons(args, &model),
         Command::Info => info(),
         Command::Selftest { list, json } => selftest::selftest(list, json),
-        Command::Bench { data, batch, steps, json, backend, dispatches } => {
+        Command::Bench { data, batch, steps, json, backend, dispatches, per_submission } => {
             let kinds = if backend == "all" {
                 BackendKind::ALL.into_iter().filter(|&k| burn_peer::compiled_in(k)).collect()
             } else {
                 vec![BackendKind::parse(&backend).map_err(anyhow::Error::msg)?]
             };
-            bench::bench(bench::BenchArgs { data, batch, steps, json, dispatches, kinds }, &model)
+            bench::bench(bench::BenchArgs { data, batch, steps, json, dispatches, kinds, per_submission }, &model)
         }
     }
 }

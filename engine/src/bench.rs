@@ -48,6 +48,17 @@ pub struct BenchReport {
     /// Ours only: GPU memory the trainer allocated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_memory_bytes: Option<u64>,
+    /// Ours only: the timed steps' submissions per second, kernel dispatches per step, and
+    /// (natively) CPU time spent encoding and submitting, per step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submissions_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatches_per_step: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_submit_ms_per_step: Option<f64>,
+    /// Ours only: the timed steps per submission, on average (1: one per step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_per_submission: Option<f64>,
     /// Ours only, where the adapter has timestamp queries: one profiled step, per kernel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kernels: Vec<KernelTotal>,

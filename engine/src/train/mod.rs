@@ -1,17 +1,20 @@
 //! Training on the GPU: the settings and errors every backend shares ([`TrainConfig`],
 //! [`TrainError`]), the step clock, our [`Trainer`], its static plan of bound dispatches,
-//! and the ring that brings metrics back without stalling the step loop.
+//! the table that puts many steps in one submission, and the ring that brings metrics
+//! back without stalling the step loop.
 
 mod backend;
 pub mod clock;
 mod metrics;
 mod plan;
 pub mod replay;
+mod submit;
 mod trainer;
 
 pub use crate::weights::Weights;
 pub use backend::{auto_backend, AutoChoice, BackendChoice, BackendKind};
 pub use clock::StepClock;
+pub use submit::{steps_for_work, MAX_STEPS_PER_SUBMISSION};
 pub use trainer::Trainer;
 
 use crate::gpu::GpuError;
@@ -32,7 +35,7 @@ pub struct TrainConfig {
     pub eval_batch: usize,
     /// Request metrics from the GPU every this many steps.
     pub metrics_every: usize,
-    /// Native only: most submitted steps not yet finished before `step` waits.
+    /// Native only: most submissions not yet finished before `steps` waits.
     pub max_in_flight: usize,
 }
 

@@ -1,8 +1,9 @@
 //! Our trainer: the dataset resident on the GPU as u8, a static plan of bound dispatches
-//! per batch size, and one command buffer per training step.
+//! per batch size, and many training steps per command buffer.
 
 use super::metrics::{MetricsRing, METRIC_SLOTS, SLOT_BYTES};
 use super::plan::{build_plan, identity_permutation, padded_u8, upload_split, Plan, PlanSpec, Shared};
+use super::submit::{StepTable, MAX_STEPS_PER_SUBMISSION};
 use super::{EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Weights};
 use crate::bench::KernelTime;
 use crate::data::{Dataset, Split};
@@ -32,6 +33,10 @@ pub struct Trainer {
     ring: MetricsRing,
     in_flight: VecDeque<wgpu::SubmissionIndex>,
     clock: StepClock,
+    table: StepTable,
+    submissions: u64,
+    /// Native only: CPU time spent encoding and submitting training steps.
+    submit_seconds: f64,
 }
 
 impl Trainer {
@@ -81,6 +86,9 @@ impl Trainer {
             probe: None,
             test_split: data.test.clone(),
             in_flight: VecDeque::new(),
+            table: StepTable::new(ctx),
+            submissions: 0,
+            submit_seconds: 0.0,
         };
         trainer.check_fault()?;
         Ok(trainer)
@@ -106,6 +114,7 @@ impl Trainer {
     /// GPU memory this trainer allocated, in bytes (data, parameters, optimizer, activations).
     pub fn gpu_memory_bytes(&self) -> u64 {
         self.shared.bytes()
+            + self.table.bytes()
             + self.ring.bytes()
             + self.train_data.bytes()
             // The training set's evaluation view shares the training pixels and labels.
@@ -121,10 +130,11 @@ impl Trainer {
         }
     }
 
-    fn write_step(&self, start: usize, valid: usize, slot: usize, accumulate: bool) {
-        let t = self.clock.steps as i32 + 1;
+    /// The uniform of a step or evaluation batch; `t` is Adam's step number, from 1.
+    fn step_uniform(&self, t: u64, start: usize, valid: usize, slot: usize, accumulate: bool) -> Step {
         let adam = &self.config.adam;
-        let uniform = Step {
+        let t = t.min(i32::MAX as u64) as i32;
+        Step {
             start: start as u32,
             valid: valid as u32,
             slot: slot as u32,
@@ -133,43 +143,85 @@ impl Trainer {
             bc1: (1.0 - (adam.beta1 as f64).powi(t)) as f32,
             bc2: (1.0 - (adam.beta2 as f64).powi(t)) as f32,
             _pad: 0.0,
-        };
+        }
+    }
+
+    /// The uniform of the training step after `clock`.
+    fn train_uniform(&self, clock: StepClock) -> Step {
+        let batch = self.config.batch;
+        self.step_uniform(clock.steps + 1, clock.batch_start(batch), batch, MetricsRing::slot(clock.steps), false)
+    }
+
+    /// Writes one step's uniform directly (evaluation, probes, profiling).
+    fn write_step(&self, start: usize, valid: usize, slot: usize, accumulate: bool) {
+        let uniform = self.step_uniform(self.clock.steps + 1, start, valid, slot, accumulate);
         self.kernels.ctx.queue.write_buffer(&self.shared.step, 0, bytemuck::bytes_of(&uniform));
     }
 
-    /// Uploads the epoch's shuffle at its first step, and this step's uniform.
-    fn begin_step(&self) {
+    /// Uploads the epoch's shuffle at its first step.
+    fn upload_shuffle_if_due(&self) {
         if self.clock.at_epoch_start() && self.config.shuffle {
             let perm = epoch_permutation(self.train_data.len, self.config.seed, self.clock.epoch);
             self.kernels.ctx.queue.write_buffer(&self.train_data.perm, 0, bytemuck::cast_slice(&perm));
         }
-        let batch = self.config.batch;
-        self.write_step(self.clock.batch_start(batch), batch, MetricsRing::slot(self.clock.steps), false);
     }
 
-    /// Encodes and submits one training step; never waits for the GPU except to keep at most
-    /// `max_in_flight` steps queued (natively).
+    /// Submissions so far (training steps and evaluations), for benchmarks.
+    pub fn submissions(&self) -> u64 {
+        self.submissions
+    }
+
+    /// CPU seconds spent encoding and submitting training steps so far (natively; 0 in
+    /// the browser, which has no monotonic clock here).
+    pub fn submit_seconds(&self) -> f64 {
+        self.submit_seconds
+    }
+
+    /// Dispatches (kernel launches) in one training step; each step also copies its uniform.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.train_plan.forward.len() + self.train_plan.backward.len()
+    }
+
+    /// Encodes and submits one training step. See [`Trainer::steps`].
     pub fn step(&mut self) -> Result<(), TrainError> {
+        self.steps(1).map(|_| ())
+    }
+
+    /// Encodes up to `count` training steps (at most [`MAX_STEPS_PER_SUBMISSION`], and
+    /// never past the end of the epoch, whose next shuffle is uploaded between
+    /// submissions) into one command buffer and submits it. Returns the steps submitted.
+    /// Never waits for the GPU except to keep at most `max_in_flight` submissions queued
+    /// (natively).
+    pub fn steps(&mut self, count: usize) -> Result<usize, TrainError> {
         self.check_fault()?;
+        #[cfg(not(target_arch = "wasm32"))]
+        let begun = std::time::Instant::now();
         let ctx = self.kernels.ctx.clone();
-        self.begin_step();
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("train step"), timestamp_writes: None });
-            for d in self.train_plan.forward.iter().chain(&self.train_plan.backward) {
-                d.encode(&mut pass);
-            }
+        self.upload_shuffle_if_due();
+        let left_in_epoch = self.clock.steps_per_epoch - self.clock.step_in_epoch;
+        let count = count.clamp(1, MAX_STEPS_PER_SUBMISSION).min(left_in_epoch);
+        let mut uniforms = Vec::with_capacity(count);
+        for _ in 0..count {
+            uniforms.push(self.train_uniform(self.clock));
+            self.clock.advance();
         }
-        self.clock.advance();
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train steps") });
+        let plan = [&self.train_plan.forward[..], &self.train_plan.backward[..]];
+        self.table.encode(&ctx, &mut encoder, &uniforms, &self.shared.step, &plan, |_, _| {});
         let request = self.ring.due(self.clock.steps, self.config.metrics_every, self.clock.at_epoch_start());
         let staged = if request { self.ring.stage(&mut encoder, &self.shared.metrics, self.clock.steps) } else { None };
         let index = ctx.queue.submit([encoder.finish()]);
+        self.submissions += 1;
         if let Some(i) = staged {
             self.ring.map(i);
         }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.submit_seconds += begun.elapsed().as_secs_f64();
+        }
         self.in_flight.push_back(index);
         self.throttle()?;
-        Ok(())
+        Ok(count)
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -254,15 +306,25 @@ impl Trainer {
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         encoder.clear_buffer(&self.shared.eval_metrics, 0, None);
         ctx.queue.submit([encoder.finish()]);
-        for start in (0..len).step_by(eval_batch) {
-            let valid = eval_batch.min(len - start);
-            self.write_step(start, valid, 0, true);
-            let mut encoder = plan.forward_encoder(&ctx);
-            if let Some(kept) = &kept {
-                let bytes = |n: usize| (n * classes * 4) as u64;
-                encoder.copy_buffer_to_buffer(logprobs_out, 0, kept, bytes(start), bytes(valid));
-            }
+        // Every batch adds into metrics slot 0; up to MAX_STEPS_PER_SUBMISSION batches per
+        // submission.
+        let batches: Vec<Step> = (0..len)
+            .step_by(eval_batch)
+            .map(|start| self.step_uniform(self.clock.steps + 1, start, eval_batch.min(len - start), 0, true))
+            .collect();
+        for (chunk_index, chunk) in batches.chunks(MAX_STEPS_PER_SUBMISSION).enumerate() {
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            let first = chunk_index * MAX_STEPS_PER_SUBMISSION;
+            self.table.encode(&ctx, &mut encoder, chunk, &self.shared.step, &[&plan.forward], |encoder, k| {
+                if let Some(kept) = &kept {
+                    let (start, valid) = (chunk[k].start as usize, chunk[k].valid as usize);
+                    let bytes = |n: usize| (n * classes * 4) as u64;
+                    debug_assert_eq!(start, (first + k) * eval_batch);
+                    encoder.copy_buffer_to_buffer(logprobs_out, 0, kept, bytes(start), bytes(valid));
+                }
+            });
             ctx.queue.submit([encoder.finish()]);
+            self.submissions += 1;
         }
         let sums = ctx.read_f32(&self.shared.eval_metrics).await?;
         let logprobs = match &kept {
@@ -479,7 +541,8 @@ impl Trainer {
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        self.begin_step();
+        self.upload_shuffle_if_due();
+        self.write_step(self.clock.batch_start(self.config.batch), self.config.batch, MetricsRing::slot(self.clock.steps), false);
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         for (i, d) in dispatches.iter().enumerate() {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
