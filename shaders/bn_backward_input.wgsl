@@ -1,5 +1,6 @@
 // BatchNorm backward w.r.t. the input, elementwise, from the reduced dgamma and dbeta:
-// dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma).
+// dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma). With a ReLU fused after the
+// layer (p.relu), dy counts only where that ReLU's output y is positive.
 @group(0) @binding(0) var<uniform> p: BnParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
@@ -7,6 +8,7 @@
 @group(0) @binding(4) var<storage, read> params: array<f32>;
 @group(0) @binding(5) var<storage, read> grads: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read> y: array<f32>;  // the fused ReLU's output (read if p.relu)
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -18,5 +20,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let xhat = (x[i] - save[ch]) * invstd;
     let dgamma = grads[p.gamma_off + ch];
     let dbeta = grads[p.beta_off + ch];
-    dx[i] = params[p.gamma_off + ch] * invstd / m * (m * dy[i] - dbeta - xhat * dgamma);
+    let g = select(0.0, dy[i], p.relu == 0u || y[i] > 0.0);
+    dx[i] = params[p.gamma_off + ch] * invstd / m * (m * g - dbeta - xhat * dgamma);
 }

@@ -1,10 +1,12 @@
 // BatchNorm backward, reduction part: one workgroup per channel computes
-// dbeta = sum(dy) and dgamma = sum(dy * xhat) into the flat gradient buffer.
+// dbeta = sum(dy) and dgamma = sum(dy * xhat) into the flat gradient buffer. With a ReLU
+// fused after the layer (p.relu), dy counts only where that ReLU's output y is positive.
 @group(0) @binding(0) var<uniform> p: BnParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read> save: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(5) var<storage, read> y: array<f32>;  // the fused ReLU's output (read if p.relu)
 
 const WG: u32 = 256u;
 var<workgroup> partial_dy: array<f32, 256>;
@@ -20,8 +22,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var sum_dyx = 0.0;
     for (var j = lid; j < m; j += WG) {
         let i = ((j / p.hw) * p.c + ch) * p.hw + j % p.hw;
-        sum_dy += dy[i];
-        sum_dyx += dy[i] * (x[i] - mean) * invstd;
+        let g = select(0.0, dy[i], p.relu == 0u || y[i] > 0.0);
+        sum_dy += g;
+        sum_dyx += g * (x[i] - mean) * invstd;
     }
     partial_dy[lid] = sum_dy;
     partial_dyx[lid] = sum_dyx;

@@ -49,11 +49,13 @@ pub struct BenchReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_memory_bytes: Option<u64>,
     /// Ours only: the timed steps' submissions per second, kernel dispatches per step, and
-    /// (natively) CPU time spent encoding and submitting, per step.
+    /// (natively) CPU time per step spent encoding and inside the submit call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submissions_per_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatches_per_step: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_encode_ms_per_step: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_submit_ms_per_step: Option<f64>,
     /// Ours only: the timed steps per submission, on average (1: one per step).

@@ -38,11 +38,13 @@ struct ConvPackDyParams { o: u32, pixels: u32, m_total: u32, m_stride: u32, coun
 
 struct BnStatsParams { n: u32, c: u32, hw: u32, stats_off: u32, eps: f32, momentum: f32, update_running: u32, _pad: u32 }
 struct BnEvalStatsParams { c: u32, stats_off: u32, eps: f32, _pad: u32 }
-// bn_apply, bn_backward_params and bn_backward_input (relu: fused into bn_apply only).
+// bn_apply, bn_backward_params and bn_backward_input (relu: the ReLU after the layer, fused
+// into all three).
 struct BnParams { n: u32, c: u32, hw: u32, relu: u32, gamma_off: u32, beta_off: u32, _pad0: u32, _pad1: u32 }
 
 struct ElementwiseParams { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
-struct DenseParams { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
+// relu: dense_backward_input masks dx by x > 0 (the input is a ReLU's output).
+struct DenseParams { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, relu: u32, _pad1: u32, _pad2: u32 }
 struct LossParams { n: u32, classes: u32, train: u32, _pad: u32 }
 struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32 }
 

@@ -23,6 +23,18 @@ pub struct RunningStats<'a> {
     pub offset: usize,
 }
 
+/// What a BatchNorm layer's backward kernels read: its input `x`, the gradient `dy` of its
+/// output, and the flat gradients `grads` (dgamma and dbeta go there).
+#[derive(Clone, Copy)]
+pub struct BnBackward<'a> {
+    pub x: &'a wgpu::Buffer,
+    pub dy: &'a wgpu::Buffer,
+    pub grads: &'a wgpu::Buffer,
+    /// The output of a ReLU fused after the layer: `dy` is the ReLU's output gradient, and
+    /// counts only where this is positive (the ReLU's backward, without its own dispatch).
+    pub relu_output: Option<&'a wgpu::Buffer>,
+}
+
 impl BnLayer<'_> {
     /// The uniform shared by bn_apply and both backward kernels.
     fn uniform(&self, relu: bool) -> BnParams {
@@ -66,21 +78,16 @@ impl Kernels {
         self.dispatch("bn_apply", &layer.uniform(relu), &[x, layer.save, layer.params.buffer, y], elementwise(count))
     }
 
-    /// dgamma and dbeta into `grads` at the layer's offsets.
-    pub fn bn_backward_params(&self, layer: &BnLayer, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer) -> Dispatch {
-        self.dispatch("bn_backward_params", &layer.uniform(false), &[x, dy, layer.save, grads], (layer.shape.c as u32, 1))
+    /// dgamma and dbeta into `g.grads` at the layer's offsets.
+    pub fn bn_backward_params(&self, layer: &BnLayer, g: &BnBackward) -> Dispatch {
+        let buffers = [g.x, g.dy, layer.save, g.grads, g.relu_output.unwrap_or(g.x)];
+        self.dispatch("bn_backward_params", &layer.uniform(g.relu_output.is_some()), &buffers, (layer.shape.c as u32, 1))
     }
 
-    /// Needs bn_backward_params' dgamma and dbeta already in `grads`.
-    pub fn bn_backward_input(
-        &self,
-        layer: &BnLayer,
-        x: &wgpu::Buffer,
-        dy: &wgpu::Buffer,
-        grads: &wgpu::Buffer,
-        dx: &wgpu::Buffer,
-    ) -> Dispatch {
-        let buffers = [x, dy, layer.save, layer.params.buffer, grads, dx];
-        self.dispatch("bn_backward_input", &layer.uniform(false), &buffers, elementwise(layer.n * layer.shape.len()))
+    /// Needs bn_backward_params' dgamma and dbeta already in `g.grads`.
+    pub fn bn_backward_input(&self, layer: &BnLayer, g: &BnBackward, dx: &wgpu::Buffer) -> Dispatch {
+        let buffers = [g.x, g.dy, layer.save, layer.params.buffer, g.grads, dx, g.relu_output.unwrap_or(g.x)];
+        let uniform = layer.uniform(g.relu_output.is_some());
+        self.dispatch("bn_backward_input", &uniform, &buffers, elementwise(layer.n * layer.shape.len()))
     }
 }

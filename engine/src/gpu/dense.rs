@@ -30,8 +30,18 @@ impl Kernels {
         self.dispatch("dense_forward", &layer.uniform(), &[x, layer.params.buffer, y], elementwise(layer.n * layer.outputs))
     }
 
-    pub fn dense_backward_input(&self, layer: &DenseLayer, dy: &wgpu::Buffer, dx: &wgpu::Buffer) -> Dispatch {
-        self.dispatch("dense_backward_input", &layer.uniform(), &[dy, layer.params.buffer, dx], elementwise(layer.n * layer.inputs))
+    /// `relu_input`: the layer's input, when it is a ReLU's output; that ReLU's backward is
+    /// fused here (dx kept only where the input is positive).
+    pub fn dense_backward_input(
+        &self,
+        layer: &DenseLayer,
+        dy: &wgpu::Buffer,
+        dx: &wgpu::Buffer,
+        relu_input: Option<&wgpu::Buffer>,
+    ) -> Dispatch {
+        let uniform = DenseParams { relu: relu_input.is_some() as u32, ..layer.uniform() };
+        let buffers = [dy, layer.params.buffer, dx, relu_input.unwrap_or(dy)];
+        self.dispatch("dense_backward_input", &uniform, &buffers, elementwise(layer.n * layer.inputs))
     }
 
     /// dW and db into `grads` at the layer's offsets.

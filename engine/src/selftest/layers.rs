@@ -3,7 +3,7 @@
 //! may be written.
 
 use super::{Probe, FWD_TOL, GRAD_TOL};
-use crate::gpu::batchnorm::{BnLayer, RunningStats};
+use crate::gpu::batchnorm::{BnBackward, BnLayer, RunningStats};
 use crate::gpu::conv::{ConvGradients, ConvLayer};
 use crate::gpu::dense::DenseLayer;
 use crate::gpu::{ConvParamsSplit, GpuError, Kernels, LayerParams};
@@ -74,16 +74,21 @@ pub(super) async fn batchnorm(p: &mut Probe<'_>, k: &Kernels, shape: Shape, n: u
     let mut stats = p.rng.vec(stats_off + 2 * shape.c, 0.5, 1.5);
     let (xb, pb, dyb, sb) = (p.input(&x), p.input(&flat), p.input(&dy), p.input(&stats));
     let save = p.poisoned(2 * shape.c);
-    let (y, y_relu, dx) = (p.poisoned(len), p.poisoned(len), p.poisoned(len));
-    let grads = p.poisoned(flat.len());
+    let (y, y_relu, dx, dx_relu) = (p.poisoned(len), p.poisoned(len), p.poisoned(len), p.poisoned(len));
+    let (grads, grads_relu) = (p.poisoned(flat.len()), p.poisoned(flat.len()));
     let layer = BnLayer { shape, n, params: LayerParams { buffer: &pb, weight: g_off, bias: b_off }, save: &save };
     let running = RunningStats { buffer: &sb, offset: stats_off };
+    let plain = BnBackward { x: &xb, dy: &dyb, grads: &grads, relu_output: None };
+    // dy as the gradient of the fused ReLU's output (y_relu), masked inside the kernels.
+    let through_relu = BnBackward { grads: &grads_relu, relu_output: Some(&y_relu), ..plain };
     p.run(&[
         k.bn_stats(&layer, &xb, running, true),
         k.bn_apply(&layer, false, &xb, &y),
         k.bn_apply(&layer, true, &xb, &y_relu),
-        k.bn_backward_params(&layer, &xb, &dyb, &grads),
-        k.bn_backward_input(&layer, &xb, &dyb, &grads, &dx),
+        k.bn_backward_params(&layer, &plain),
+        k.bn_backward_input(&layer, &plain, &dx),
+        k.bn_backward_params(&layer, &through_relu),
+        k.bn_backward_input(&layer, &through_relu, &dx_relu),
     ]);
     let (y_ref, cache) = r::bn_forward_train(shape, n, &x, &gamma, &beta);
     p.close("forward", &p.read(&y).await?, &y_ref, FWD_TOL);
@@ -93,6 +98,14 @@ pub(super) async fn batchnorm(p: &mut Probe<'_>, k: &Kernels, shape: Shape, n: u
     p.close("dgamma", &got[g_off..g_off + shape.c], &dg_ref, GRAD_TOL);
     p.close("dbeta", &got[b_off..b_off + shape.c], &db_ref, GRAD_TOL);
     p.close("dx", &p.read(&dx).await?, &dx_ref, GRAD_TOL);
+    // The ReLU's backward fused: dy kept where the kernel's own forward output is positive.
+    let relu_out = p.read(&y_relu).await?;
+    let dy_masked: Vec<f64> = dy.iter().zip(&relu_out).map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }).collect();
+    let (dx_ref, dg_ref, db_ref) = r::bn_backward(shape, n, &dy_masked, &cache, &gamma);
+    let got = p.read(&grads_relu).await?;
+    p.close("dgamma through a fused ReLU", &got[g_off..g_off + shape.c], &dg_ref, GRAD_TOL);
+    p.close("dbeta through a fused ReLU", &got[b_off..b_off + shape.c], &db_ref, GRAD_TOL);
+    p.close("dx through a fused ReLU", &p.read(&dx_relu).await?, &dx_ref, GRAD_TOL);
 
     // Running statistics, then evaluation mode from them.
     let (means, vars) = stats[stats_off..].split_at_mut(shape.c);
@@ -130,15 +143,20 @@ pub(super) async fn dense(p: &mut Probe<'_>, k: &Kernels, inputs: usize, outputs
     let flat = flat_with(p, b_off + outputs + 1, &[(w_off, &w), (b_off, &b)]);
     let (xb, pb, dyb) = (p.input(&x), p.input(&flat), p.input(&dy));
     let (y, dx, grads) = (p.poisoned(n * outputs), p.poisoned(n * inputs), p.poisoned(flat.len()));
+    let dx_relu = p.poisoned(n * inputs);
     let layer = DenseLayer { n, inputs, outputs, params: LayerParams { buffer: &pb, weight: w_off, bias: b_off } };
     p.run(&[
         k.dense_forward(&layer, &xb, &y),
-        k.dense_backward_input(&layer, &dyb, &dx),
+        k.dense_backward_input(&layer, &dyb, &dx, None),
+        // x read as a ReLU's output (about half of it is not positive): its backward fused.
+        k.dense_backward_input(&layer, &dyb, &dx_relu, Some(&xb)),
         k.dense_backward_params(&layer, &xb, &dyb, &grads),
     ]);
     p.close("forward", &p.read(&y).await?, &r::dense_forward(n, inputs, outputs, &x, &w, &b), FWD_TOL);
     let (dx_ref, dw_ref, db_ref) = r::dense_backward(n, inputs, outputs, &x, &w, &dy);
     p.close("dx", &p.read(&dx).await?, &dx_ref, GRAD_TOL);
+    let masked: Vec<f64> = dx_ref.iter().zip(&x).map(|(&g, &x)| if x > 0.0 { g } else { 0.0 }).collect();
+    p.close("dx through the input's ReLU", &p.read(&dx_relu).await?, &masked, GRAD_TOL);
     let got = p.read(&grads).await?;
     p.close("dw", &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
     p.close("db", &got[b_off..b_off + outputs], &db_ref, GRAD_TOL);

@@ -3,7 +3,7 @@
 
 use crate::data::Split;
 use crate::gpu::adam::OptimizerBuffers;
-use crate::gpu::batchnorm::{BnLayer, RunningStats};
+use crate::gpu::batchnorm::{BnBackward, BnLayer, RunningStats};
 use crate::gpu::conv::{ConvGradients, ConvLayer};
 use crate::gpu::dense::DenseLayer;
 use crate::gpu::gather::ResidentSplit;
@@ -189,13 +189,21 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
         }
     }
 
+    // A ReLU's backward (ops[r]) is fused into the dense layer that reads its output (through
+    // any Flatten), or else into the BatchNorm it follows; only otherwise is it a dispatch.
+    let next_real_op = |r: usize| ops[r + 1..].iter().find(|op| !matches!(op, Op::Flatten { .. }));
+    let relu_in_dense = |r: usize| matches!(next_real_op(r), Some(Op::Dense { .. }));
+    let relu_before = |i: usize| ops[..i].iter().rev().find(|op| !matches!(op, Op::Flatten { .. }));
     let mut backward = Vec::new();
     if train {
         for (i, op) in ops.iter().enumerate().rev() {
             let fuse = ops.get(i + 1).is_some() && fused_relu(i + 1);
             let (x, y, dy, dx) = (&acts[i], &acts[i + 1], &grads[i + 1], &grads[i]);
             let count = n * op.output_len();
-            if fuse || (matches!(op, Op::Relu { .. }) && !fused_relu(i)) {
+            // The ReLU whose backward falls here: fused after this op, or this op itself.
+            let relu = if fuse { Some(i + 1) } else { (matches!(op, Op::Relu { .. }) && !fused_relu(i)).then_some(i) };
+            let relu_in_bn = fuse && matches!(op, Op::BatchNorm { .. }) && !relu_in_dense(i + 1);
+            if relu.is_some_and(|r| !relu_in_dense(r)) && !relu_in_bn {
                 backward.push(k.relu_backward(count, y, dy));
             }
             match *op {
@@ -210,16 +218,18 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
                 }
                 Op::BatchNorm { shape, gamma, beta, .. } => {
                     let layer = bn(i, shape, gamma, beta);
-                    backward.push(k.bn_backward_params(&layer, x, dy, &shared.grads));
+                    let g = BnBackward { x, dy, grads: &shared.grads, relu_output: relu_in_bn.then_some(y) };
+                    backward.push(k.bn_backward_params(&layer, &g));
                     if i > 0 {
-                        backward.push(k.bn_backward_input(&layer, x, dy, &shared.grads, dx));
+                        backward.push(k.bn_backward_input(&layer, &g, dx));
                     }
                 }
                 Op::Dense { inputs, outputs, weight, bias } => {
                     let layer = dense(inputs, outputs, weight, bias);
                     backward.push(k.dense_backward_params(&layer, x, dy, &shared.grads));
                     if i > 0 {
-                        backward.push(k.dense_backward_input(&layer, dy, dx));
+                        let relu_input = matches!(relu_before(i), Some(Op::Relu { .. })).then_some(x);
+                        backward.push(k.dense_backward_input(&layer, dy, dx, relu_input));
                     }
                 }
                 Op::Relu { .. } | Op::Flatten { .. } | Op::LogSoftmax { .. } => {}

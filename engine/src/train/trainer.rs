@@ -35,7 +35,8 @@ pub struct Trainer {
     clock: StepClock,
     table: StepTable,
     submissions: u64,
-    /// Native only: CPU time spent encoding and submitting training steps.
+    /// Native only: CPU time spent encoding training steps, and inside the submit call.
+    encode_seconds: f64,
     submit_seconds: f64,
 }
 
@@ -88,6 +89,7 @@ impl Trainer {
             in_flight: VecDeque::new(),
             table: StepTable::new(ctx),
             submissions: 0,
+            encode_seconds: 0.0,
             submit_seconds: 0.0,
         };
         trainer.check_fault()?;
@@ -171,10 +173,11 @@ impl Trainer {
         self.submissions
     }
 
-    /// CPU seconds spent encoding and submitting training steps so far (natively; 0 in
-    /// the browser, which has no monotonic clock here).
-    pub fn submit_seconds(&self) -> f64 {
-        self.submit_seconds
+    /// CPU seconds spent so far encoding training steps, and inside the queue's submit
+    /// call (natively; both 0 in the browser, which has no monotonic clock here). A
+    /// software driver may run the work inside submit.
+    pub fn cpu_seconds(&self) -> (f64, f64) {
+        (self.encode_seconds, self.submit_seconds)
     }
 
     /// Dispatches (kernel launches) in one training step; each step also copies its uniform.
@@ -210,14 +213,18 @@ impl Trainer {
         self.table.encode(&ctx, &mut encoder, &uniforms, &self.shared.step, &plan, |_, _| {});
         let request = self.ring.due(self.clock.steps, self.config.metrics_every, self.clock.at_epoch_start());
         let staged = if request { self.ring.stage(&mut encoder, &self.shared.metrics, self.clock.steps) } else { None };
-        let index = ctx.queue.submit([encoder.finish()]);
+        let commands = encoder.finish();
+        #[cfg(not(target_arch = "wasm32"))]
+        let encoded = std::time::Instant::now();
+        let index = ctx.queue.submit([commands]);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.encode_seconds += (encoded - begun).as_secs_f64();
+            self.submit_seconds += encoded.elapsed().as_secs_f64();
+        }
         self.submissions += 1;
         if let Some(i) = staged {
             self.ring.map(i);
-        }
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            self.submit_seconds += begun.elapsed().as_secs_f64();
         }
         self.in_flight.push_back(index);
         self.throttle()?;
