@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real-GPU measurements for issue 6, run on a lent device machine (see docs/performance.md).
+# Real-GPU measurements (issues 6 and 17), run on a lent device machine (see docs/performance.md).
 # Expects, carried beside the tree: .devbin/desktop.xz (a stripped release build of the
 # desktop binary, xz-compressed) and .gl/*.deb (the Vulkan loader). Writes logs to $OUT.
 set -u
@@ -23,8 +23,8 @@ if ! $B info 2>&1 | grep -qi nvidia; then
   exit 1
 fi
 $B info 2>&1 | head -12
-log "ours: bench"
-timeout 90 $B bench --steps ${STEPS:-1000} --dispatches 2>&1 | tee "$OUT/bench_wgsl.txt"
+log "ours: bench, one step per submission against about 100 ms of steps per submission"
+timeout 120 $B bench --steps ${STEPS:-1000} --per-submission 1,auto --dispatches 2>&1 | tee "$OUT/bench_wgsl.txt"
 log "ours: train 10 epochs"
 timeout 150 $B train --epochs ${EPOCHS:-10} --out "$OUT/train" 2>&1 | grep -v "step .*/" | tee "$OUT/train.txt"
 log "jax"

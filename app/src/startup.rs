@@ -108,6 +108,8 @@ pub async fn load_builtin(app: AppState, dataset: BuiltinDataset) -> bool {
             let session = app.session();
             *session.dataset.borrow_mut() = Some(Rc::new(data));
             *session.dataset_id.borrow_mut() = dataset.id.to_string();
+            // The own files' identity describes only the own files while they are loaded.
+            *session.own_files.borrow_mut() = None;
             ui.ins.set_classes(&dataset.classes);
             ui.phase.set(Phase::Ready);
             true

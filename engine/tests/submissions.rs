@@ -58,6 +58,20 @@ fn steps_in_one_submission_are_the_steps_one_at_a_time() {
     assert_eq!(single_metrics, chunked_metrics, "every step's loss and accuracy, in order");
 }
 
+/// The tutorial network's ReLUs cost no dispatch of their own, forward or backward: the
+/// first three are fused into BatchNorm (apply and both backward kernels), the last into
+/// conv4's forward and the dense layer's input gradient.
+#[test]
+fn a_step_has_no_relu_dispatch() {
+    let (ctx, model) = (gpu(), Model::tutorial());
+    let t = Trainer::new(&ctx, model, &mnist(16, 8), TrainConfig { batch: 8, ..Default::default() }).unwrap();
+    let kernels = t.step_kernels();
+    let count = |name: &str| kernels.iter().filter(|k| **k == name).count();
+    assert_eq!((count("relu"), count("relu_backward")), (0, 0), "{kernels:?}");
+    assert_eq!((count("bn_backward_params"), count("bn_backward_input"), count("dense_backward_input")), (3, 3, 1));
+    assert_eq!(t.dispatches_per_step(), kernels.len());
+}
+
 #[test]
 fn an_evaluation_longer_than_one_submission_matches_the_reference() {
     let (ctx, model) = (gpu(), Model::tutorial());

@@ -185,6 +185,11 @@ impl Trainer {
         self.train_plan.forward.len() + self.train_plan.backward.len()
     }
 
+    /// The kernels of one training step's dispatches, in order.
+    pub fn step_kernels(&self) -> Vec<&'static str> {
+        self.train_plan.forward.iter().chain(&self.train_plan.backward).map(|d| d.kernel).collect()
+    }
+
     /// Encodes and submits one training step. See [`Trainer::steps`].
     pub fn step(&mut self) -> Result<(), TrainError> {
         self.steps(1).map(|_| ())
