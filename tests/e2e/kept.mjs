@@ -132,6 +132,37 @@ export async function keepsTheRun(base, failures) {
       `after a lost device, Retry continues from epoch 1's checkpoint and ends as trained straight, bit for bit (differs: ${diff.join(', ') || 'nothing'}; ${kept})`);
   }, { acceptDownloads: true });
 
+  await withPage(true, 'kept-retry-own', async (page, problems) => {
+    // The same on your own idx files (MNIST's test pair): Retry keeps them loaded and
+    // continues from epoch 1's checkpoint on them.
+    const mnist = path.join(path.resolve(process.argv[2] ?? 'target/e2e-dist'), 'data', 'mnist');
+    await page.goto(`${base}/?backend=wgsl&limit=64&batch=16&epochs=2&test_limit=32&nocache&lose_device_after=6`);
+    await phase(page, 'ready');
+    await page.selectOption('#dataset', 'own');
+    await page.setInputFiles('#own-images', path.join(mnist, 't10k-images-idx3-ubyte.gz'));
+    await page.setInputFiles('#own-labels', path.join(mnist, 't10k-labels-idx1-ubyte.gz'));
+    await page.click('#use-own');
+    await page.waitForFunction(() => /Your files: 8334 training/.test(document.querySelector('#status').innerText), null, { timeout: 120_000 });
+    await page.click('#train');
+    await page.waitForSelector('#retry', { timeout: 300_000 });
+    await page.click('#retry');
+    // Epoch 1's checkpoint (step 4) is resumed; its message stays until the next checkpoint,
+    // epoch 2's end, 4 steps later.
+    const resumed = await page.waitForFunction(() => /Resumed your run at epoch 2 of 2, step 4\b/.test(document.querySelector('#kept-msg')?.innerText ?? ''),
+      null, { timeout: 300_000, polling: 20 }).then(() => true, () => false);
+    await phase(page, 'finished');
+    const after = await page.evaluate(() => ({
+      status: document.querySelector('#status').innerText,
+      dataset: document.querySelector('#dataset').value,
+      kept: document.querySelector('#kept-msg')?.innerText ?? '',
+      steps: window.__train?.steps,
+    }));
+    check(failures, resumed && /Your files: 8334 training/.test(after.status) && after.dataset === 'own' && after.steps === 8
+      && /Kept in this browser at epoch 2 of 2, step 8/.test(after.kept),
+      `after a lost device on your own files, Retry keeps them and continues from epoch 1's checkpoint (${JSON.stringify(after)})`);
+    check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
+  });
+
   await withPage(true, 'kept-no-storage', async (page) => {
     // A browser that refuses the page storage (like some private windows): training goes on.
     await page.addInitScript(() => {
