@@ -163,6 +163,39 @@ export async function keepsTheRun(base, failures) {
     check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
   });
 
+  await withPage(true, 'kept-hidden', async (page, problems) => {
+    // A tab hidden mid-epoch (visibilitychange), and a page being left (pagehide): each
+    // keeps the run at the step it reached, not only at epochs' ends.
+    // One epoch of 32 steps, so both keeps land well before its end.
+    await page.goto(`${base}/?backend=wgsl&limit=1024&batch=32&epochs=1&test_limit=32&nocache&autostart`);
+    // The step of the latest mid-epoch keep ("… at epoch 1 of 1, step N (…"), or 0.
+    const midEpochStep = () => page.evaluate(() => Number(/Kept in this browser at epoch 1 of 1, step (\d+) /.exec(document.querySelector('#kept-msg')?.innerText ?? '')?.[1] ?? 0));
+    const keptAfter = async (event, before) => {
+      const from = await page.evaluate(() => window.__train?.steps ?? 0);
+      await page.evaluate((kind) => {
+        if (kind === 'pagehide') {
+          window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false }));
+        } else {
+          Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+          document.dispatchEvent(new Event('visibilitychange'));
+          delete document.visibilityState;
+        }
+      }, event);
+      await page.waitForFunction((b) => {
+        const m = /Kept in this browser at epoch 1 of 1, step (\d+) /.exec(document.querySelector('#kept-msg')?.innerText ?? '');
+        return m && Number(m[1]) > b;
+      }, before, { timeout: 60_000, polling: 20 }).catch(() => {});
+      return [from, await midEpochStep(), await page.locator('#kept-msg').innerText().catch(() => '')];
+    };
+    await page.waitForFunction(() => (window.__train?.steps ?? 0) >= 1, null, { timeout: 120_000, polling: 20 });
+    const [hiddenFrom, hiddenStep, hidden] = await keptAfter('visibilitychange', 0);
+    check(failures, hiddenStep >= 1 && hiddenStep < 32, `a tab hidden at step ${hiddenFrom} keeps the run mid-epoch (${hidden})`);
+    const [leftFrom, leftStep, left] = await keptAfter('pagehide', hiddenStep);
+    check(failures, leftStep > hiddenStep && leftStep < 32, `leaving the page (pagehide) at step ${leftFrom} keeps the run again, later (${left})`);
+    await phase(page, 'finished');
+    check(failures, !problems.some((p) => p.startsWith('uncaught')), `no uncaught exception ${problems.join('; ')}`);
+  });
+
   await withPage(true, 'kept-no-storage', async (page) => {
     // A browser that refuses the page storage (like some private windows): training goes on.
     await page.addInitScript(() => {
