@@ -36,11 +36,13 @@ struct ConvReduceParams { o: u32, k: u32, splits: u32, w_off: u32, b_off: u32, b
 struct ConvPackWeightsParams { o: u32, c: u32, area: u32, w_off: u32, transpose: u32, rows: u32, count: u32, block_stride: u32 }
 struct ConvPackDyParams { o: u32, pixels: u32, m_total: u32, m_stride: u32, count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
-struct BnStatsParams { n: u32, c: u32, hw: u32, stats_off: u32, eps: f32, momentum: f32, update_running: u32, _pad: u32 }
+// bn_forward_train: batch statistics (running update if update_running) and the
+// normalisation (relu: the ReLU after the layer, fused).
+struct BnTrainParams { n: u32, c: u32, hw: u32, stats_off: u32, eps: f32, momentum: f32, update_running: u32, relu: u32, gamma_off: u32, beta_off: u32, _pad0: u32, _pad1: u32 }
 struct BnEvalStatsParams { c: u32, stats_off: u32, eps: f32, _pad: u32 }
-// bn_apply, bn_backward_params and bn_backward_input (relu: the ReLU after the layer, fused
-// into all three).
-struct BnParams { n: u32, c: u32, hw: u32, relu: u32, gamma_off: u32, beta_off: u32, _pad0: u32, _pad1: u32 }
+// bn_apply (evaluation) and bn_backward (relu: the ReLU after the layer, fused into both;
+// input_grad: bn_backward also writes the input gradient).
+struct BnParams { n: u32, c: u32, hw: u32, relu: u32, gamma_off: u32, beta_off: u32, input_grad: u32, _pad1: u32 }
 
 struct ElementwiseParams { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 // relu: dense_backward_input masks dx by x > 0 (the input is a ReLU's output).

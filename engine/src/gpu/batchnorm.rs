@@ -1,8 +1,9 @@
-//! The BatchNorm family: batch statistics (training, updating the running ones) or the
-//! running statistics (evaluation), the normalisation with an optional fused ReLU, and
-//! its two backward kernels.
+//! The BatchNorm family: in training, batch statistics (updating the running ones) and
+//! the normalisation in one dispatch, and the backward (parameter and input gradients) in
+//! one more; in evaluation, the running statistics and the normalisation. Each takes the
+//! ReLU after the layer fused.
 
-use super::uniforms::{BnEvalStatsParams, BnParams, BnStatsParams};
+use super::uniforms::{BnEvalStatsParams, BnParams, BnTrainParams};
 use super::{elementwise, Dispatch, Kernels, LayerParams};
 use crate::model::{Shape, BN_EPS, BN_MOMENTUM};
 
@@ -36,7 +37,7 @@ pub struct BnBackward<'a> {
 }
 
 impl BnLayer<'_> {
-    /// The uniform shared by bn_apply and both backward kernels.
+    /// The uniform of bn_apply and bn_backward.
     fn uniform(&self, relu: bool) -> BnParams {
         BnParams {
             n: self.n as u32,
@@ -51,9 +52,18 @@ impl BnLayer<'_> {
 }
 
 impl Kernels {
-    /// Batch statistics into `layer.save`; updates the running statistics if asked.
-    pub fn bn_stats(&self, layer: &BnLayer, x: &wgpu::Buffer, running: RunningStats, update_running: bool) -> Dispatch {
-        let uniform = BnStatsParams {
+    /// Training forward in one dispatch: batch statistics into `layer.save` (the running
+    /// statistics updated if asked), then `y`, the normalised `x` (ReLU fused if `relu`).
+    pub fn bn_forward_train(
+        &self,
+        layer: &BnLayer,
+        x: &wgpu::Buffer,
+        running: RunningStats,
+        update_running: bool,
+        relu: bool,
+        y: &wgpu::Buffer,
+    ) -> Dispatch {
+        let uniform = BnTrainParams {
             n: layer.n as u32,
             c: layer.shape.c as u32,
             hw: layer.shape.spatial() as u32,
@@ -61,9 +71,13 @@ impl Kernels {
             eps: BN_EPS,
             momentum: BN_MOMENTUM,
             update_running: update_running as u32,
-            _pad: 0,
+            relu: relu as u32,
+            gamma_off: layer.params.weight as u32,
+            beta_off: layer.params.bias as u32,
+            ..Default::default()
         };
-        self.dispatch("bn_stats", &uniform, &[x, layer.save, running.buffer], (layer.shape.c as u32, 1))
+        let buffers = [x, layer.save, running.buffer, layer.params.buffer, y];
+        self.dispatch("bn_forward_train", &uniform, &buffers, (layer.shape.c as u32, 1))
     }
 
     /// The running statistics into `layer.save` (evaluation mode).
@@ -73,21 +87,26 @@ impl Kernels {
         self.dispatch("bn_eval_stats", &uniform, &[running.buffer, layer.save], (c.div_ceil(64), 1))
     }
 
+    /// Evaluation: `x` normalised with the statistics in `layer.save`.
     pub fn bn_apply(&self, layer: &BnLayer, relu: bool, x: &wgpu::Buffer, y: &wgpu::Buffer) -> Dispatch {
         let count = layer.n * layer.shape.len();
         self.dispatch("bn_apply", &layer.uniform(relu), &[x, layer.save, layer.params.buffer, y], elementwise(count))
     }
 
-    /// dgamma and dbeta into `g.grads` at the layer's offsets.
-    pub fn bn_backward_params(&self, layer: &BnLayer, g: &BnBackward) -> Dispatch {
-        let buffers = [g.x, g.dy, layer.save, g.grads, g.relu_output.unwrap_or(g.x)];
-        self.dispatch("bn_backward_params", &layer.uniform(g.relu_output.is_some()), &buffers, (layer.shape.c as u32, 1))
-    }
-
-    /// Needs bn_backward_params' dgamma and dbeta already in `g.grads`.
-    pub fn bn_backward_input(&self, layer: &BnLayer, g: &BnBackward, dx: &wgpu::Buffer) -> Dispatch {
+    /// Backward in one dispatch: dgamma and dbeta into `g.grads` at the layer's offsets,
+    /// and the input gradient into `dx` unless it is None (a first layer needs none).
+    pub fn bn_backward(&self, layer: &BnLayer, g: &BnBackward, dx: Option<&wgpu::Buffer>) -> Dispatch {
+        let uniform = BnParams { input_grad: dx.is_some() as u32, ..layer.uniform(g.relu_output.is_some()) };
+        // Without dx the kernel writes none; a one-float buffer fills the binding.
+        let unused;
+        let dx = match dx {
+            Some(dx) => dx,
+            None => {
+                unused = self.ctx.zeroed_buffer("unused BatchNorm input gradient", 1);
+                &unused
+            }
+        };
         let buffers = [g.x, g.dy, layer.save, layer.params.buffer, g.grads, dx, g.relu_output.unwrap_or(g.x)];
-        let uniform = layer.uniform(g.relu_output.is_some());
-        self.dispatch("bn_backward_input", &uniform, &buffers, elementwise(layer.n * layer.shape.len()))
+        self.dispatch("bn_backward", &uniform, &buffers, (layer.shape.c as u32, 1))
     }
 }

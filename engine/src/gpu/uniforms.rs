@@ -85,9 +85,9 @@ uniforms! {
     struct ConvReduceParams { o: u32, k: u32, splits: u32, w_off: u32, b_off: u32, bias_feeds_bn: u32, _pad0: u32, _pad1: u32 }
     struct ConvPackWeightsParams { o: u32, c: u32, area: u32, w_off: u32, transpose: u32, rows: u32, count: u32, block_stride: u32 }
     struct ConvPackDyParams { o: u32, pixels: u32, m_total: u32, m_stride: u32, count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
-    struct BnStatsParams { n: u32, c: u32, hw: u32, stats_off: u32, eps: f32, momentum: f32, update_running: u32, _pad: u32 }
+    struct BnTrainParams { n: u32, c: u32, hw: u32, stats_off: u32, eps: f32, momentum: f32, update_running: u32, relu: u32, gamma_off: u32, beta_off: u32, _pad0: u32, _pad1: u32 }
     struct BnEvalStatsParams { c: u32, stats_off: u32, eps: f32, _pad: u32 }
-    struct BnParams { n: u32, c: u32, hw: u32, relu: u32, gamma_off: u32, beta_off: u32, _pad0: u32, _pad1: u32 }
+    struct BnParams { n: u32, c: u32, hw: u32, relu: u32, gamma_off: u32, beta_off: u32, input_grad: u32, _pad1: u32 }
     struct ElementwiseParams { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
     struct DenseParams { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, relu: u32, _pad1: u32, _pad2: u32 }
     struct LossParams { n: u32, classes: u32, train: u32, _pad: u32 }

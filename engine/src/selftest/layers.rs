@@ -74,30 +74,36 @@ pub(super) async fn batchnorm(p: &mut Probe<'_>, k: &Kernels, shape: Shape, n: u
     let mut stats = p.rng.vec(stats_off + 2 * shape.c, 0.5, 1.5);
     let (xb, pb, dyb, sb) = (p.input(&x), p.input(&flat), p.input(&dy), p.input(&stats));
     let save = p.poisoned(2 * shape.c);
-    let (y, y_relu, dx, dx_relu) = (p.poisoned(len), p.poisoned(len), p.poisoned(len), p.poisoned(len));
-    let (grads, grads_relu) = (p.poisoned(flat.len()), p.poisoned(flat.len()));
+    let (y, y_relu, y_apply_relu) = (p.poisoned(len), p.poisoned(len), p.poisoned(len));
+    let (dx, dx_relu) = (p.poisoned(len), p.poisoned(len));
+    let (grads, grads_relu, grads_only) = (p.poisoned(flat.len()), p.poisoned(flat.len()), p.poisoned(flat.len()));
     let layer = BnLayer { shape, n, params: LayerParams { buffer: &pb, weight: g_off, bias: b_off }, save: &save };
     let running = RunningStats { buffer: &sb, offset: stats_off };
     let plain = BnBackward { x: &xb, dy: &dyb, grads: &grads, relu_output: None };
-    // dy as the gradient of the fused ReLU's output (y_relu), masked inside the kernels.
+    // dy as the gradient of the fused ReLU's output (y_relu), masked inside the kernel.
     let through_relu = BnBackward { grads: &grads_relu, relu_output: Some(&y_relu), ..plain };
     p.run(&[
-        k.bn_stats(&layer, &xb, running, true),
-        k.bn_apply(&layer, false, &xb, &y),
-        k.bn_apply(&layer, true, &xb, &y_relu),
-        k.bn_backward_params(&layer, &plain),
-        k.bn_backward_input(&layer, &plain, &dx),
-        k.bn_backward_params(&layer, &through_relu),
-        k.bn_backward_input(&layer, &through_relu, &dx_relu),
+        k.bn_forward_train(&layer, &xb, running, true, false, &y),
+        // The same batch again with the ReLU fused, the running statistics left alone.
+        k.bn_forward_train(&layer, &xb, running, false, true, &y_relu),
+        // The evaluation kernel's ReLU, with the batch statistics just saved.
+        k.bn_apply(&layer, true, &xb, &y_apply_relu),
+        k.bn_backward(&layer, &plain, Some(&dx)),
+        k.bn_backward(&layer, &through_relu, Some(&dx_relu)),
+        k.bn_backward(&layer, &BnBackward { grads: &grads_only, ..plain }, None),
     ]);
     let (y_ref, cache) = r::bn_forward_train(shape, n, &x, &gamma, &beta);
     p.close("forward", &p.read(&y).await?, &y_ref, FWD_TOL);
     p.close("forward+relu", &p.read(&y_relu).await?, &r::relu(&y_ref), FWD_TOL);
+    p.close("apply+relu", &p.read(&y_apply_relu).await?, &r::relu(&y_ref), FWD_TOL);
     let (dx_ref, dg_ref, db_ref) = r::bn_backward(shape, n, &dy, &cache, &gamma);
     let got = p.read(&grads).await?;
     p.close("dgamma", &got[g_off..g_off + shape.c], &dg_ref, GRAD_TOL);
     p.close("dbeta", &got[b_off..b_off + shape.c], &db_ref, GRAD_TOL);
     p.close("dx", &p.read(&dx).await?, &dx_ref, GRAD_TOL);
+    let only = p.read(&grads_only).await?;
+    p.close("dgamma without the input gradient", &only[g_off..g_off + shape.c], &dg_ref, GRAD_TOL);
+    p.close("dbeta without the input gradient", &only[b_off..b_off + shape.c], &db_ref, GRAD_TOL);
     // The ReLU's backward fused: dy kept where the kernel's own forward output is positive.
     let relu_out = p.read(&y_relu).await?;
     let dy_masked: Vec<f64> = dy.iter().zip(&relu_out).map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }).collect();
@@ -126,7 +132,7 @@ pub(super) async fn batchnorm(p: &mut Probe<'_>, k: &Kernels, shape: Shape, n: u
     let (save2, y2) = (p.poisoned(2 * shape.c), p.poisoned(len));
     let layer2 = BnLayer { save: &save2, ..layer };
     let running2 = RunningStats { buffer: &kept_b, offset: stats_off };
-    p.run(&[k.bn_stats(&layer2, &xb, running2, false), k.bn_apply(&layer2, false, &xb, &y2)]);
+    p.run(&[k.bn_forward_train(&layer2, &xb, running2, false, false, &y2)]);
     p.close("forward without the running update", &p.read(&y2).await?, &y_ref, FWD_TOL);
     let written = p.read(&kept_b).await?;
     let changed = written.iter().zip(&kept).filter(|(a, b)| a != b).count();

@@ -175,8 +175,12 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
             Op::BatchNorm { shape, gamma, beta, stats } => {
                 let layer = bn(i, shape, gamma, beta);
                 let running = RunningStats { buffer: &shared.stats, offset: stats };
-                forward.push(if train { k.bn_stats(&layer, x, running, true) } else { k.bn_eval_stats(&layer, running) });
-                forward.push(k.bn_apply(&layer, fuse, x, y));
+                if train {
+                    forward.push(k.bn_forward_train(&layer, x, running, true, fuse, y));
+                } else {
+                    forward.push(k.bn_eval_stats(&layer, running));
+                    forward.push(k.bn_apply(&layer, fuse, x, y));
+                }
             }
             Op::Relu { shape } => {
                 if !fused_relu(i) {
@@ -219,10 +223,7 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
                 Op::BatchNorm { shape, gamma, beta, .. } => {
                     let layer = bn(i, shape, gamma, beta);
                     let g = BnBackward { x, dy, grads: &shared.grads, relu_output: relu_in_bn.then_some(y) };
-                    backward.push(k.bn_backward_params(&layer, &g));
-                    if i > 0 {
-                        backward.push(k.bn_backward_input(&layer, &g, dx));
-                    }
+                    backward.push(k.bn_backward(&layer, &g, (i > 0).then_some(dx)));
                 }
                 Op::Dense { inputs, outputs, weight, bias } => {
                     let layer = dense(inputs, outputs, weight, bias);
