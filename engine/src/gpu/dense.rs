@@ -1,4 +1,4 @@
-//! The dense family: y = x W + b, and its backward (both gradients in one dispatch).
+//! The dense family: y = x W + b and its two backward kernels.
 
 use super::uniforms::DenseParams;
 use super::{elementwise, Dispatch, Kernels, LayerParams};
@@ -30,30 +30,23 @@ impl Kernels {
         self.dispatch("dense_forward", &layer.uniform(), &[x, layer.params.buffer, y], elementwise(layer.n * layer.outputs))
     }
 
-    /// dW and db into `grads` at the layer's offsets and, with `input`, dx in the same
-    /// dispatch. `input.relu`: the layer's input is a ReLU's output, and that ReLU's backward
-    /// is fused here (dx kept only where the input is positive).
-    pub fn dense_backward(&self, layer: &DenseLayer, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer, input: DenseInputGrad) -> Dispatch {
-        let uniform = DenseParams { relu: input.relu as u32, input_grad: input.dx.is_some() as u32, ..layer.uniform() };
-        // Without dx the kernel writes none; a one-float buffer fills the binding.
-        let unused;
-        let dx = match input.dx {
-            Some(dx) => dx,
-            None => {
-                unused = self.ctx.zeroed_buffer("unused dense input gradient", 1);
-                &unused
-            }
-        };
-        let params_count = layer.inputs * layer.outputs + layer.outputs;
-        let input_count = if input.dx.is_some() { layer.n * layer.inputs } else { 0 };
-        self.dispatch("dense_backward", &uniform, &[x, dy, layer.params.buffer, grads, dx], elementwise(params_count + input_count))
+    /// `relu_input`: the layer's input, when it is a ReLU's output; that ReLU's backward is
+    /// fused here (dx kept only where the input is positive).
+    pub fn dense_backward_input(
+        &self,
+        layer: &DenseLayer,
+        dy: &wgpu::Buffer,
+        dx: &wgpu::Buffer,
+        relu_input: Option<&wgpu::Buffer>,
+    ) -> Dispatch {
+        let uniform = DenseParams { relu: relu_input.is_some() as u32, ..layer.uniform() };
+        let buffers = [dy, layer.params.buffer, dx, relu_input.unwrap_or(dy)];
+        self.dispatch("dense_backward_input", &uniform, &buffers, elementwise(layer.n * layer.inputs))
     }
-}
 
-/// Where [`Kernels::dense_backward`] writes the input gradient, if anywhere.
-#[derive(Clone, Copy, Default)]
-pub struct DenseInputGrad<'a> {
-    pub dx: Option<&'a wgpu::Buffer>,
-    /// The layer's input is a ReLU's output.
-    pub relu: bool,
+    /// dW and db into `grads` at the layer's offsets.
+    pub fn dense_backward_params(&self, layer: &DenseLayer, x: &wgpu::Buffer, dy: &wgpu::Buffer, grads: &wgpu::Buffer) -> Dispatch {
+        let count = layer.inputs * layer.outputs + layer.outputs;
+        self.dispatch("dense_backward_params", &layer.uniform(), &[x, dy, grads], elementwise(count))
+    }
 }

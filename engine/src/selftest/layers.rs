@@ -5,9 +5,8 @@
 use super::{Probe, FWD_TOL, GRAD_TOL};
 use crate::gpu::batchnorm::{BnBackward, BnLayer, RunningStats};
 use crate::gpu::conv::{ConvGradients, ConvLayer};
-use crate::gpu::dense::{DenseInputGrad, DenseLayer};
-use crate::gpu::loss::LossLayer;
-use crate::gpu::{ConvParamsSplit, GpuError, Kernels, LayerParams, Step};
+use crate::gpu::dense::DenseLayer;
+use crate::gpu::{ConvParamsSplit, GpuError, Kernels, LayerParams};
 use crate::model::{ConvGeom, Shape};
 use crate::reference as r;
 
@@ -150,42 +149,22 @@ pub(super) async fn dense(p: &mut Probe<'_>, k: &Kernels, inputs: usize, outputs
     let flat = flat_with(p, b_off + outputs + 1, &[(w_off, &w), (b_off, &b)]);
     let (xb, pb, dyb) = (p.input(&x), p.input(&flat), p.input(&dy));
     let (y, dx, grads) = (p.poisoned(n * outputs), p.poisoned(n * inputs), p.poisoned(flat.len()));
-    let (dx_relu, grads_relu, grads_only) = (p.poisoned(n * inputs), p.poisoned(flat.len()), p.poisoned(flat.len()));
+    let dx_relu = p.poisoned(n * inputs);
     let layer = DenseLayer { n, inputs, outputs, params: LayerParams { buffer: &pb, weight: w_off, bias: b_off } };
     p.run(&[
         k.dense_forward(&layer, &xb, &y),
-        k.dense_backward(&layer, &xb, &dyb, &grads, DenseInputGrad { dx: Some(&dx), relu: false }),
+        k.dense_backward_input(&layer, &dyb, &dx, None),
         // x read as a ReLU's output (about half of it is not positive): its backward fused.
-        k.dense_backward(&layer, &xb, &dyb, &grads_relu, DenseInputGrad { dx: Some(&dx_relu), relu: true }),
-        // A first layer: parameters only.
-        k.dense_backward(&layer, &xb, &dyb, &grads_only, DenseInputGrad::default()),
+        k.dense_backward_input(&layer, &dyb, &dx_relu, Some(&xb)),
+        k.dense_backward_params(&layer, &xb, &dyb, &grads),
     ]);
-    let y_ref = r::dense_forward(n, inputs, outputs, &x, &w, &b);
-    p.close("forward", &p.read(&y).await?, &y_ref, FWD_TOL);
+    p.close("forward", &p.read(&y).await?, &r::dense_forward(n, inputs, outputs, &x, &w, &b), FWD_TOL);
     let (dx_ref, dw_ref, db_ref) = r::dense_backward(n, inputs, outputs, &x, &w, &dy);
     p.close("dx", &p.read(&dx).await?, &dx_ref, GRAD_TOL);
     let masked: Vec<f64> = dx_ref.iter().zip(&x).map(|(&g, &x)| if x > 0.0 { g } else { 0.0 }).collect();
     p.close("dx through the input's ReLU", &p.read(&dx_relu).await?, &masked, GRAD_TOL);
-    for (what, buffer) in [("", &grads), (" (with the ReLU)", &grads_relu), (" (no dx)", &grads_only)] {
-        let got = p.read(buffer).await?;
-        p.close(&format!("dw{what}"), &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
-        p.close(&format!("db{what}"), &got[b_off..b_off + outputs], &db_ref, GRAD_TOL);
-    }
-
-    // The loss computing its logits from this layer: logits, log-probabilities, dlogits, metrics.
-    let labels: Vec<u8> = (0..n).map(|_| p.rng.below(outputs as u64) as u8).collect();
-    let label_words: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-    let labb = p.input_bytes(bytemuck::cast_slice(&label_words));
-    let (logits, lp, dl, metrics) = (p.poisoned(n * outputs), p.poisoned(n * outputs), p.poisoned(n * outputs), p.poisoned(4));
-    let step = p.uniform(&Step { valid: n as u32, ..Default::default() });
-    let loss = LossLayer { n, classes: outputs, train: true, step: &step, labels: &labb, metrics: &metrics };
-    p.run(&[k.dense_softmax_loss(&layer, &loss, &xb, &logits, &lp, &dl)]);
-    p.close("fused loss: logits", &p.read(&logits).await?, &y_ref, FWD_TOL);
-    let lp_ref = r::log_softmax(outputs, &y_ref);
-    let (loss_ref, dl_ref) = r::nll_loss(outputs, &lp_ref, &labels);
-    p.close("fused loss: log-probabilities", &p.read(&lp).await?, &lp_ref, FWD_TOL);
-    p.close("fused loss: dlogits", &p.read(&dl).await?, &dl_ref, GRAD_TOL);
-    let m = p.read(&metrics).await?;
-    p.close("fused loss: loss", &[m[0] / m[2]], &[loss_ref], FWD_TOL);
+    let got = p.read(&grads).await?;
+    p.close("dw", &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
+    p.close("db", &got[b_off..b_off + outputs], &db_ref, GRAD_TOL);
     Ok(())
 }

@@ -2,17 +2,15 @@
 //! per batch size, and many training steps per command buffer.
 
 use super::metrics::{MetricsRing, METRIC_SLOTS, SLOT_BYTES};
-use super::plan::{build_plan, identity_permutation, padded_u8, upload_split, Plan, PlanSpec, Shared};
+use super::plan::{build_plan, upload_split, Plan, PlanSpec, Shared};
 use super::submit::{StepTable, MAX_STEPS_PER_SUBMISSION};
-use super::{EvalResult, EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Weights};
-use crate::bench::KernelTime;
+use super::{EvalSet, StepClock, StepMetrics, TrainConfig, TrainError, Weights};
 use crate::data::{Dataset, Split};
 use crate::gpu::gather::ResidentSplit;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::gpu::GpuError;
-use crate::gpu::{Dispatch, GpuContext, Kernels, Step};
+use crate::gpu::{GpuContext, Kernels, Step};
 use crate::model::{epoch_permutation, Adam, Model};
-use crate::weights::TrainingState;
 use std::collections::{HashMap, VecDeque};
 
 mod evaluation;
