@@ -60,15 +60,17 @@ fn steps_in_one_submission_are_the_steps_one_at_a_time() {
 
 /// The tutorial network's ReLUs cost no dispatch of their own, forward or backward: the
 /// first three are fused into BatchNorm (forward and backward), the last into conv4's
-/// forward and the dense layer's input gradient. Each BatchNorm is two dispatches.
+/// forward and the dense layer's input gradient. Each BatchNorm is two dispatches, and the
+/// dense layer has none forward (the loss computes the logits).
 #[test]
-fn a_step_has_no_relu_dispatch_and_two_per_batchnorm() {
+fn a_step_has_no_relu_dispatch_two_per_batchnorm_and_no_dense_forward() {
     let (ctx, model) = (gpu(), Model::tutorial());
     let t = Trainer::new(&ctx, model, &mnist(16, 8), TrainConfig { batch: 8, ..Default::default() }).unwrap();
     let kernels = t.step_kernels();
     let count = |name: &str| kernels.iter().filter(|k| **k == name).count();
     assert_eq!((count("relu"), count("relu_backward")), (0, 0), "{kernels:?}");
     assert_eq!((count("bn_backward"), count("dense_backward_input")), (3, 1));
+    assert_eq!((count("dense_forward"), count("softmax_loss")), (0, 1));
     // BatchNorm's statistics and normalisation are one dispatch, and so is its backward.
     assert_eq!((count("bn_forward_train"), count("bn_apply"), count("bn_eval_stats")), (3, 0, 0));
     assert_eq!(t.dispatches_per_step(), kernels.len());

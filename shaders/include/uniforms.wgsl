@@ -47,7 +47,8 @@ struct BnParams { n: u32, c: u32, hw: u32, relu: u32, gamma_off: u32, beta_off: 
 struct ElementwiseParams { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 // relu: dense_backward_input masks dx by x > 0 (the input is a ReLU's output).
 struct DenseParams { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, relu: u32, _pad1: u32, _pad2: u32 }
-struct LossParams { n: u32, classes: u32, train: u32, _pad: u32 }
+// With dense, the loss first computes its logits from the dense layer before it.
+struct LossParams { n: u32, classes: u32, train: u32, dense: u32, inputs: u32, w_off: u32, b_off: u32, _pad: u32 }
 struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32 }
 
 // The jit lesson: SELU fused into one kernel, and the same maths one operation per dispatch.

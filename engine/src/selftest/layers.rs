@@ -6,7 +6,8 @@ use super::{Probe, FWD_TOL, GRAD_TOL};
 use crate::gpu::batchnorm::{BnBackward, BnLayer, RunningStats};
 use crate::gpu::conv::{ConvGradients, ConvLayer};
 use crate::gpu::dense::DenseLayer;
-use crate::gpu::{ConvParamsSplit, GpuError, Kernels, LayerParams};
+use crate::gpu::loss::LossLayer;
+use crate::gpu::{ConvParamsSplit, GpuError, Kernels, LayerParams, Step};
 use crate::model::{ConvGeom, Shape};
 use crate::reference as r;
 
@@ -166,5 +167,24 @@ pub(super) async fn dense(p: &mut Probe<'_>, k: &Kernels, inputs: usize, outputs
     let got = p.read(&grads).await?;
     p.close("dw", &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
     p.close("db", &got[b_off..b_off + outputs], &db_ref, GRAD_TOL);
+
+    // The loss computing its logits from this layer: logits, log-probabilities, dlogits, metrics.
+    let y_ref = r::dense_forward(n, inputs, outputs, &x, &w, &b);
+    let labels: Vec<u8> = (0..n).map(|_| p.rng.below(outputs as u64) as u8).collect();
+    let label_words: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+    let labb = p.input_bytes(bytemuck::cast_slice(&label_words));
+    let (logits, lp, dl, metrics) = (p.poisoned(n * outputs), p.poisoned(n * outputs), p.poisoned(n * outputs), p.poisoned(4));
+    let step = p.uniform(&Step { valid: n as u32, ..Default::default() });
+    let loss = LossLayer { n, classes: outputs, train: true, step: &step, labels: &labb, metrics: &metrics };
+    p.run(&[k.dense_softmax_loss(&layer, &loss, &xb, &logits, &lp, &dl)]);
+    p.close("fused loss: logits", &p.read(&logits).await?, &y_ref, FWD_TOL);
+    let lp_ref = r::log_softmax(outputs, &y_ref);
+    let (loss_ref, dl_ref) = r::nll_loss(outputs, &lp_ref, &labels);
+    p.close("fused loss: log-probabilities", &p.read(&lp).await?, &lp_ref, FWD_TOL);
+    p.close("fused loss: dlogits", &p.read(&dl).await?, &dl_ref, GRAD_TOL);
+    let m = p.read(&metrics).await?;
+    p.close("fused loss: loss", &[m[0] / m[2]], &[loss_ref], FWD_TOL);
+    let correct = r::correct_count(outputs, &y_ref, &labels);
+    p.exact("fused loss: correct count", usize::from(m[1] != correct as f64), format!("{} counted, {correct} expected", m[1]));
     Ok(())
 }

@@ -96,7 +96,8 @@ pub(super) struct PlanSpec<'a> {
 }
 
 /// Builds the bound dispatches of one batch size: gather, every op forward (ReLU fused into
-/// a preceding convolution or BatchNorm), the loss, and in training the backward pass and Adam.
+/// a preceding convolution or BatchNorm, a dense layer into the loss after it), the loss, and
+/// in training the backward pass and Adam.
 pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan {
     let PlanSpec { model, n, train, .. } = *spec;
     let ctx = &k.ctx;
@@ -109,6 +110,8 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
     // ops[i] is fused into ops[i - 1] when it is a ReLU after a convolution or BatchNorm.
     let fused_relu =
         |i: usize| -> bool { i > 0 && matches!(ops[i], Op::Relu { .. }) && matches!(ops[i - 1], Op::Conv { .. } | Op::BatchNorm { .. }) };
+    // The loss (ops[i]) computes the logits itself when a dense layer produces them.
+    let loss_after_dense = |i: usize| i > 0 && matches!(ops[i - 1], Op::Dense { .. });
 
     let acts = match spec.shared_acts.filter(|p| p.n >= n) {
         Some(big_enough) => big_enough.acts.clone(),
@@ -188,8 +191,20 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
                 }
             }
             Op::Flatten { .. } => {}
-            Op::Dense { inputs, outputs, weight, bias } => forward.push(k.dense_forward(&dense(inputs, outputs, weight, bias), x, y)),
-            Op::LogSoftmax { classes } => forward.push(k.softmax_loss(&loss(classes), x, y, &grads[i])),
+            Op::Dense { inputs, outputs, weight, bias } => {
+                let layer = dense(inputs, outputs, weight, bias);
+                match ops.get(i + 1) {
+                    Some(&Op::LogSoftmax { classes }) => {
+                        forward.push(k.dense_softmax_loss(&layer, &loss(classes), x, y, &acts[i + 2], &grads[i + 1]))
+                    }
+                    _ => forward.push(k.dense_forward(&layer, x, y)),
+                }
+            }
+            Op::LogSoftmax { classes } => {
+                if !loss_after_dense(i) {
+                    forward.push(k.softmax_loss(&loss(classes), x, y, &grads[i]));
+                }
+            }
         }
     }
 
