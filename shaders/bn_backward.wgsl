@@ -16,6 +16,11 @@ const WG: u32 = 256u;
 var<workgroup> partial_dy: array<f32, 256>;
 var<workgroup> partial_dyx: array<f32, 256>;
 
+// Flat NCHW index of the channel's j-th element, counting over (N, H, W).
+fn channel_element(ch: u32, j: u32) -> u32 {
+    return ((j / p.hw) * p.c + ch) * p.hw + j % p.hw;
+}
+
 fn grad_out(i: u32) -> f32 {
     return select(0.0, dy[i], p.relu == 0u || y[i] > 0.0);
 }
@@ -29,7 +34,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var sum_dy = 0.0;
     var sum_dyx = 0.0;
     for (var j = lid; j < m; j += WG) {
-        let i = ((j / p.hw) * p.c + ch) * p.hw + j % p.hw;
+        let i = channel_element(ch, j);
         let g = grad_out(i);
         sum_dy += g;
         sum_dyx += g * (x[i] - mean) * invstd;
@@ -54,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let mf = f32(m);
     let scale = params[p.gamma_off + ch] * invstd / mf;
     for (var j = lid; j < m; j += WG) {
-        let i = ((j / p.hw) * p.c + ch) * p.hw + j % p.hw;
+        let i = channel_element(ch, j);
         let xhat = (x[i] - mean) * invstd;
         dx[i] = scale * (mf * grad_out(i) - dbeta - xhat * dgamma);
     }

@@ -12,6 +12,11 @@
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, 256>;
 
+// Flat NCHW index of the channel's j-th element, counting over (N, H, W).
+fn channel_element(ch: u32, j: u32) -> u32 {
+    return ((j / p.hw) * p.c + ch) * p.hw + j % p.hw;
+}
+
 fn reduce(lid: u32, value: f32) -> f32 {
     partial[lid] = value;
     workgroupBarrier();
@@ -30,12 +35,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let m = p.n * p.hw;
     var sum = 0.0;
     for (var j = lid; j < m; j += WG) {
-        sum += x[((j / p.hw) * p.c + ch) * p.hw + j % p.hw];
+        sum += x[channel_element(ch, j)];
     }
     let mean = reduce(lid, sum) / f32(m);
     var sq = 0.0;
     for (var j = lid; j < m; j += WG) {
-        let d = x[((j / p.hw) * p.c + ch) * p.hw + j % p.hw] - mean;
+        let d = x[channel_element(ch, j)] - mean;
         sq += d * d;
     }
     let var_biased = reduce(lid, sq) / f32(m);
@@ -54,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let gamma = params[p.gamma_off + ch];
     let beta = params[p.beta_off + ch];
     for (var j = lid; j < m; j += WG) {
-        let i = ((j / p.hw) * p.c + ch) * p.hw + j % p.hw;
+        let i = channel_element(ch, j);
         var v = gamma * (x[i] - mean) * invstd + beta;
         if (p.relu != 0u) { v = max(v, 0.0); }
         y[i] = v;
