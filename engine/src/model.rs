@@ -145,13 +145,32 @@ pub struct ParamTensor {
 /// How a tensor starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
-    /// Uniform in ±sqrt(6 / (fan_in + fan_out)) (Glorot uniform).
-    Glorot {
+    /// stax's default for weights (`glorot_normal`): a normal truncated to ±2 standard
+    /// deviations, scaled so the variance is 2 / (fan_in + fan_out).
+    GlorotNormal {
         fan_in: usize,
         fan_out: usize,
     },
+    /// stax's default for biases: normal with this standard deviation.
+    Normal {
+        std: f64,
+    },
     Zeros,
     Ones,
+}
+
+/// stax's bias initialisers: `Conv`'s `normal(1e-6)` and `Dense`'s `normal()` (0.01).
+const STAX_CONV_BIAS_STD: f64 = 1e-6;
+const STAX_DENSE_BIAS_STD: f64 = 1e-2;
+/// The standard deviation of a standard normal truncated to ±2.
+const TRUNCATED_NORMAL_STD: f64 = 0.879_625_661_034_239_8;
+
+/// One standard normal draw (Box–Muller, cosine branch only).
+fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    // 53 random bits -> [0, 1) exactly; 1 - u is in (0, 1], so the logarithm is finite.
+    let mut unit = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let radius = (-2.0 * libm::log(1.0 - unit())).sqrt();
+    radius * libm::cos(std::f64::consts::TAU * unit())
 }
 
 /// BatchNorm constants shared by every backend.
@@ -209,10 +228,11 @@ impl Model {
                     let weight = add(
                         format!("conv{convs}.weight"),
                         vec![out_channels, shape.c, kernel, kernel],
-                        Init::Glorot { fan_in, fan_out },
+                        Init::GlorotNormal { fan_in, fan_out },
                         &mut params,
                     );
-                    let bias = add(format!("conv{convs}.bias"), vec![out_channels], Init::Zeros, &mut params);
+                    let bias_init = Init::Normal { std: STAX_CONV_BIAS_STD };
+                    let bias = add(format!("conv{convs}.bias"), vec![out_channels], bias_init, &mut params);
                     ops.push(Op::Conv { geom, weight, bias });
                     shape = geom.output;
                 }
@@ -237,9 +257,10 @@ impl Model {
                     }
                     denses += 1;
                     let name = if denses == 1 { "dense".to_string() } else { format!("dense{denses}") };
-                    let weight =
-                        add(format!("{name}.weight"), vec![shape.c, out], Init::Glorot { fan_in: shape.c, fan_out: out }, &mut params);
-                    let bias = add(format!("{name}.bias"), vec![out], Init::Zeros, &mut params);
+                    let weight_init = Init::GlorotNormal { fan_in: shape.c, fan_out: out };
+                    let weight = add(format!("{name}.weight"), vec![shape.c, out], weight_init, &mut params);
+                    let bias_init = Init::Normal { std: STAX_DENSE_BIAS_STD };
+                    let bias = add(format!("{name}.bias"), vec![out], bias_init, &mut params);
                     ops.push(Op::Dense { inputs: shape.c, outputs: out, weight, bias });
                     shape = Shape { c: out, h: 1, w: 1 };
                 }
@@ -275,8 +296,9 @@ impl Model {
         self.params.iter().find(|p| p.name == name)
     }
 
-    /// Seeded initial parameters. Uses only ChaCha8 bits, multiplication and sqrt, which are
-    /// exact in IEEE arithmetic, so the same seed gives the same weights on every platform.
+    /// Seeded initial parameters, drawn as stax draws them. The same seed gives the same
+    /// weights on every platform: ChaCha8 bits, and the pure-Rust `libm` for the logarithm
+    /// and cosine, so no platform's own maths library takes part.
     pub fn init_params(&self, seed: u64) -> Vec<f32> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut out = vec![0f32; self.param_count];
@@ -285,12 +307,17 @@ impl Model {
             match p.init {
                 Init::Zeros => slot.fill(0.0),
                 Init::Ones => slot.fill(1.0),
-                Init::Glorot { fan_in, fan_out } => {
-                    let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
+                Init::Normal { std } => slot.iter_mut().for_each(|v| *v = (standard_normal(&mut rng) * std) as f32),
+                Init::GlorotNormal { fan_in, fan_out } => {
+                    let std = (2.0 / (fan_in + fan_out) as f64).sqrt() / TRUNCATED_NORMAL_STD;
                     for v in slot {
-                        // 53 random bits -> [0, 1) exactly, then to [-limit, limit).
-                        let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-                        *v = ((2.0 * unit - 1.0) * limit) as f32;
+                        let z = loop {
+                            let z = standard_normal(&mut rng);
+                            if z.abs() < 2.0 {
+                                break z;
+                            }
+                        };
+                        *v = (z * std) as f32;
                     }
                 }
             }

@@ -14,6 +14,52 @@ fn seeded_weights_are_the_same_on_every_platform() {
     assert_eq!(data::sha256_hex(&bytes), include_str!("data/init_seed0.sha256").trim());
 }
 
+/// stax's defaults: weights from a normal truncated to ±2 standard deviations with variance
+/// 2 / (fan_in + fan_out) (`glorot_normal`), conv biases normal(1e-6), dense bias normal(0.01).
+#[test]
+fn seeded_weights_follow_stax_initialisers() {
+    let model = Model::tutorial();
+    let params = model.init_params(0);
+    let values = |name: &str| {
+        let p = model.param(name).unwrap();
+        &params[p.offset..p.offset + p.len]
+    };
+    let std_of = |v: &[f32]| {
+        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+        (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    // (name, fan_in, fan_out): kernel 5x5 for conv1-2, 3x3 for conv3-4, then 40 -> 10.
+    for (name, fan_in, fan_out) in [
+        ("conv1.weight", 25, 800),
+        ("conv2.weight", 800, 800),
+        ("conv3.weight", 288, 90),
+        ("conv4.weight", 90, 90),
+        ("dense.weight", 40, 10),
+    ] {
+        let v = values(name);
+        let target = (2.0 / (fan_in + fan_out) as f64).sqrt();
+        let bound = 2.0 * target / 0.879_625_661_034_239_8;
+        let got = std_of(v);
+        // The sample standard deviation of n draws is within a few times target/sqrt(2n).
+        let slack = 4.0 * target / (2.0 * v.len() as f64).sqrt();
+        assert!((got - target).abs() < slack, "{name}: std {got} against {target} (± {slack}) over {} values", v.len());
+        assert!(v.iter().all(|&x| (x.abs() as f64) < bound), "{name}: a value beyond the truncation at {bound}");
+        // This truncated normal puts 71.5% of its values within one untruncated sigma; a
+        // uniform with the same variance puts 65.6% there.
+        let inside = v.iter().filter(|&&x| (x.abs() as f64) < bound / 2.0).count() as f64 / v.len() as f64;
+        if v.len() >= 10_000 {
+            assert!((inside - 0.7152).abs() < 0.02, "{name}: {inside} of the values within one sigma");
+        }
+    }
+    for conv in 1..=4 {
+        let b = values(&format!("conv{conv}.bias"));
+        assert!(b.iter().all(|&x| x != 0.0 && x.abs() < 6e-6), "conv{conv}.bias: {b:?}");
+    }
+    let dense_bias = values("dense.bias");
+    assert!(dense_bias.iter().all(|&x| x != 0.0 && x.abs() < 0.06), "dense.bias: {dense_bias:?}");
+    assert!(std_of(dense_bias) > 0.002, "dense.bias: {dense_bias:?}");
+}
+
 #[test]
 fn seeded_shuffle_is_the_same_on_every_platform() {
     let p = permutation(10, 42);
