@@ -20,10 +20,13 @@ fn train_then_eval_a_small_run() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let weights = out.path().join("w.safetensors");
+    // 160 images in batches of 32: 5 steps an epoch, 10 in all, within what `verify`'s
+    // tolerance suits (f32 and f64 drift apart chaotically: at 16 steps some seeds pass and
+    // some do not).
     let o = desktop(&[
         "train",
         "--limit",
-        "256",
+        "160",
         "--batch",
         "32",
         "--epochs",
@@ -39,7 +42,7 @@ fn train_then_eval_a_small_run() {
     assert!(o.status.success(), "{log}");
     assert!(log.contains("| Epoch |") && log.contains("|     2 |"), "per-epoch table: {log}");
     let metrics = std::fs::read_to_string(out.path().join("metrics.csv")).unwrap();
-    assert_eq!(metrics.lines().count(), 1 + 2 * 8, "a row per step: {metrics}");
+    assert_eq!(metrics.lines().count(), 1 + 2 * 5, "a row per step: {metrics}");
     let epochs = std::fs::read_to_string(out.path().join("epochs.csv")).unwrap();
     assert_eq!(epochs.lines().count(), 3);
     // Without --eval-train the full training-set columns stay empty.
@@ -86,10 +89,10 @@ fn train_then_eval_a_small_run() {
     assert_eq!(right, diagonal, "predict and the GPU evaluation agree on which images are right");
 
     // verify replays the run in f64: every tensor agrees; under another seed none does.
-    let run = ["--limit", "256", "--batch", "32", "--epochs", "2"];
+    let run = ["--limit", "160", "--batch", "32", "--epochs", "2"];
     let o = desktop(&[&["verify", "--weights", weights.to_str().unwrap()][..], &run].concat());
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("verified: every tensor within 2e-3 of its update") && text(&o).contains("after 16 steps"), "{}", text(&o));
+    assert!(text(&o).contains("verified: every tensor within 2e-3 of its update") && text(&o).contains("after 10 steps"), "{}", text(&o));
     assert!(text(&o).contains("| bn1.gamma |") && text(&o).contains("| bn3.running_var |"), "{}", text(&o));
     let o = desktop(&[&["verify", "--weights", weights.to_str().unwrap(), "--seed", "1"][..], &run].concat());
     assert!(!o.status.success(), "{}", text(&o));
