@@ -86,8 +86,8 @@ fn every_uniform_has_one_layout_in_rust_and_wgsl() {
 fn the_layout_check_catches_a_moved_member() {
     // The same check on a WGSL side with two members swapped must fail.
     let swapped = engine::gpu::pipelines::UNIFORMS_WGSL.replace(
-        "struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32 }",
-        "struct AdamParams { count: u32, beta2: f32, beta1: f32, eps: f32 }",
+        "struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32, segments: u32,",
+        "struct AdamParams { count: u32, beta2: f32, beta1: f32, eps: f32, segments: u32,",
     );
     assert_ne!(swapped, engine::gpu::pipelines::UNIFORMS_WGSL, "the test edits the real declaration");
     let wgsl = wgsl_uniforms(&swapped);

@@ -63,7 +63,7 @@ fn steps_in_one_submission_are_the_steps_one_at_a_time() {
 /// forward and the dense layer's input gradient. Each BatchNorm is two dispatches, and the
 /// dense layer has none forward (the loss computes the logits).
 #[test]
-fn a_step_has_no_relu_dispatch_two_per_batchnorm_and_no_dense_forward() {
+fn a_step_has_no_relu_dispatch_two_per_batchnorm_no_dense_forward_and_no_reduction() {
     let (ctx, model) = (gpu(), Model::tutorial());
     let t = Trainer::new(&ctx, model, &mnist(16, 8), TrainConfig { batch: 8, ..Default::default() }).unwrap();
     let kernels = t.step_kernels();
@@ -73,6 +73,8 @@ fn a_step_has_no_relu_dispatch_two_per_batchnorm_and_no_dense_forward() {
     assert_eq!((count("dense_forward"), count("softmax_loss")), (0, 1));
     // BatchNorm's statistics and normalisation are one dispatch, and so is its backward.
     assert_eq!((count("bn_forward_train"), count("bn_apply"), count("bn_eval_stats")), (3, 0, 0));
+    // Adam sums the four convolutions' partial weight gradients itself.
+    assert_eq!((count("conv_params_reduce"), count("adam")), (0, 1), "{kernels:?}");
     assert_eq!(t.dispatches_per_step(), kernels.len());
 }
 

@@ -49,7 +49,12 @@ struct ElementwiseParams { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 struct DenseParams { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, relu: u32, _pad1: u32, _pad2: u32 }
 // With dense, the loss first computes its logits from the dense layer before it.
 struct LossParams { n: u32, classes: u32, train: u32, dense: u32, inputs: u32, w_off: u32, b_off: u32, _pad: u32 }
-struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32 }
+// segments: how many AdamSegment entries adam reads (0: the gradients are all in place).
+struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32, segments: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
+// A convolution whose weight gradient Adam sums itself from conv_backward_params' partial
+// sums [split][o][k + 1] at `partials_off` (the bias in the last column), instead of a
+// conv_params_reduce dispatch. bias_zero: a BatchNorm follows, so the bias gradient is 0.
+struct AdamSegment { o: u32, k: u32, splits: u32, w_off: u32, b_off: u32, bias_zero: u32, partials_off: u32, _pad: u32 }
 
 // The jit lesson: SELU fused into one kernel, and the same maths one operation per dispatch.
 struct SeluParams { count: u32, alpha: f32, lambda: f32, _pad: u32 }

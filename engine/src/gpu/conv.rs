@@ -3,8 +3,8 @@
 //! kernels' packing and the weight gradient's reduction of partial sums.
 
 use super::uniforms::{
-    ConvBackwardInputLanesParams, ConvBackwardInputParams, ConvBackwardParamsLanesParams, ConvBackwardParamsParams, ConvForwardLanesParams,
-    ConvForwardParams, ConvPackDyParams, ConvPackWeightsParams, ConvReduceParams, ConvShape,
+    AdamSegment, ConvBackwardInputLanesParams, ConvBackwardInputParams, ConvBackwardParamsLanesParams, ConvBackwardParamsParams,
+    ConvForwardLanesParams, ConvForwardParams, ConvPackDyParams, ConvPackWeightsParams, ConvReduceParams, ConvShape,
 };
 use super::{elementwise, Dispatch, Kernels, LayerParams, RegisterBlock, UNIFORM_WINDOW_BYTES};
 use crate::model::ConvGeom;
@@ -19,15 +19,24 @@ pub struct ConvLayer<'a> {
     pub packed: &'a wgpu::Buffer,
 }
 
-/// Where the weight gradient goes: partial sums per chunk of the batch (at least
-/// [`ConvParamsSplit::scratch_len`] floats), then their sum into the flat `grads`.
+/// Where the weight gradient goes: partial sums per chunk of the batch
+/// ([`ConvParamsSplit::scratch_len`] floats from `partials_off`, a multiple of
+/// [`PARTIALS_ALIGN`]), then their sum into the flat `grads`.
 #[derive(Clone, Copy)]
 pub struct ConvGradients<'a> {
     pub partials: &'a wgpu::Buffer,
+    pub partials_off: usize,
     pub grads: &'a wgpu::Buffer,
     /// A following BatchNorm cancels any bias, so its gradient is written as exactly zero.
     pub bias_feeds_bn: bool,
+    /// Sum the partials in a `conv_params_reduce` dispatch; without it, Adam sums them
+    /// (give it [`Kernels::adam_segment`]).
+    pub reduce: bool,
 }
+
+/// Floats between the starts of two convolutions' partial sums in one buffer: 256 bytes,
+/// WebGPU's default storage-binding offset alignment.
+pub const PARTIALS_ALIGN: usize = 64;
 
 /// How the weight gradient's GEMM splits its long reduction (over batch x output pixels)
 /// into chunks, each a workgroup per output tile writing partial sums: a real GPU needs
@@ -214,13 +223,36 @@ impl Kernels {
         vec![self.dispatch("conv_backward_input", &uniform, &[dy, layer.params.buffer, dx], (tiles.0 as u32, tiles.1 as u32))]
     }
 
+    /// Where Adam finds this convolution's partial sums when `out.reduce` is off.
+    pub fn adam_segment(&self, layer: &ConvLayer, out: &ConvGradients) -> AdamSegment {
+        let g = layer.geom;
+        AdamSegment {
+            o: g.output.c as u32,
+            k: (ConvParamsSplit::columns(g) - 1) as u32,
+            splits: ConvParamsSplit::new(g, layer.n, self.block).splits as u32,
+            w_off: layer.params.weight as u32,
+            b_off: layer.params.bias as u32,
+            bias_zero: out.bias_feeds_bn as u32,
+            partials_off: out.partials_off as u32,
+            _pad: 0,
+        }
+    }
+
     /// Writes dW and db into `out.grads` at the layer's offsets: partial sums per chunk of
-    /// the batch, then their sum.
+    /// the batch, then (with `out.reduce`) their sum.
     pub fn conv_backward_params(&self, layer: &ConvLayer, out: &ConvGradients, x: &wgpu::Buffer, dy: &wgpu::Buffer) -> Vec<Dispatch> {
         let (g, n) = (layer.geom, layer.n);
         let shape = ConvShape::new(g, n);
         let split = ConvParamsSplit::new(g, n, self.block);
         let columns = ConvParamsSplit::columns(g);
+        assert_eq!(out.partials_off % PARTIALS_ALIGN, 0, "partial sums must start on a binding-offset boundary");
+        let partials = || {
+            wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: out.partials,
+                offset: (out.partials_off * 4) as u64,
+                size: wgpu::BufferSize::new((ConvParamsSplit::scratch_len(g, n, self.block) * 4) as u64),
+            })
+        };
         let reduce_uniform = ConvReduceParams {
             o: g.output.c as u32,
             k: (columns - 1) as u32,
@@ -230,7 +262,10 @@ impl Kernels {
             bias_feeds_bn: out.bias_feeds_bn as u32,
             ..Default::default()
         };
-        let reduce = self.dispatch("conv_params_reduce", &reduce_uniform, &[out.partials, out.grads], elementwise(g.output.c * columns));
+        let reduce = out.reduce.then(|| {
+            let resources = vec![partials(), out.grads.as_entire_binding()];
+            self.dispatch_resources("conv_params_reduce", &reduce_uniform, resources, elementwise(g.output.c * columns))
+        });
         if ConvParamsSplit::lanes(g, self.block) {
             // dy packed, then one dispatch per block of 16 output channels x chunk of rows.
             let m_total = n * g.output.h * g.output.w;
@@ -258,11 +293,11 @@ impl Kernels {
                         chunk: chunk as u32,
                     };
                     let rows = LaneWeights::window(layer.packed, (block * m_stride + m_begin) * LaneWeights::CHANNELS * 4);
-                    let resources = vec![x.as_entire_binding(), out.partials.as_entire_binding(), rows];
+                    let resources = vec![x.as_entire_binding(), partials(), rows];
                     dispatches.push(self.dispatch_resources("conv_backward_params_lanes", &uniform, resources, groups));
                 }
             }
-            dispatches.push(reduce);
+            dispatches.extend(reduce);
             return dispatches;
         }
         let col_tiles = columns.div_ceil(self.block.column_tile());
@@ -270,7 +305,8 @@ impl Kernels {
             ConvBackwardParamsParams { g: shape, m_chunk: split.m_chunk as u32, col_tiles: col_tiles as u32, ..Default::default() };
         // One workgroup per 32 output channels x a tile of columns of [weights | bias] x chunk of m.
         let tiles = (g.output.c.div_ceil(32) as u32, (col_tiles * split.splits) as u32);
-        vec![self.dispatch("conv_backward_params", &uniform, &[x, dy, out.partials], tiles), reduce]
+        let resources = vec![x.as_entire_binding(), dy.as_entire_binding(), partials()];
+        std::iter::once(self.dispatch_resources("conv_backward_params", &uniform, resources, tiles)).chain(reduce).collect()
     }
 
     /// The lane kernels' weight layouts for this convolution (forward, input gradient), each

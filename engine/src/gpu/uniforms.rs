@@ -91,7 +91,8 @@ uniforms! {
     struct ElementwiseParams { count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
     struct DenseParams { n: u32, inputs: u32, outputs: u32, w_off: u32, b_off: u32, relu: u32, _pad1: u32, _pad2: u32 }
     struct LossParams { n: u32, classes: u32, train: u32, dense: u32, inputs: u32, w_off: u32, b_off: u32, _pad: u32 }
-    struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32 }
+    struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32, segments: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
+    struct AdamSegment { o: u32, k: u32, splits: u32, w_off: u32, b_off: u32, bias_zero: u32, partials_off: u32, _pad: u32 }
     struct SeluParams { count: u32, alpha: f32, lambda: f32, _pad: u32 }
     struct EagerOpParams { count: u32, op: u32, s: f32, _pad: u32 }
 }

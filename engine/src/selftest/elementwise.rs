@@ -109,7 +109,7 @@ pub(super) async fn adam(p: &mut Probe<'_>, k: &Kernels, count: usize) -> Result
         let bc = |beta: f64| (1.0 - beta.powi(t as i32)) as f32;
         let step = p.uniform(&Step { lr: hp.lr, bc1: bc(hp.beta1 as f64), bc2: bc(hp.beta2 as f64), ..Default::default() });
         let before = params.clone();
-        p.run(&[k.adam(count, &hp, &step, &OptimizerBuffers { params: &pb, grads: &gb, m: &mb, v: &vb })]);
+        p.run(&[k.adam(count, &hp, &step, &OptimizerBuffers { params: &pb, grads: &gb, m: &mb, v: &vb }, None)]);
         r::adam_step(&hp, t, &mut params, &grads, &mut m, &mut v);
         // Relative to the update, not to the parameters, which barely move in one step.
         let got = p.read(&pb).await?;

@@ -3,12 +3,13 @@
 //! may be written.
 
 use super::{Probe, FWD_TOL, GRAD_TOL};
+use crate::gpu::adam::{OptimizerBuffers, PendingGradients};
 use crate::gpu::batchnorm::{BnBackward, BnLayer, RunningStats};
-use crate::gpu::conv::{ConvGradients, ConvLayer};
+use crate::gpu::conv::{ConvGradients, ConvLayer, PARTIALS_ALIGN};
 use crate::gpu::dense::DenseLayer;
 use crate::gpu::loss::LossLayer;
 use crate::gpu::{ConvParamsSplit, GpuError, Kernels, LayerParams, Step};
-use crate::model::{ConvGeom, Shape};
+use crate::model::{Adam, ConvGeom, Shape};
 use crate::reference as r;
 
 /// `values` placed at the given offsets of a random flat vector of `len`.
@@ -41,7 +42,7 @@ pub(super) async fn conv(p: &mut Probe<'_>, k: &Kernels, g: ConvGeom, n: usize) 
     let partials = p.poisoned(ConvParamsSplit::scratch_len(&g, n, k.block));
     let packed = k.packed_weights_buffer(k.packed_weights_bytes(&g, n, true));
     let layer = ConvLayer { geom: &g, n, params: LayerParams { buffer: &pb, weight: w_off, bias: b_off }, packed: &packed };
-    let out = ConvGradients { partials: &partials, grads: &grads, bias_feeds_bn: false };
+    let out = ConvGradients { partials: &partials, partials_off: 0, grads: &grads, bias_feeds_bn: false, reduce: true };
     let mut dispatches = k.conv_forward(&layer, false, &xb, &y);
     dispatches.extend(k.conv_forward(&layer, true, &xb, &y_relu));
     dispatches.extend(k.conv_backward_input(&layer, &dyb, &dx));
@@ -59,6 +60,40 @@ pub(super) async fn conv(p: &mut Probe<'_>, k: &Kernels, g: ConvGeom, n: usize) 
     p.close(format!("{block} db"), &got[b_off..b_off + b.len()], &db_ref, GRAD_TOL);
     let outside = written_count(&got[..w_off]) + written_count(&got[w_off + w.len()..b_off]) + written_count(&got[b_off + b.len()..]);
     p.exact(format!("{block} writes only the parameter ranges"), outside, format!("{outside} gradient values written outside them"));
+
+    // As training runs it: the partial sums left at an offset for Adam to sum (a BatchNorm
+    // after the layer, so the bias gradient is exactly 0), then one Adam step.
+    let fused_grads = p.poisoned(flat.len());
+    let fused_partials = p.poisoned(PARTIALS_ALIGN + ConvParamsSplit::scratch_len(&g, n, k.block));
+    let fused =
+        ConvGradients { partials: &fused_partials, partials_off: PARTIALS_ALIGN, grads: &fused_grads, bias_feeds_bn: true, reduce: false };
+    let segments = p.input_bytes(bytemuck::bytes_of(&k.adam_segment(&layer, &fused)));
+    let hp = Adam::default();
+    let zeros = vec![0.0; flat.len()];
+    let (params, m, v) = (p.input(&flat), p.input(&zeros), p.input(&zeros));
+    let step =
+        p.uniform(&Step { lr: hp.lr, bc1: (1.0 - hp.beta1 as f64) as f32, bc2: (1.0 - hp.beta2 as f64) as f32, ..Default::default() });
+    let optimizer = OptimizerBuffers { params: &params, grads: &fused_grads, m: &m, v: &v };
+    let pending = PendingGradients { partials: &fused_partials, segments: &segments, count: 1 };
+    let mut dispatches = k.conv_backward_params(&layer, &fused, &xb, &dyb);
+    dispatches.push(k.adam(flat.len(), &hp, &step, &optimizer, Some(pending)));
+    p.run(&dispatches);
+    let got = p.read(&fused_grads).await?;
+    p.close(format!("{block} dw summed by adam"), &got[w_off..w_off + w.len()], &dw_ref, GRAD_TOL);
+    let nonzero = got[b_off..b_off + b.len()].iter().filter(|&&v| v != 0.0).count();
+    p.exact(format!("{block} db before a BatchNorm, by adam"), nonzero, format!("{nonzero} bias gradients are not exactly 0"));
+    // Adam's update from the gradients it summed (so rounding in dw does not count here).
+    let mut want = flat.clone();
+    let (mut m_ref, mut v_ref) = (zeros.clone(), zeros.clone());
+    let mut g_ref = zeros.clone();
+    g_ref[w_off..w_off + w.len()].copy_from_slice(&got[w_off..w_off + w.len()]);
+    r::adam_step(&hp, 1, &mut want, &g_ref, &mut m_ref, &mut v_ref);
+    let after = p.read(&params).await?;
+    let update = |v: &[f64], range: std::ops::Range<usize>| -> Vec<f64> { range.map(|i| v[i] - flat[i]).collect() };
+    let w_range = w_off..w_off + w.len();
+    p.close(format!("{block} adam update of w"), &update(&after, w_range.clone()), &update(&want, w_range), 1e-4);
+    let moved = (b_off..b_off + b.len()).filter(|&i| after[i] != flat[i]).count();
+    p.exact(format!("{block} adam leaves b (zero gradient)"), moved, format!("{moved} biases moved"));
     Ok(())
 }
 

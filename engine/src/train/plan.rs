@@ -2,9 +2,9 @@
 //! bound once and encoded every step.
 
 use crate::data::Split;
-use crate::gpu::adam::OptimizerBuffers;
+use crate::gpu::adam::{OptimizerBuffers, PendingGradients};
 use crate::gpu::batchnorm::{BnBackward, BnLayer, RunningStats};
-use crate::gpu::conv::{ConvGradients, ConvLayer};
+use crate::gpu::conv::{ConvGradients, ConvLayer, PARTIALS_ALIGN};
 use crate::gpu::dense::DenseLayer;
 use crate::gpu::gather::ResidentSplit;
 use crate::gpu::loss::LossLayer;
@@ -141,11 +141,17 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
         }
     }
     let grads: Vec<wgpu::Buffer> = grads.into_iter().map(|g| g.unwrap_or_else(|| acts[0].clone())).collect();
-    // Scratch that each convolution uses in turn: the weight gradients' partial sums, and
-    // its weights (and dy) packed for the lane kernels just before they read them.
+    // The weight gradients' partial sums, one region per convolution: Adam sums them all.
     let convs: Vec<&ConvGeom> = ops.iter().filter_map(|op| if let Op::Conv { geom, .. } = op { Some(geom) } else { None }).collect();
-    let scratch_len = convs.iter().filter(|_| train).map(|g| ConvParamsSplit::scratch_len(g, n, k.block)).max().unwrap_or(1);
-    let partials = alloc("weight gradient partial sums", scratch_len);
+    let mut partials_offs = Vec::new();
+    let mut partials_len = 0;
+    for g in convs.iter().filter(|_| train) {
+        partials_offs.push(partials_len);
+        partials_len += ConvParamsSplit::scratch_len(g, n, k.block).next_multiple_of(PARTIALS_ALIGN);
+    }
+    let partials = alloc("weight gradient partial sums", partials_len);
+    // Scratch that each convolution uses in turn: its weights (and dy) packed for the lane
+    // kernels just before they read them.
     let packed_bytes = convs.iter().map(|g| k.packed_weights_bytes(g, n, train)).max().unwrap_or(0);
     let (packed, packed_new_bytes) = match spec.shared_acts.filter(|p| p.packed.size() >= packed_bytes) {
         Some(big_enough) => (big_enough.packed.clone(), 0),
@@ -214,6 +220,7 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
     let relu_in_dense = |r: usize| matches!(next_real_op(r), Some(Op::Dense { .. }));
     let relu_before = |i: usize| ops[..i].iter().rev().find(|op| !matches!(op, Op::Flatten { .. }));
     let mut backward = Vec::new();
+    let mut segments = Vec::new();
     if train {
         for (i, op) in ops.iter().enumerate().rev() {
             let fuse = ops.get(i + 1).is_some() && fused_relu(i + 1);
@@ -229,8 +236,12 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
                 Op::Conv { ref geom, weight, bias } => {
                     let layer = conv(geom, weight, bias);
                     let bias_feeds_bn = matches!(ops.get(i + 1), Some(Op::BatchNorm { .. }));
-                    let out = ConvGradients { partials: &partials, grads: &shared.grads, bias_feeds_bn };
+                    // Convolutions are numbered from the front, visited from the back.
+                    let conv_index = ops[..i].iter().filter(|op| matches!(op, Op::Conv { .. })).count();
+                    let partials_off = partials_offs[conv_index];
+                    let out = ConvGradients { partials: &partials, partials_off, grads: &shared.grads, bias_feeds_bn, reduce: false };
                     backward.extend(k.conv_backward_params(&layer, &out, x, dy));
+                    segments.push(k.adam_segment(&layer, &out));
                     if i > 0 {
                         backward.extend(k.conv_backward_input(&layer, dy, dx));
                     }
@@ -252,7 +263,10 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
             }
         }
         let optimizer = OptimizerBuffers { params: &shared.params, grads: &shared.grads, m: &shared.m, v: &shared.v };
-        backward.push(k.adam(model.param_count, spec.adam, &shared.step, &optimizer));
+        let table = ctx.storage_buffer("adam segments", bytemuck::cast_slice(&segments));
+        bytes += table.size();
+        let pending = PendingGradients { partials: &partials, segments: &table, count: segments.len() };
+        backward.push(k.adam(model.param_count, spec.adam, &shared.step, &optimizer, Some(pending)));
     }
     Plan { n, acts, packed, forward, backward, bytes: bytes + packed_new_bytes }
 }
