@@ -97,6 +97,12 @@ fn train_then_eval_a_small_run() {
     let o = desktop(&[&["verify", "--weights", weights.to_str().unwrap(), "--seed", "1"][..], &run].concat());
     assert!(!o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("differ from the f64 reference") && text(&o).contains("bn1.gamma"), "{}", text(&o));
+    assert!(text(&o).contains("Were they trained with these settings") && !text(&o).contains("note: past"), "{}", text(&o));
+    // Past 10 steps the failure says the run may be too long to replay, rather than only
+    // blaming the settings (these weights had 10 steps; 4 epochs asks for 20).
+    let o = desktop(&["verify", "--weights", weights.to_str().unwrap(), "--limit", "160", "--batch", "32", "--epochs", "4"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("note: past about 10 steps") && text(&o).contains("20 steps are too many to replay exactly"), "{}", text(&o));
 }
 
 #[test]
