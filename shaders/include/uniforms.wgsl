@@ -32,7 +32,6 @@ struct ConvBackwardInputLanesParams { g: ConvShape, ic0: u32, _pad0: u32, _pad1:
 struct ConvBackwardParamsParams { g: ConvShape, m_chunk: u32, col_tiles: u32, _pad0: u32, _pad1: u32 }
 struct ConvBackwardParamsLanesParams { g: ConvShape, oc0: u32, m_begin: u32, m_end: u32, chunk: u32 }
 // k: columns minus one (the weights; column k is the bias).
-struct ConvReduceParams { o: u32, k: u32, splits: u32, w_off: u32, b_off: u32, bias_feeds_bn: u32, _pad0: u32, _pad1: u32 }
 struct ConvPackWeightsParams { o: u32, c: u32, area: u32, w_off: u32, transpose: u32, rows: u32, count: u32, block_stride: u32 }
 struct ConvPackDyParams { o: u32, pixels: u32, m_total: u32, m_stride: u32, count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
@@ -53,7 +52,7 @@ struct LossParams { n: u32, classes: u32, train: u32, dense: u32, inputs: u32, w
 struct AdamParams { count: u32, beta1: f32, beta2: f32, eps: f32, segments: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 // A convolution whose weight gradient Adam sums itself from conv_backward_params' partial
 // sums [split][o][k + 1] at `partials_off` (the bias in the last column), instead of a
-// conv_params_reduce dispatch. bias_zero: a BatchNorm follows, so the bias gradient is 0.
+// conv_params_reduce dispatch (which takes the same struct when it runs). bias_zero: a BatchNorm follows, so the bias gradient is 0.
 struct AdamSegment { o: u32, k: u32, splits: u32, w_off: u32, b_off: u32, bias_zero: u32, partials_off: u32, _pad: u32 }
 
 // The jit lesson: SELU fused into one kernel, and the same maths one operation per dispatch.

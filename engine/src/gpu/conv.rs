@@ -4,7 +4,7 @@
 
 use super::uniforms::{
     AdamSegment, ConvBackwardInputLanesParams, ConvBackwardInputParams, ConvBackwardParamsLanesParams, ConvBackwardParamsParams,
-    ConvForwardLanesParams, ConvForwardParams, ConvPackDyParams, ConvPackWeightsParams, ConvReduceParams, ConvShape,
+    ConvForwardLanesParams, ConvForwardParams, ConvPackDyParams, ConvPackWeightsParams, ConvShape,
 };
 use super::{elementwise, Dispatch, Kernels, LayerParams, RegisterBlock, UNIFORM_WINDOW_BYTES};
 use crate::model::ConvGeom;
@@ -223,7 +223,7 @@ impl Kernels {
         vec![self.dispatch("conv_backward_input", &uniform, &[dy, layer.params.buffer, dx], (tiles.0 as u32, tiles.1 as u32))]
     }
 
-    /// Where Adam finds this convolution's partial sums when `out.reduce` is off.
+    /// Where Adam (or `conv_params_reduce`) finds this convolution's partial sums.
     pub fn adam_segment(&self, layer: &ConvLayer, out: &ConvGradients) -> AdamSegment {
         let g = layer.geom;
         AdamSegment {
@@ -253,18 +253,9 @@ impl Kernels {
                 size: wgpu::BufferSize::new((ConvParamsSplit::scratch_len(g, n, self.block) * 4) as u64),
             })
         };
-        let reduce_uniform = ConvReduceParams {
-            o: g.output.c as u32,
-            k: (columns - 1) as u32,
-            splits: split.splits as u32,
-            w_off: layer.params.weight as u32,
-            b_off: layer.params.bias as u32,
-            bias_feeds_bn: out.bias_feeds_bn as u32,
-            ..Default::default()
-        };
         let reduce = out.reduce.then(|| {
-            let resources = vec![partials(), out.grads.as_entire_binding()];
-            self.dispatch_resources("conv_params_reduce", &reduce_uniform, resources, elementwise(g.output.c * columns))
+            let segment = self.adam_segment(layer, out);
+            self.dispatch("conv_params_reduce", &segment, &[out.partials, out.grads], elementwise(g.output.c * columns))
         });
         if ConvParamsSplit::lanes(g, self.block) {
             // dy packed, then one dispatch per block of 16 output channels x chunk of rows.

@@ -82,7 +82,6 @@ uniforms! {
     struct ConvBackwardInputLanesParams { g: ConvShape, ic0: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
     struct ConvBackwardParamsParams { g: ConvShape, m_chunk: u32, col_tiles: u32, _pad0: u32, _pad1: u32 }
     struct ConvBackwardParamsLanesParams { g: ConvShape, oc0: u32, m_begin: u32, m_end: u32, chunk: u32 }
-    struct ConvReduceParams { o: u32, k: u32, splits: u32, w_off: u32, b_off: u32, bias_feeds_bn: u32, _pad0: u32, _pad1: u32 }
     struct ConvPackWeightsParams { o: u32, c: u32, area: u32, w_off: u32, transpose: u32, rows: u32, count: u32, block_stride: u32 }
     struct ConvPackDyParams { o: u32, pixels: u32, m_total: u32, m_stride: u32, count: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
     struct BnTrainParams { n: u32, c: u32, hw: u32, stats_off: u32, eps: f32, momentum: f32, update_running: u32, relu: u32, gamma_off: u32, beta_off: u32, _pad0: u32, _pad1: u32 }

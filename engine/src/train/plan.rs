@@ -236,9 +236,8 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
                 Op::Conv { ref geom, weight, bias } => {
                     let layer = conv(geom, weight, bias);
                     let bias_feeds_bn = matches!(ops.get(i + 1), Some(Op::BatchNorm { .. }));
-                    // Convolutions are numbered from the front, visited from the back.
-                    let conv_index = ops[..i].iter().filter(|op| matches!(op, Op::Conv { .. })).count();
-                    let partials_off = partials_offs[conv_index];
+                    // Regions were laid out front to back; convolutions are visited from the back.
+                    let partials_off = partials_offs.pop().expect("a region per convolution");
                     let out = ConvGradients { partials: &partials, partials_off, grads: &shared.grads, bias_feeds_bn, reduce: false };
                     backward.extend(k.conv_backward_params(&layer, &out, x, dy));
                     segments.push(k.adam_segment(&layer, &out));
