@@ -19,12 +19,17 @@ use leptos::prelude::*;
 /// A checkpoint this page wrote resumes its run exactly instead (settings, Adam, charts).
 pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
     let (session, ui) = (app.session(), app.ui);
-    let cp = match checkpoint::decode(model(), &bytes) {
-        Ok(x) => x,
-        Err(e) => {
-            ui.weights_msg.set(Some(Err(format!("{name} was not loaded: {}. The current model is unchanged.", e.trim_end_matches('.')))));
-            return;
-        }
+    // A checkpoint whose training state or run record cannot be used still has its weights.
+    let (cp, unused_state) = match checkpoint::decode(model(), &bytes) {
+        Ok(x) => (x, None),
+        Err(e) => match weights::load(model(), &bytes) {
+            Ok((weights, meta)) => (checkpoint::Checkpoint { weights, meta, state: None, record: None }, Some(e)),
+            Err(_) => {
+                ui.weights_msg
+                    .set(Some(Err(format!("{name} was not loaded: {}. The current model is unchanged.", e.trim_end_matches('.')))));
+                return;
+            }
+        },
     };
     if session.running.get() {
         ui.weights_msg.set(Some(Err(format!("Pause training before loading {name}. The current model is unchanged."))));
@@ -60,8 +65,12 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
             session.base_epochs.set(meta.epoch);
             publish_evaluation(app, eval, logprobs, meta.epoch);
             let saved = meta.test_accuracy.map_or_else(String::new, |a| format!(", saved with {:.2}% test accuracy", 100.0 * a));
+            // The error's first sentence is the cause; its advice (load the weights alone) was just followed.
+            let unused = unused_state.map_or_else(String::new, |e| {
+                format!(" Only its weights were loaded, not its run: {}.", e.split(". ").next().unwrap_or(&e))
+            });
             ui.weights_msg.set(Some(Ok(format!(
-                "Loaded {name} (epoch {}, seed {}{saved}): {:.2}% test accuracy on {} images here. Resume trains on from these weights.",
+                "Loaded {name} (epoch {}, seed {}{saved}): {:.2}% test accuracy on {} images here. Resume trains on from these weights.{unused}",
                 meta.epoch,
                 meta.seed,
                 100.0 * eval.accuracy,

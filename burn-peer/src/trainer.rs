@@ -27,8 +27,8 @@ pub struct BurnTrainer {
     test: Split,
     perm: Vec<u32>,
     clock: StepClock,
-    /// Steps whose loss and correct count are still on the device.
-    pending: Vec<(u64, Tensor<1>, Tensor<1>)>,
+    /// Steps (number, batch size) whose loss and correct count are still on the device.
+    pending: Vec<(u64, usize, Tensor<1>, Tensor<1>)>,
     /// Metrics read back but not yet returned by `poll_metrics`.
     ready: Vec<StepMetrics>,
 }
@@ -54,7 +54,7 @@ impl BurnTrainer {
             backend,
             train: data.train.clone(),
             test: data.test.clone(),
-            clock: StepClock::new(data.train.len() / config.batch),
+            clock: StepClock::for_epochs(data.train.len(), config.batch),
             config,
             pending: Vec::new(),
             ready: Vec::new(),
@@ -75,13 +75,12 @@ impl BurnTrainer {
         if self.clock.at_epoch_start() && self.config.shuffle {
             self.perm = epoch_permutation(self.train.len(), self.config.seed, self.clock.epoch);
         }
-        let batch = self.config.batch;
-        let start = self.clock.batch_start(batch);
-        let examples = self.perm[start..start + batch].iter().map(|&e| e as usize);
+        let batch = self.clock.batch_range(self.config.batch, self.train.len());
+        let examples = self.perm[batch].iter().map(|&e| e as usize);
         let (pixels, labels) = gather(&self.train, self.net.model.input_len(), examples);
         let images = self.net.images(pixels);
         let (loss, correct) = self.net.train_step(images, &labels, self.config.adam.lr);
-        self.pending.push((self.clock.steps, loss, correct));
+        self.pending.push((self.clock.steps, labels.len(), loss, correct));
         self.clock.advance();
         // In a browser the caller awaits `flush_metrics` instead (read-backs are async there).
         #[cfg(not(target_arch = "wasm32"))]
@@ -98,15 +97,14 @@ impl BurnTrainer {
             return Ok(Vec::new());
         }
         let pending = std::mem::take(&mut self.pending);
-        let values: Vec<Tensor<1>> = pending.iter().flat_map(|(_, l, c)| [l.clone(), c.clone()]).collect();
+        let values: Vec<Tensor<1>> = pending.iter().flat_map(|(_, _, l, c)| [l.clone(), c.clone()]).collect();
         let values = read(Tensor::cat(values, 0)).await?;
-        let batch = self.config.batch as f32;
         let mut out = Vec::with_capacity(pending.len());
-        for ((step, _, _), pair) in pending.iter().zip(values.chunks(2)) {
+        for ((step, batch, _, _), pair) in pending.iter().zip(values.chunks(2)) {
             if !pair[0].is_finite() {
                 return Err(TrainError::NonFiniteLoss { step: *step, loss: pair[0] });
             }
-            out.push(StepMetrics { step: *step, loss: pair[0], accuracy: pair[1] / batch });
+            out.push(StepMetrics { step: *step, loss: pair[0], accuracy: pair[1] / *batch as f32 });
         }
         Ok(out)
     }

@@ -71,7 +71,7 @@ pub fn verify(args: VerifyArgs, model: &Model) -> Result<()> {
     let (w, meta) =
         weights::load(model, &bytes).with_context(|| format!("{} is not a weight file for this model", args.weights.display()))?;
     let init = engine::Weights::initial(model, args.config.seed);
-    let steps = args.epochs * (args.train.len() / args.config.batch);
+    let steps = args.epochs * engine::StepClock::steps_per_epoch(args.train.len(), args.config.batch);
     eprintln!(
         "replaying {steps} steps of {} from seed {} on {} images in f64 (weights say epoch {}, seed {})",
         args.config.batch,

@@ -88,6 +88,8 @@ pub enum WeightsError {
     Implausible { name: String, index: usize, value: f32, why: &'static str },
     #[error("the checkpoint's training state is damaged: {0}. Resume from another checkpoint, or load the file as plain weights.")]
     State(String),
+    #[error("the checkpoint {0}. Load the file as plain weights (they are intact) and train on from them.")]
+    Schedule(String),
 }
 
 /// No trained value of this model comes near this magnitude (inputs are in [0, 1] and every
@@ -177,8 +179,10 @@ pub fn save_checkpoint(
     safetensors::serialize(views, Some(info)).map_err(|e| WeightsError::Format(e.to_string()))
 }
 
+/// The weights and what the file says about them. A checkpoint's training state is not
+/// read, so the weights of a checkpoint that cannot be resumed still load.
 pub fn load(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsMeta), WeightsError> {
-    load_checkpoint(model, bytes).map(|(w, meta, _)| (w, meta))
+    read(model, bytes, false).map(|(w, meta, _)| (w, meta))
 }
 
 const ADAM_M: &str = "adam.m";
@@ -187,6 +191,10 @@ const ADAM_V: &str = "adam.v";
 
 /// [`load`], plus the training state when the file has one (a checkpoint).
 pub fn load_checkpoint(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsMeta, Option<TrainingState>), WeightsError> {
+    read(model, bytes, true)
+}
+
+fn read(model: &Model, bytes: &[u8], with_state: bool) -> Result<(Weights, WeightsMeta, Option<TrainingState>), WeightsError> {
     let format = |e: safetensors::SafeTensorError| WeightsError::Format(quoted(&e.to_string()));
     let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(format)?;
     let info = header.metadata().clone().unwrap_or_default();
@@ -226,6 +234,7 @@ pub fn load_checkpoint(model: &Model, bytes: &[u8]) -> Result<(Weights, WeightsM
         notes: info.iter().filter_map(|(k, v)| Some((k.strip_prefix(NOTE)?.to_string(), v.clone()))).collect(),
     };
     let state = match (st.tensor(ADAM_M), st.tensor(ADAM_V)) {
+        _ if !with_state => None,
         (Err(_), Err(_)) => None,
         (Ok(m), Ok(v)) => Some(training_state(model, &info, m, v)?),
         _ => return Err(WeightsError::State("it has only one of Adam's two moments".into())),
@@ -274,10 +283,19 @@ fn training_state(model: &Model, info: &HashMap<String, String>, m: TensorView, 
         train_images: size("train_images")?,
         lr: lr.ok_or_else(|| WeightsError::State("`resume.lr` is missing or not a positive number".into()))?,
     };
+    if state.batch > 0 && !state.train_images.is_multiple_of(state.batch) && state.steps_per_epoch == state.train_images / state.batch {
+        return Err(WeightsError::Schedule(format!(
+            "was saved by an earlier version, whose epochs left out their last {} images ({} steps of {} an epoch); epochs now train them too ({} steps), so that run cannot continue exactly",
+            state.train_images % state.batch,
+            state.steps_per_epoch,
+            state.batch,
+            state.train_images.div_ceil(state.batch)
+        )));
+    }
     let consistent = state.steps_per_epoch > 0
         && state.batch > 0
         && state.step_in_epoch < state.steps_per_epoch
-        && state.train_images / state.batch == state.steps_per_epoch
+        && state.train_images.div_ceil(state.batch) == state.steps_per_epoch
         && (state.epoch as u64).checked_mul(state.steps_per_epoch as u64).and_then(|s| s.checked_add(state.step_in_epoch as u64))
             == Some(state.steps);
     if !consistent {

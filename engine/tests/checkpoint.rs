@@ -14,7 +14,7 @@ use std::path::Path;
 fn data() -> Dataset {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/data/mnist");
     let d = data::load_dir(&dir, &Verification::mnist()).unwrap();
-    // 100 images in batches of 16: 6 steps an epoch, 4 images dropped.
+    // 100 images in batches of 16: 7 steps an epoch, the last a short batch of 4.
     Dataset { train: d.train.truncated(100), test: d.test.truncated(8) }
 }
 
@@ -32,15 +32,16 @@ fn steps(t: &mut Trainer, n: usize) {
 #[test]
 fn a_checkpoint_continues_bit_for_bit() {
     let (ctx, data, model) = (gpu(), data(), Model::tutorial());
-    // 15 steps straight: two epochs and 3 steps into the third.
+    // 15 steps straight: two epochs and one step into the third.
     let mut straight = Trainer::new(&ctx, model.clone(), &data, config()).unwrap();
     steps(&mut straight, 15);
 
-    // 8 steps (epoch 1, step 2), through a checkpoint file, then 7 more in a new trainer.
+    // 6 steps (the short batch is next), through a checkpoint file, then 9 more in a new
+    // trainer: the resumed run starts with the short batch and crosses an epoch.
     let mut first = Trainer::new(&ctx, model.clone(), &data, config()).unwrap();
-    steps(&mut first, 8);
+    steps(&mut first, 6);
     let state = block_on(first.training_state()).unwrap();
-    assert_eq!((state.steps, state.epoch, state.step_in_epoch, state.steps_per_epoch), (8, 1, 2, 6));
+    assert_eq!((state.steps, state.epoch, state.step_in_epoch, state.steps_per_epoch), (6, 0, 6, 7));
     let file = weights::save_checkpoint(&model, &block_on(first.weights()).unwrap(), &WeightsMeta::default(), Some(&state)).unwrap();
     drop(first);
     let (w, _, loaded) = weights::load_checkpoint(&model, &file).unwrap();
@@ -48,15 +49,15 @@ fn a_checkpoint_continues_bit_for_bit() {
     let mut resumed = Trainer::new(&ctx, model.clone(), &data, config()).unwrap();
     resumed.resume_from(&w, &loaded.unwrap()).unwrap();
     assert_eq!(resumed.clock(), {
-        let mut c = engine::StepClock::new(6);
-        (0..8).for_each(|_| c.advance());
+        let mut c = engine::StepClock::new(7);
+        (0..6).for_each(|_| c.advance());
         c
     });
-    steps(&mut resumed, 7);
-    // The resumed run reports its own 7 steps, numbered on from the checkpoint.
+    steps(&mut resumed, 9);
+    // The resumed run reports its own 9 steps, numbered on from the checkpoint.
     let mut reported = resumed.poll_metrics().unwrap();
     reported.extend(block_on(resumed.flush_metrics()).unwrap());
-    assert_eq!(reported.iter().map(|m| m.step).collect::<Vec<_>>(), (8..15).collect::<Vec<u64>>());
+    assert_eq!(reported.iter().map(|m| m.step).collect::<Vec<_>>(), (6..15).collect::<Vec<u64>>());
     assert!(reported.iter().all(|m| m.loss.is_finite() && m.loss > 0.0), "{reported:?}");
 
     let (a, b) = (block_on(straight.weights()).unwrap(), block_on(resumed.weights()).unwrap());
@@ -89,10 +90,10 @@ fn damaged_training_state_is_refused_and_plain_files_still_load() {
     let state = TrainingState {
         m: vec![0.0; model.param_count],
         v: vec![0.0; model.param_count],
-        steps: 8,
+        steps: 9,
         epoch: 1,
         step_in_epoch: 2,
-        steps_per_epoch: 6,
+        steps_per_epoch: 7,
         batch: 16,
         train_images: 100,
         lr: 1e-3,
@@ -102,14 +103,25 @@ fn damaged_training_state_is_refused_and_plain_files_still_load() {
     assert!(weights::load_checkpoint(&model, &plain).unwrap().2.is_none(), "a plain weight file has no state");
     assert_eq!(weights::load(&model, &save(&state)).unwrap().0, w, "a checkpoint loads as plain weights too");
     let cases = [
-        (TrainingState { steps: 9, ..state.clone() }, "9 steps do not make epoch 1 step 2"),
-        (TrainingState { step_in_epoch: 6, steps: 12, ..state.clone() }, "do not make"),
+        (TrainingState { steps: 10, ..state.clone() }, "10 steps do not make epoch 1 step 2"),
+        (TrainingState { step_in_epoch: 7, steps: 14, ..state.clone() }, "do not make"),
         (TrainingState { train_images: 1000, ..state.clone() }, "over 1000 images"),
     ];
     for (bad, why) in cases {
         let err = weights::load_checkpoint(&model, &save(&bad)).unwrap_err();
         assert!(matches!(err, WeightsError::State(_)) && err.to_string().contains(why), "{err}");
     }
+    // An earlier version left each epoch's last 4 images out: 6 steps an epoch, not 7. Its
+    // run cannot continue exactly, and the error says so; its weights still load.
+    let old = TrainingState { steps: 8, steps_per_epoch: 6, ..state.clone() };
+    let err = weights::load_checkpoint(&model, &save(&old)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, WeightsError::Schedule(_)) && text.contains("last 4 images (6 steps of 16") && text.contains("(7 steps)"),
+        "{text}"
+    );
+    assert!(text.contains("Load the file as plain weights"), "{text}");
+    assert_eq!(weights::load(&model, &save(&old)).unwrap().0, w, "its weights load");
     let mut negative = state.clone();
     negative.v[7] = -1.0;
     let err = weights::load_checkpoint(&model, &save(&negative)).unwrap_err();

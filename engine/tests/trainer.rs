@@ -28,22 +28,29 @@ fn images_f64(split: &data::Split, start: usize, n: usize) -> Vec<f64> {
 #[test]
 fn training_steps_and_evaluation_match_the_reference() {
     let ctx = gpu();
-    let data = subset(&mnist(), 9, 37);
+    let data = subset(&mnist(), 8, 37);
     let model = Model::tutorial();
-    // Batch 3, no shuffle: three steps cover the 9 images in order.
-    let config = TrainConfig { batch: 3, shuffle: false, eval_batch: 16, ..Default::default() };
+    // Batch 3, no shuffle, 8 images: an epoch is 0..3, 3..6 and the short batch 6..8, as the
+    // tutorial trains; the fourth step starts the next epoch with a full batch again.
+    let config = TrainConfig { batch: 3, shuffle: false, eval_batch: 16, metrics_every: 1, ..Default::default() };
     let mut trainer = Trainer::new(&ctx, model.clone(), &data, config).unwrap();
     let start = block_on(trainer.weights()).unwrap();
     let mut reference = RefTrainer::new(model.clone(), f64s(&start.params), Adam::default());
-    for s in 0..3 {
+    let mut reference_losses = Vec::new();
+    for batch in [0..3, 3..6, 6..8, 0..3] {
         trainer.step().unwrap();
-        reference.step(&images_f64(&data.train, 3 * s, 3), &data.train.labels[3 * s..3 * s + 3]);
+        reference_losses.push(reference.step(&images_f64(&data.train, batch.start, batch.len()), &data.train.labels[batch]));
     }
+    assert_eq!((trainer.clock().epoch, trainer.clock().step_in_epoch, trainer.clock().steps_per_epoch), (1, 1, 3));
+    let metrics = block_on(trainer.flush_metrics()).unwrap();
+    let losses: Vec<f64> = metrics.iter().map(|m| m.loss as f64).collect();
+    assert_close("each step's loss, the short batch's a mean over its 2 images", &losses, &reference_losses, 1e-4);
+    assert_eq!(metrics[2].accuracy * 2.0, (metrics[2].accuracy * 2.0).round(), "the short batch's accuracy counts 2 images");
     let w = block_on(trainer.weights()).unwrap();
     let tensors = replay::param_tensors(&model);
-    common::golden::check_updates(&tensors, "3 steps", &f64s(&start.params), &f64s(&w.params), &reference.params, UPDATE_TOL, 3e-3);
+    common::golden::check_updates(&tensors, "4 steps", &f64s(&start.params), &f64s(&w.params), &reference.params, UPDATE_TOL, 4e-3);
     let stats = replay::stats_tensors(&model);
-    common::golden::check_updates(&stats, "3 steps", &f64s(&start.stats), &f64s(&w.stats), &reference.stats, UPDATE_TOL, 3e-3);
+    common::golden::check_updates(&stats, "4 steps", &f64s(&start.stats), &f64s(&w.stats), &reference.stats, UPDATE_TOL, 4e-3);
 
     // Evaluation in batches of 16 over 37 images (a short last batch), BatchNorm in eval mode.
     let eval = block_on(trainer.evaluate(EvalSet::Test)).unwrap();
@@ -55,8 +62,8 @@ fn training_steps_and_evaluation_match_the_reference() {
     assert!((eval.accuracy * 37.0 - correct as f32).abs() < 0.5, "accuracy {} vs {correct}/37", eval.accuracy);
 }
 
-/// The reference replays the trainer's own batches: a seeded shuffle per epoch and the
-/// partial last batch dropped (43 images in batches of 8: 5 steps an epoch, 3 left out).
+/// The reference replays the trainer's own batches: a seeded shuffle per epoch, each ending
+/// with a short batch (43 images in batches of 8: 5 full steps and one of 3 an epoch).
 #[test]
 fn the_reference_replays_the_trainers_batches_across_epochs() {
     let ctx = gpu();
@@ -271,8 +278,8 @@ fn weights_round_trip_through_safetensors() {
     assert!(err.to_string().contains("architecture"), "{err}");
 }
 
-/// The correctness check of the whole engine: a 2,000-image subset, 372 steps of 32 (six
-/// full epochs, the same run as `desktop train --limit 2000 --test-limit 1000 --batch 32
+/// The correctness check of the whole engine: a 2,000-image subset, 378 steps of 32 (six
+/// whole epochs of 62 full batches and one of 16, the same run as `desktop train --limit 2000 --test-limit 1000 --batch 32
 /// --epochs 6 --seed 1`, which measured 92.4%; mid-epoch the accuracy moves by about a
 /// point as BatchNorm's running statistics follow the last batches),
 /// then more than 90% on 1,000 held-out test images. Seeds 0–4 give 89.2–93.2%
@@ -285,14 +292,14 @@ fn end_to_end_training_reaches_90_percent_on_held_out_images() {
     let config = TrainConfig { batch: 32, seed: 1, ..Default::default() };
     let mut t = Trainer::new(&ctx, Model::tutorial(), &data, config).unwrap();
     let mut metrics = Vec::new();
-    for _ in 0..372 {
+    for _ in 0..378 {
         t.step().unwrap();
         metrics.extend(t.poll_metrics().unwrap());
     }
     metrics.extend(block_on(t.flush_metrics()).unwrap());
-    assert_eq!(metrics.len(), 372);
+    assert_eq!(metrics.len(), 378);
     let first: f32 = metrics[..10].iter().map(|m| m.loss).sum::<f32>() / 10.0;
-    let last: f32 = metrics[362..].iter().map(|m| m.loss).sum::<f32>() / 10.0;
+    let last: f32 = metrics[368..].iter().map(|m| m.loss).sum::<f32>() / 10.0;
     assert!(last < first / 3.0, "training loss fell from {first} to {last}");
     let eval = block_on(t.evaluate(EvalSet::Test)).unwrap();
     eprintln!("end-to-end: loss {first:.3} -> {last:.3}, test accuracy {:.2}% on {}", 100.0 * eval.accuracy, eval.count);

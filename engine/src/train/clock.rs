@@ -1,8 +1,9 @@
 //! The step and epoch count every trainer keeps: ours, burn's, and the page's view of a
 //! trainer in a Web Worker all advance this one clock.
 
-/// Steps done, and where they fall in epochs of `steps_per_epoch` steps (the last partial
-/// batch of an epoch is dropped).
+/// Steps done, and where they fall in epochs of `steps_per_epoch` steps. As in the tutorial,
+/// an epoch covers every example: when the batch does not divide the training set, its last
+/// step is a short batch of what is left ([`StepClock::batch_range`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepClock {
     pub steps_per_epoch: usize,
@@ -17,6 +18,16 @@ pub struct StepClock {
 impl StepClock {
     pub fn new(steps_per_epoch: usize) -> Self {
         StepClock { steps_per_epoch, ..Default::default() }
+    }
+
+    /// The clock of epochs over `examples` in batches of `batch`, the last one short if need be.
+    pub fn for_epochs(examples: usize, batch: usize) -> Self {
+        Self::new(Self::steps_per_epoch(examples, batch))
+    }
+
+    /// Steps in an epoch over `examples` in batches of `batch`, counting a short last batch.
+    pub fn steps_per_epoch(examples: usize, batch: usize) -> usize {
+        examples.div_ceil(batch.max(1))
     }
 
     /// Counts one step, moving to the next epoch after an epoch's last step.
@@ -37,6 +48,13 @@ impl StepClock {
     /// The first example of the current step's batch, in the epoch's order.
     pub fn batch_start(&self, batch: usize) -> usize {
         self.step_in_epoch * batch
+    }
+
+    /// The current step's examples, in the epoch's order, out of `examples`: `batch` of
+    /// them, or what is left at an epoch's short last step.
+    pub fn batch_range(&self, batch: usize, examples: usize) -> std::ops::Range<usize> {
+        let start = self.batch_start(batch).min(examples);
+        start..(start + batch).min(examples)
     }
 }
 
@@ -63,5 +81,20 @@ mod tests {
         ];
         assert_eq!(seen, expected);
         assert_eq!((c.steps, c.epoch, c.step_in_epoch), (7, 2, 1));
+    }
+
+    #[test]
+    fn an_epoch_ends_with_a_short_batch_of_what_is_left() {
+        // The tutorial's 60,000 images in batches of 128: 468 full batches and one of 96.
+        assert_eq!(StepClock::steps_per_epoch(60_000, 128), 469);
+        assert_eq!(StepClock::steps_per_epoch(640, 128), 5);
+        let mut c = StepClock::for_epochs(10, 4);
+        let mut ranges = Vec::new();
+        for _ in 0..4 {
+            ranges.push(c.batch_range(4, 10));
+            c.advance();
+        }
+        assert_eq!(ranges, [0..4, 4..8, 8..10, 0..4]);
+        assert_eq!((c.epoch, c.step_in_epoch), (1, 1));
     }
 }

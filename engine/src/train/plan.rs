@@ -19,6 +19,10 @@ pub(super) struct Plan {
     pub packed: wgpu::Buffer,
     pub forward: Vec<Dispatch>,
     pub backward: Vec<Dispatch>,
+    /// Every buffer the plan reads or writes besides the shared ones, by role (the label),
+    /// for a later plan to share.
+    buffers: Vec<(String, wgpu::Buffer)>,
+    /// Bytes this plan allocated itself.
     pub bytes: u64,
 }
 
@@ -33,6 +37,10 @@ impl Plan {
             }
         }
         encoder
+    }
+
+    fn buffer(&self, role: &str) -> Option<&wgpu::Buffer> {
+        self.buffers.iter().find(|(r, _)| r == role).map(|(_, b)| b)
     }
 }
 
@@ -89,10 +97,11 @@ pub(super) struct PlanSpec<'a> {
     pub metrics: &'a wgpu::Buffer,
     pub n: usize,
     pub train: bool,
-    /// The training plan: with at least this batch size, the forward pass writes into its
-    /// activations (and packing scratch) instead of new ones. Plans run one submission at a
-    /// time, and a training step writes all its activations before it reads them.
-    pub shared_acts: Option<&'a Plan>,
+    /// The training plan: wherever one of its buffers is big enough for the same role
+    /// (activations, gradients, labels, packing scratch, partial sums), this plan uses it
+    /// instead of a new one. Plans run one submission at a time, and a step or an evaluation
+    /// batch writes each of these before it reads it.
+    pub share_with: Option<&'a Plan>,
 }
 
 /// Builds the bound dispatches of one batch size: gather, every op forward (ReLU fused into
@@ -103,9 +112,18 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
     let ctx = &k.ctx;
     let ops = &model.ops;
     let mut bytes = 0u64;
-    let mut alloc = |label: &str, floats: usize| {
-        bytes += (floats.max(1) * 4) as u64;
-        ctx.zeroed_buffer(label, floats)
+    let mut buffers = Vec::new();
+    let mut alloc = |role: &str, floats: usize| {
+        let size = (floats.max(1) * 4) as u64;
+        let buffer = match spec.share_with.and_then(|p| p.buffer(role)).filter(|b| b.size() >= size) {
+            Some(big_enough) => big_enough.clone(),
+            None => {
+                bytes += size;
+                ctx.zeroed_buffer(role, floats)
+            }
+        };
+        buffers.push((role.to_string(), buffer.clone()));
+        buffer
     };
     // ops[i] is fused into ops[i - 1] when it is a ReLU after a convolution or BatchNorm.
     let fused_relu =
@@ -113,18 +131,12 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
     // The loss (ops[i]) computes the logits itself when a dense layer produces them.
     let loss_after_dense = |i: usize| i > 0 && matches!(ops[i - 1], Op::Dense { .. });
 
-    let acts = match spec.shared_acts.filter(|p| p.n >= n) {
-        Some(big_enough) => big_enough.acts.clone(),
-        None => {
-            let mut acts = vec![alloc("input", n * model.input_len())];
-            for (i, op) in ops.iter().enumerate() {
-                let aliased = matches!(op, Op::Flatten { .. }) || fused_relu(i);
-                let next = if aliased { acts[i].clone() } else { alloc(&format!("activation {i}"), n * op.output_len()) };
-                acts.push(next);
-            }
-            acts
-        }
-    };
+    let mut acts = vec![alloc("input", n * model.input_len())];
+    for (i, op) in ops.iter().enumerate() {
+        let aliased = matches!(op, Op::Flatten { .. }) || fused_relu(i);
+        let next = if aliased { acts[i].clone() } else { alloc(&format!("activation {i}"), n * op.output_len()) };
+        acts.push(next);
+    }
     // grads[i] is d loss / d acts[i]; ReLU (in place) and Flatten share their output's.
     let mut grads: Vec<Option<wgpu::Buffer>> = vec![None; ops.len() + 1];
     if train {
@@ -153,7 +165,7 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
     // Scratch that each convolution uses in turn: its weights (and dy) packed for the lane
     // kernels just before they read them.
     let packed_bytes = convs.iter().map(|g| k.packed_weights_bytes(g, n, train)).max().unwrap_or(0);
-    let (packed, packed_new_bytes) = match spec.shared_acts.filter(|p| p.packed.size() >= packed_bytes) {
+    let (packed, packed_new_bytes) = match spec.share_with.filter(|p| p.packed.size() >= packed_bytes) {
         Some(big_enough) => (big_enough.packed.clone(), 0),
         None => {
             let buffer = k.packed_weights_buffer(packed_bytes);
@@ -267,5 +279,5 @@ pub(super) fn build_plan(k: &Kernels, shared: &Shared, spec: &PlanSpec) -> Plan 
         let pending = PendingGradients { partials: &partials, segments: &table, count: segments.len() };
         backward.push(k.adam(model.param_count, spec.adam, &shared.step, &optimizer, Some(pending)));
     }
-    Plan { n, acts, packed, forward, backward, bytes: bytes + packed_new_bytes }
+    Plan { n, acts, packed, forward, backward, buffers, bytes: bytes + packed_new_bytes }
 }

@@ -1,9 +1,9 @@
 //! The f64 reference trained on exactly the batches a trainer sees (the same seeded shuffle
-//! per epoch, the last partial batch dropped), and a per-tensor comparison of what training
+//! per epoch, and the same short last batch), and a per-tensor comparison of what training
 //! changed. With these, weights trained anywhere (the page's GPU, a worker, another machine)
 //! can be checked against the maths.
 
-use super::TrainConfig;
+use super::{StepClock, TrainConfig};
 use crate::data::Split;
 use crate::model::{epoch_permutation, Model, Op};
 use crate::reference::RefTrainer;
@@ -13,15 +13,14 @@ use crate::weights::Weights;
 pub fn train_on_the_same_batches(model: &Model, train: &Split, config: &TrainConfig, init: &Weights, steps: usize) -> RefTrainer {
     let mut r = RefTrainer::new(model.clone(), init.params.iter().map(|&v| v as f64).collect(), config.adam);
     r.stats = init.stats.iter().map(|&v| v as f64).collect();
-    let batch = config.batch;
-    let per_epoch = (train.len() / batch).max(1);
     let mut order: Vec<u32> = (0..train.len() as u32).collect();
-    for s in 0..steps {
-        let (epoch, k) = (s / per_epoch, s % per_epoch);
-        if k == 0 && config.shuffle {
-            order = epoch_permutation(train.len(), config.seed, epoch);
+    let mut clock = StepClock::for_epochs(train.len(), config.batch);
+    for _ in 0..steps {
+        if clock.at_epoch_start() && config.shuffle {
+            order = epoch_permutation(train.len(), config.seed, clock.epoch);
         }
-        let picked = &order[k * batch..(k + 1) * batch];
+        let picked = &order[clock.batch_range(config.batch, train.len())];
+        clock.advance();
         let images: Vec<f64> = picked.iter().flat_map(|&i| train.image_f32(i as usize)).map(|v| v as f64).collect();
         let labels: Vec<u8> = picked.iter().map(|&i| train.labels[i as usize]).collect();
         r.step(&images, &labels);

@@ -28,6 +28,9 @@ pub struct Trainer {
     train_data: ResidentSplit,
     eval_data: HashMap<EvalSet, ResidentSplit>,
     train_plan: Plan,
+    /// The plan of an epoch's short last batch, when the batch does not divide the
+    /// training set; it shares the training plan's buffers.
+    tail_plan: Option<Plan>,
     eval_plans: HashMap<EvalSet, Plan>,
     /// Batch-1 evaluation plan for [`Trainer::probe`], built on first use.
     probe: Option<(ResidentSplit, Plan)>,
@@ -72,11 +75,13 @@ impl Trainer {
             metrics: &shared.metrics,
             n: config.batch,
             train: true,
-            shared_acts: None,
+            share_with: None,
         };
         let train_plan = build_plan(&kernels, &shared, &spec);
+        let tail = train_data.len % config.batch;
+        let tail_plan = (tail > 0).then(|| build_plan(&kernels, &shared, &PlanSpec { n: tail, share_with: Some(&train_plan), ..spec }));
         let trainer = Trainer {
-            clock: StepClock::new(train_data.len / config.batch),
+            clock: StepClock::for_epochs(train_data.len, config.batch),
             model,
             config,
             ring: MetricsRing::new(ctx),
@@ -85,6 +90,7 @@ impl Trainer {
             train_data,
             eval_data: HashMap::new(),
             train_plan,
+            tail_plan,
             eval_plans: HashMap::new(),
             probe: None,
             test_split: data.test.clone(),
@@ -124,6 +130,7 @@ impl Trainer {
             // The training set's evaluation view shares the training pixels and labels.
             + self.eval_data.iter().map(|(set, d)| if *set == EvalSet::Train { d.perm.size() } else { d.bytes() }).sum::<u64>()
             + self.train_plan.bytes
+            + self.tail_plan.as_ref().map_or(0, |p| p.bytes)
             + self.eval_plans.values().map(|p| p.bytes).sum::<u64>()
     }
 
@@ -152,8 +159,26 @@ impl Trainer {
 
     /// The uniform of the training step after `clock`.
     fn train_uniform(&self, clock: StepClock) -> Step {
-        let batch = self.config.batch;
-        self.step_uniform(clock.steps + 1, clock.batch_start(batch), batch, MetricsRing::slot(clock.steps), false)
+        let batch = clock.batch_range(self.config.batch, self.train_data.len);
+        self.step_uniform(clock.steps + 1, batch.start, batch.len(), MetricsRing::slot(clock.steps), false)
+    }
+
+    /// The short last batch's plan, or the training plan.
+    fn plan_for(&self, tail: bool) -> &Plan {
+        match (&self.tail_plan, tail) {
+            (Some(short), true) => short,
+            _ => &self.train_plan,
+        }
+    }
+
+    /// Whether the step after `clock` is an epoch's short last batch, and how many steps in
+    /// a row from there use the same plan (up to the epoch's end, or its short batch).
+    fn next_steps(&self, clock: StepClock) -> (bool, usize) {
+        let full_steps = self.train_data.len / self.config.batch;
+        match self.tail_plan {
+            Some(_) if clock.step_in_epoch == full_steps => (true, 1),
+            _ => (false, full_steps - clock.step_in_epoch),
+        }
     }
 
     /// Writes one step's uniform directly (evaluation, probes, profiling).
@@ -199,7 +224,8 @@ impl Trainer {
 
     /// Encodes up to `count` training steps (at most [`MAX_STEPS_PER_SUBMISSION`], and
     /// never past the end of the epoch, whose next shuffle is uploaded between
-    /// submissions) into one command buffer and submits it. Returns the steps submitted.
+    /// submissions; an epoch's short last batch goes alone) into one command buffer and
+    /// submits it. Returns the steps submitted.
     /// Never waits for the GPU except to keep at most `max_in_flight` submissions queued
     /// (natively).
     pub fn steps(&mut self, count: usize) -> Result<usize, TrainError> {
@@ -208,15 +234,16 @@ impl Trainer {
         let begun = std::time::Instant::now();
         let ctx = self.kernels.ctx.clone();
         self.upload_shuffle_if_due();
-        let left_in_epoch = self.clock.steps_per_epoch - self.clock.step_in_epoch;
-        let count = count.clamp(1, MAX_STEPS_PER_SUBMISSION).min(left_in_epoch);
+        let (tail, same_plan_steps) = self.next_steps(self.clock);
+        let count = count.clamp(1, MAX_STEPS_PER_SUBMISSION).min(same_plan_steps);
         let mut uniforms = Vec::with_capacity(count);
         for _ in 0..count {
             uniforms.push(self.train_uniform(self.clock));
             self.clock.advance();
         }
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train steps") });
-        let plan = [&self.train_plan.forward[..], &self.train_plan.backward[..]];
+        let plan = self.plan_for(tail);
+        let plan = [&plan.forward[..], &plan.backward[..]];
         self.table.encode(&ctx, &mut encoder, &uniforms, &self.shared.step, &plan, |_, _| {});
         let request = self.ring.due(self.clock.steps, self.config.metrics_every, self.clock.at_epoch_start());
         let staged = if request { self.ring.stage(&mut encoder, &self.shared.metrics, self.clock.steps) } else { None };

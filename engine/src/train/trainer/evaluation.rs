@@ -111,7 +111,7 @@ impl Trainer {
                 metrics: &metrics,
                 n: 1,
                 train: false,
-                shared_acts: None,
+                share_with: None,
             };
             let plan = build_plan(&self.kernels, &self.shared, &spec);
             self.probe = Some((data, plan));
@@ -144,7 +144,7 @@ impl Trainer {
             metrics: &self.shared.eval_metrics,
             n,
             train: false,
-            shared_acts: Some(&self.train_plan),
+            share_with: Some(&self.train_plan),
         };
         let plan = build_plan(&self.kernels, &self.shared, &spec);
         self.eval_data.insert(set, data);

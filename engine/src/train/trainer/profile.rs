@@ -14,7 +14,8 @@ impl Trainer {
         if !ctx.timestamps {
             return Ok(None);
         }
-        let dispatches: Vec<Dispatch> = self.train_plan.forward.iter().chain(&self.train_plan.backward).cloned().collect();
+        let plan = self.plan_for(self.next_steps(self.clock).0);
+        let dispatches: Vec<Dispatch> = plan.forward.iter().chain(&plan.backward).cloned().collect();
         let queries = (dispatches.len() * 2) as u32;
         let set = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("profile"),
@@ -28,7 +29,8 @@ impl Trainer {
             mapped_at_creation: false,
         });
         self.upload_shuffle_if_due();
-        self.write_step(self.clock.batch_start(self.config.batch), self.config.batch, MetricsRing::slot(self.clock.steps), false);
+        let batch = self.clock.batch_range(self.config.batch, self.train_data.len);
+        self.write_step(batch.start, batch.len(), MetricsRing::slot(self.clock.steps), false);
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         for (i, d) in dispatches.iter().enumerate() {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
