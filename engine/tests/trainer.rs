@@ -278,11 +278,11 @@ fn weights_round_trip_through_safetensors() {
     assert!(err.to_string().contains("architecture"), "{err}");
 }
 
-/// The correctness check of the whole engine: a 2,000-image subset, 378 steps of 32 (six
-/// whole epochs of 62 full batches and one of 16, the same run as `desktop train --limit 2000 --test-limit 1000 --batch 32
-/// --epochs 6 --seed 1`, which measured 92.4%; mid-epoch the accuracy moves by about a
-/// point as BatchNorm's running statistics follow the last batches),
-/// then more than 90% on 1,000 held-out test images. Seeds 0–4 give 89.2–93.2%
+/// The correctness check of the whole engine: a 2,000-image subset, six epochs of 63 steps
+/// (62 batches of 32 and one of 16), the same run as `desktop train --limit 2000
+/// --test-limit 1000 --batch 32 --epochs 6 --seed 1`, which measured 91.9% (mid-epoch the
+/// accuracy moves by about a point as BatchNorm's running statistics follow the last
+/// batches), then more than 90% on 1,000 held-out test images. Seeds 0–4 give 90.1–91.9%
 /// (docs/performance.md): a broken engine lands far below. Not a timing.
 #[test]
 fn end_to_end_training_reaches_90_percent_on_held_out_images() {

@@ -368,6 +368,21 @@ async function insideTheModel(base, failures) {
       `a file for another architecture is refused, naming it (${foreignMsg})`);
     check(failures, (await confusionCounts(page)).correct === correct, 'and the model is untouched');
 
+    // A checkpoint whose run cannot continue (here its step count no longer matches its
+    // epoch; an earlier version's schedule reads the same way) still gives its weights.
+    const bytes = fs.readFileSync(saved);
+    const headerLen = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8'));
+    header.__metadata__['resume.steps'] = '9';
+    const edited = Buffer.from(JSON.stringify(header).padEnd(headerLen, ' '), 'utf8');
+    const stale = path.join(artifacts, 'stale-run.safetensors');
+    fs.writeFileSync(stale, Buffer.concat([bytes.subarray(0, 8), edited, bytes.subarray(8 + headerLen)]));
+    const staleMsg = await uploadWeights(page, stale);
+    const staleCounts = await confusionCounts(page);
+    check(failures, edited.length === headerLen && /^Loaded/.test(staleMsg) && /Only its weights were loaded, not its run: .*9 steps do not make/.test(staleMsg)
+      && staleCounts.total === 64 && staleCounts.correct === correct,
+      `a checkpoint whose run cannot continue loads its weights and says why (${staleCounts.correct}/64): ${staleMsg}`);
+
     // Weights trained natively by the desktop binary give the page the binary's accuracy.
     if (bin && fs.existsSync(bin)) {
       const native = path.join(artifacts, 'native.safetensors');
