@@ -3,7 +3,7 @@
 
 use crate::inspection::request_inspection;
 use crate::run_loop::{resume, start_training};
-use crate::state::{AppState, Phase};
+use crate::state::{AppState, Offer, Phase};
 use crate::{files, kept_run, startup, weights_io};
 use engine::data::BuiltinDataset;
 use leptos::prelude::*;
@@ -48,7 +48,7 @@ impl AppState {
         if steps > 0 {
             return Some(format!("the current run ({steps} steps)"));
         }
-        self.ui.offer.get_untracked().filter(|(_, resumable)| *resumable).map(|_| "the run kept from your last visit".to_string())
+        self.ui.offer.get_untracked().filter(|(_, offer)| *offer != Offer::Discard).map(|_| "the run kept from your last visit".to_string())
     }
 
     /// Asks before `action` throws away a run; true when there is none, or the user agreed.
@@ -61,6 +61,11 @@ impl AppState {
     /// The offer's Resume: the kept run continues where it stopped.
     pub fn resume_kept(self) {
         spawn_local(kept_run::resume_offered(self));
+    }
+
+    /// The offer's Load its weights, for a kept run that cannot continue.
+    pub fn load_kept_weights(self) {
+        spawn_local(kept_run::load_offered_weights(self));
     }
 
     /// The offer's Discard (asks first: the run is gone afterwards).

@@ -1,7 +1,8 @@
 //! Keeping the current run in the browser (OPFS) so that a reload or a closed tab loses
 //! nothing: a checkpoint at every epoch's end, on Pause and when the page is hidden during
-//! training; on the next visit, an offer to resume it exactly, or to discard it. Loading a
-//! downloaded checkpoint goes through the same restore.
+//! training; on the next visit, an offer to resume it exactly (or, when its run cannot
+//! continue, to load its weights), or to discard it. Loading a downloaded checkpoint goes
+//! through the same restore.
 
 use crate::checkpoint::{self, Checkpoint, RunRecord};
 use crate::inspection::{publish_evaluation, request_inspection};
@@ -9,7 +10,7 @@ use crate::logic::format_bytes;
 use crate::opfs;
 use crate::page_trainer::PageTrainer;
 use crate::run_loop::{build_run, install_run};
-use crate::state::{model, AppState, Phase};
+use crate::state::{model, AppState, Offer, Phase};
 use engine::data::BuiltinDataset;
 use engine::train::{StepMetrics, TrainError};
 use engine::weights::{TrainingState, WeightsMeta};
@@ -109,17 +110,38 @@ pub async fn offer(app: AppState) {
                 (Some(state), Some(record)) => {
                     let data = BuiltinDataset::by_id(&record.dataset).map_or("your own files", |d| d.title);
                     let progress = checkpoint::progress_text(state, record.chart.planned_epochs);
-                    ui.offer.set(Some((format!("Resume your run ({progress}, on {data})?"), true)));
+                    ui.offer.set(Some((format!("Resume your run ({progress}, on {data})?"), Offer::Resume)));
                     *app.session().offered.borrow_mut() = Some(cp);
                 }
-                _ => ui.offer.set(Some(("The run kept in this browser has no training state, so it cannot be resumed.".into(), false))),
+                _ => offer_weights(app, "it has no training state".into(), bytes),
             },
-            Err(e) => ui.offer.set(Some((format!("The run kept in this browser cannot be resumed: {e}."), false))),
+            Err(e) => offer_weights(app, e, bytes),
         },
         Err(e) => {
             ui.kept.set(Some(Err(format!("Runs cannot be kept in this browser: {e}. Training works; download the weights to keep them."))))
         }
     }
+}
+
+/// A kept run that cannot continue: its weights, when they are intact, can still be loaded.
+fn offer_weights(app: AppState, why: String, bytes: Vec<u8>) {
+    // The reason's first sentence; its advice (load the weights alone) is the button.
+    let why = why.split(". ").next().unwrap_or(&why).trim_end_matches('.').to_string();
+    if engine::weights::load(model(), &bytes).is_ok() {
+        let text = format!("The run kept in this browser cannot be resumed: {why}. Its weights are intact.");
+        app.ui.offer.set(Some((text, Offer::LoadWeights)));
+        *app.session().offered_weights.borrow_mut() = Some(bytes);
+    } else {
+        app.ui.offer.set(Some((format!("The run kept in this browser cannot be resumed: {why}."), Offer::Discard)));
+    }
+}
+
+/// The offer's Load its weights: a fresh run from the kept run's weights, which then
+/// becomes the kept run.
+pub async fn load_offered_weights(app: AppState) {
+    let Some(bytes) = app.session().offered_weights.borrow_mut().take() else { return };
+    app.ui.offer.set(None);
+    crate::weights_io::load_weights_file(app, "the kept run".into(), bytes).await;
 }
 
 /// The offer's Resume: restores the kept run and trains on.
@@ -136,7 +158,7 @@ pub async fn resume_offered(app: AppState) {
         Err(e) => {
             let text = format!("Your run could not be resumed: {e}");
             *app.session().offered.borrow_mut() = Some(cp);
-            app.ui.offer.set(Some((text, true)));
+            app.ui.offer.set(Some((text, Offer::Resume)));
         }
     }
 }
@@ -144,6 +166,7 @@ pub async fn resume_offered(app: AppState) {
 /// The offer's Discard.
 pub async fn discard_offered(app: AppState) {
     *app.session().offered.borrow_mut() = None;
+    *app.session().offered_weights.borrow_mut() = None;
     app.ui.offer.set(None);
     forget(app).await;
 }

@@ -131,6 +131,8 @@ pub struct Session {
     pub kept_steps: Cell<Option<u64>>,
     /// The run kept by an earlier visit, while the page offers to resume it.
     pub offered: RefCell<Option<crate::checkpoint::Checkpoint>>,
+    /// A kept run's file, while the page offers to load its weights alone.
+    pub offered_weights: RefCell<Option<Vec<u8>>>,
     /// The user's own files, when they are the dataset (what a kept run checks on resume).
     pub own_files: RefCell<Option<crate::checkpoint::OwnFiles>>,
     /// Train was pressed while the trainer was leased out (for this generation).
@@ -252,8 +254,19 @@ pub struct Ui {
     pub show_own: RwSignal<bool>,
     /// What the browser keeps of this run: the last checkpoint, or why none can be kept.
     pub kept: RwSignal<Option<Result<String, String>>>,
-    /// A run kept by an earlier visit: (what it is, whether it can be resumed).
-    pub offer: RwSignal<Option<(String, bool)>>,
+    /// A run kept by an earlier visit: what it is, and what the page can do with it.
+    pub offer: RwSignal<Option<(String, Offer)>>,
+}
+
+/// What the page can do with a run an earlier visit kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// Continue it exactly.
+    Resume,
+    /// Its run cannot continue, but its weights are intact: start from them.
+    LoadWeights,
+    /// Nothing but discard it.
+    Discard,
 }
 
 /// The form's fields.

@@ -6,7 +6,7 @@
 // and a browser that refuses storage still trains and says so.
 import fs from 'node:fs';
 import path from 'node:path';
-import { artifacts, check, withPage } from './support.mjs';
+import { artifacts, check, confusionCounts, withPage } from './support.mjs';
 
 const RUN = 'backend=wgsl&limit=256&batch=32&epochs=2&test_limit=32&nocache';
 const PAUSE_AT = 11; // mid-epoch 2 (8 steps per epoch)
@@ -117,6 +117,43 @@ export async function keepsTheRun(base, failures) {
     const diff = differences(straight, continued);
     check(failures, diff.length === 0, `downloaded at step ${PAUSE_AT}, loaded in a fresh browser and resumed = trained straight, bit for bit (differs: ${diff.join(', ') || 'nothing'})`);
   }, { acceptDownloads: true });
+
+  await withPage(true, 'kept-old', async (page, problems) => {
+    // A run kept by an earlier version, whose epochs left out their last images (its state
+    // says 260 training images in 8 steps of 32; epochs now take 9), cannot continue. Its
+    // weights can still be loaded, and they give what the same weights give restored.
+    const bytes = fs.readFileSync(straight);
+    const headerLen = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString());
+    header.__metadata__['resume.train_images'] = '260';
+    const edited = Buffer.from(JSON.stringify(header).padEnd(headerLen, ' '));
+    const old = Buffer.concat([bytes.subarray(0, 8), edited, bytes.subarray(8 + headerLen)]);
+    await page.goto(`${base}/?nocache`);
+    await phase(page, 'ready', 180_000);
+    await page.evaluate(async (data) => {
+      const dir = await navigator.storage.getDirectory();
+      const writable = await (await dir.getFileHandle('current-run.safetensors', { create: true })).createWritable();
+      await writable.write(new Uint8Array(data));
+      await writable.close();
+    }, [...old]);
+    await page.goto(`${base}/?nocache`);
+    await page.waitForSelector('#load-kept-weights', { timeout: 180_000 });
+    const offer = await page.locator('#kept-offer').innerText();
+    check(failures, edited.length === headerLen && await page.locator('#resume-kept').count() === 0
+      && offer.includes('cannot be resumed: the checkpoint was saved by an earlier version, whose epochs left out their last 4 images (8 steps of 32 an epoch)')
+      && offer.includes('Its weights are intact'),
+      `a run kept by the earlier schedule is offered as weights, not as a run (${offer})`);
+    await page.click('#load-kept-weights');
+    await page.waitForFunction(() => /Loaded the kept run/.test(document.querySelector('#weights-msg')?.innerText ?? ''), null, { timeout: 180_000 });
+    const loaded = await page.locator('#weights-msg').innerText();
+    const fromWeights = await confusionCounts(page);
+    await page.setInputFiles('#upload-weights', straight);
+    await page.waitForFunction(() => /Resume trains on exactly/.test(document.querySelector('#weights-msg')?.innerText ?? ''), null, { timeout: 180_000 });
+    const restored = await confusionCounts(page);
+    check(failures, /Only its weights were loaded, not its run/.test(loaded) && fromWeights.total === 32 && fromWeights.correct === restored.correct,
+      `its weights load and get ${fromWeights.correct}/32 test images right, as the same run restored does (${restored.correct}/32): ${loaded}`);
+    check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
+  });
 
   await withPage(true, 'kept-retry', async (page) => {
     // A lost GPU device after epoch 1's checkpoint: Retry takes a new device and continues
