@@ -12,6 +12,9 @@ export async function accuracyFloor(base, failures) {
     const { total, correct } = await confusionCounts(page);
     const rows = await page.locator('#epoch-table tbody tr').count();
     check(failures, rows === 6 && total === 1000 && correct > 900, `6 epochs give more than 90% on 1,000 held-out test images (${correct}/${total}, ${rows} epoch rows)`);
+    // Each epoch is 62 batches of 32 and the short batch of the last 16 images, as natively.
+    const report = await page.evaluate(() => window.__train);
+    check(failures, report.steps === 378 && report.submitted === 378, `each epoch trains all 2,000 images: 6 x 63 steps (${report.steps} charted, ${report.submitted} submitted)`);
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
   });
 }
