@@ -136,7 +136,8 @@ export async function keepsTheRun(base, failures) {
       await writable.write(new Uint8Array(data));
       await writable.close();
     }, [...old]);
-    await page.goto(`${base}/?nocache`);
+    // The run's own 32 test images, so that both evaluations see the same ones.
+    await page.goto(`${base}/?nocache&test_limit=32`);
     await page.waitForSelector('#load-kept-weights', { timeout: 180_000 });
     const offer = await page.locator('#kept-offer').innerText();
     check(failures, edited.length === headerLen && await page.locator('#resume-kept').count() === 0
@@ -150,7 +151,7 @@ export async function keepsTheRun(base, failures) {
     await page.setInputFiles('#upload-weights', straight);
     await page.waitForFunction(() => /Resume trains on exactly/.test(document.querySelector('#weights-msg')?.innerText ?? ''), null, { timeout: 180_000 });
     const restored = await confusionCounts(page);
-    check(failures, /Only its weights were loaded, not its run/.test(loaded) && fromWeights.total === 32 && fromWeights.correct === restored.correct,
+    check(failures, /Only its weights were loaded, not its run/.test(loaded) && fromWeights.total === 32 && restored.total === 32 && fromWeights.correct === restored.correct,
       `its weights load and get ${fromWeights.correct}/32 test images right, as the same run restored does (${restored.correct}/32): ${loaded}`);
     check(failures, problems.length === 0, `no console error or uncaught exception ${problems.join('; ')}`);
   });
