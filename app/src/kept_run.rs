@@ -125,8 +125,8 @@ pub async fn offer(app: AppState) {
 
 /// A kept run that cannot continue: its weights, when they are intact, can still be loaded.
 fn offer_weights(app: AppState, why: String, bytes: Vec<u8>) {
-    // The reason's first sentence; its advice (load the weights alone) is the button.
-    let why = why.split(". ").next().unwrap_or(&why).trim_end_matches('.').to_string();
+    // Its advice (load the weights alone) is the button.
+    let why = crate::logic::error_cause(&why);
     if engine::weights::load(model(), &bytes).is_ok() {
         let text = format!("The run kept in this browser cannot be resumed: {why}. Its weights are intact.");
         app.ui.offer.set(Some((text, Offer::LoadWeights)));

@@ -222,6 +222,12 @@ pub fn format_bytes(bytes: u64) -> String {
     }
 }
 
+/// An error's first sentence, its cause, without the advice that follows it (where the
+/// page acts on the advice itself, e.g. by loading the weights alone).
+pub fn error_cause(error: &str) -> &str {
+    error.split(". ").next().unwrap_or(error).trim_end_matches('.')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +339,13 @@ mod tests {
         assert_eq!(format_duration(7300.0), "2h 01m");
         assert_eq!(format_bytes(11_594_722), "11.1 MB");
         assert_eq!(format_bytes(2048), "2.0 KB");
+    }
+
+    #[test]
+    fn error_cause_is_the_first_sentence_without_its_period() {
+        assert_eq!(error_cause("the file is damaged. Load the weights alone."), "the file is damaged");
+        assert_eq!(error_cause("it has no training state"), "it has no training state");
+        assert_eq!(error_cause("the checkpoint is damaged."), "the checkpoint is damaged");
+        assert_eq!(error_cause("was saved by v1.2. Start again."), "was saved by v1.2");
     }
 }

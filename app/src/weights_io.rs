@@ -65,10 +65,9 @@ pub async fn load_weights_file(app: AppState, name: String, bytes: Vec<u8>) {
             session.base_epochs.set(meta.epoch);
             publish_evaluation(app, eval, logprobs, meta.epoch);
             let saved = meta.test_accuracy.map_or_else(String::new, |a| format!(", saved with {:.2}% test accuracy", 100.0 * a));
-            // The error's first sentence is the cause; its advice (load the weights alone) was just followed.
-            let unused = unused_state.map_or_else(String::new, |e| {
-                format!(" Only its weights were loaded, not its run: {}.", e.split(". ").next().unwrap_or(&e))
-            });
+            // Its advice (load the weights alone) was just followed.
+            let unused = unused_state
+                .map_or_else(String::new, |e| format!(" Only its weights were loaded, not its run: {}.", crate::logic::error_cause(&e)));
             ui.weights_msg.set(Some(Ok(format!(
                 "Loaded {name} (epoch {}, seed {}{saved}): {:.2}% test accuracy on {} images here. Resume trains on from these weights.{unused}",
                 meta.epoch,
