@@ -3,7 +3,7 @@
 
 use crate::inspection::request_inspection;
 use crate::run_loop::{resume, start_training};
-use crate::state::{AppState, Offer, Phase};
+use crate::state::{AppState, Offer, OfferedRun, Phase};
 use crate::{files, kept_run, startup, weights_io};
 use engine::data::BuiltinDataset;
 use leptos::prelude::*;
@@ -96,7 +96,7 @@ impl AppState {
                 return;
             }
             kept_run::offer(self).await;
-            if self.session().offered.borrow().is_some() {
+            if matches!(*self.session().offered.borrow(), Some(OfferedRun::Resume(_))) {
                 kept_run::resume_offered(self).await;
             }
         });

@@ -10,7 +10,7 @@ use crate::logic::format_bytes;
 use crate::opfs;
 use crate::page_trainer::PageTrainer;
 use crate::run_loop::{build_run, install_run};
-use crate::state::{model, AppState, Offer, Phase};
+use crate::state::{model, AppState, Offer, OfferedRun, Phase};
 use engine::data::BuiltinDataset;
 use engine::train::{StepMetrics, TrainError};
 use engine::weights::{TrainingState, WeightsMeta};
@@ -111,7 +111,7 @@ pub async fn offer(app: AppState) {
                     let data = BuiltinDataset::by_id(&record.dataset).map_or("your own files", |d| d.title);
                     let progress = checkpoint::progress_text(state, record.chart.planned_epochs);
                     ui.offer.set(Some((format!("Resume your run ({progress}, on {data})?"), Offer::Resume)));
-                    *app.session().offered.borrow_mut() = Some(cp);
+                    *app.session().offered.borrow_mut() = Some(OfferedRun::Resume(Box::new(cp)));
                 }
                 _ => offer_weights(app, "it has no training state".into(), bytes),
             },
@@ -130,7 +130,7 @@ fn offer_weights(app: AppState, why: String, bytes: Vec<u8>) {
     if engine::weights::load(model(), &bytes).is_ok() {
         let text = format!("The run kept in this browser cannot be resumed: {why}. Its weights are intact.");
         app.ui.offer.set(Some((text, Offer::LoadWeights)));
-        *app.session().offered_weights.borrow_mut() = Some(bytes);
+        *app.session().offered.borrow_mut() = Some(OfferedRun::Weights(bytes));
     } else {
         app.ui.offer.set(Some((format!("The run kept in this browser cannot be resumed: {why}."), Offer::Discard)));
     }
@@ -139,14 +139,20 @@ fn offer_weights(app: AppState, why: String, bytes: Vec<u8>) {
 /// The offer's Load its weights: a fresh run from the kept run's weights, which then
 /// becomes the kept run.
 pub async fn load_offered_weights(app: AppState) {
-    let Some(bytes) = app.session().offered_weights.borrow_mut().take() else { return };
+    let bytes = match app.session().offered.take() {
+        Some(OfferedRun::Weights(bytes)) => bytes,
+        other => return *app.session().offered.borrow_mut() = other,
+    };
     app.ui.offer.set(None);
     crate::weights_io::load_weights_file(app, "the kept run".into(), bytes).await;
 }
 
 /// The offer's Resume: restores the kept run and trains on.
 pub async fn resume_offered(app: AppState) {
-    let Some(cp) = app.session().offered.borrow_mut().take() else { return };
+    let cp = match app.session().offered.take() {
+        Some(OfferedRun::Resume(cp)) => cp,
+        other => return *app.session().offered.borrow_mut() = other,
+    };
     match restore(app, &cp).await {
         Ok(progress) => {
             app.ui.offer.set(None);
@@ -157,7 +163,7 @@ pub async fn resume_offered(app: AppState) {
         }
         Err(e) => {
             let text = format!("Your run could not be resumed: {e}");
-            *app.session().offered.borrow_mut() = Some(cp);
+            *app.session().offered.borrow_mut() = Some(OfferedRun::Resume(cp));
             app.ui.offer.set(Some((text, Offer::Resume)));
         }
     }
@@ -165,8 +171,7 @@ pub async fn resume_offered(app: AppState) {
 
 /// The offer's Discard.
 pub async fn discard_offered(app: AppState) {
-    *app.session().offered.borrow_mut() = None;
-    *app.session().offered_weights.borrow_mut() = None;
+    app.session().offered.take();
     app.ui.offer.set(None);
     forget(app).await;
 }

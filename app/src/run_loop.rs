@@ -123,8 +123,7 @@ pub async fn prepare_trainer(app: AppState) -> bool {
 /// checkpoint the new run writes.
 pub async fn start_training(app: AppState) {
     if prepare_trainer(app).await {
-        *app.session().offered.borrow_mut() = None;
-        *app.session().offered_weights.borrow_mut() = None;
+        app.session().offered.take();
         app.ui.offer.set(None);
         crate::kept_run::forget(app).await;
         resume(app);

@@ -129,14 +129,20 @@ pub struct Session {
     pub keeping: Cell<bool>,
     /// The step of the last checkpoint written, for `window.__train.keptSteps`.
     pub kept_steps: Cell<Option<u64>>,
-    /// The run kept by an earlier visit, while the page offers to resume it.
-    pub offered: RefCell<Option<crate::checkpoint::Checkpoint>>,
-    /// A kept run's file, while the page offers to load its weights alone.
-    pub offered_weights: RefCell<Option<Vec<u8>>>,
+    /// The run kept by an earlier visit, while the page offers it.
+    pub offered: RefCell<Option<OfferedRun>>,
     /// The user's own files, when they are the dataset (what a kept run checks on resume).
     pub own_files: RefCell<Option<crate::checkpoint::OwnFiles>>,
     /// Train was pressed while the trainer was leased out (for this generation).
     resume_wanted: Cell<Option<u32>>,
+}
+
+/// What the page holds while it offers the run an earlier visit kept.
+pub enum OfferedRun {
+    /// A checkpoint that can continue (Resume).
+    Resume(Box<crate::checkpoint::Checkpoint>),
+    /// The file of a run that cannot continue, whose weights load alone (Load its weights).
+    Weights(Vec<u8>),
 }
 
 /// A trainer taken out of the session for an async job, with the run it belongs to.

@@ -74,12 +74,14 @@ export async function fitsEveryScreen(base, failures) {
         await page.click('#train');
         await finished(page);
         const boxes = await page.evaluate(() => ['#train-progress', '#loss-chart', '#accuracy-chart', '#draw-pad', '#prob-bars'].map((s) => {
-          const r = document.querySelector(s).getBoundingClientRect();
-          return [s, Math.round(r.top), Math.round(r.bottom)];
+          const e = document.querySelector(s);
+          const r = e.getBoundingClientRect();
+          return [s, Math.round(r.top), Math.round(r.bottom), e.checkVisibility({ visibilityProperty: true, opacityProperty: true })];
         }));
         const charts2 = await page.evaluate(() => ['#loss-chart', '#accuracy-chart'].map((s) => document.querySelector(s).getBoundingClientRect().top));
         check(failures, charts2[0] === charts2[1], `${screen.name}: the charts stay side by side after training (tops ${charts2})`);
-        check(failures, boxes.every(([, top, bottom]) => top >= 0 && bottom <= screen.height),
+        // Shown, at least 16 px tall, and inside the screen: a hidden or collapsed element is not on screen.
+        check(failures, boxes.every(([, top, bottom, shown]) => shown && bottom - top >= 16 && top >= 0 && bottom <= screen.height),
           `${screen.name}: after Train, the progress, both charts and the pad with its bars are on one screen (${JSON.stringify(boxes)})`);
         await page.screenshot({ path: path.join(artifacts, `layout-${screen.name}.png`) });
       }
