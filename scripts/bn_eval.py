@@ -1,6 +1,7 @@
+#!/usr/bin/env python3
 # Test accuracy of saved weights (desktop train --save FILE) under three BatchNorm evaluation
 # rules: our running statistics, the test set's own (stax's), and precise training-set ones.
-# Usage: python tools/bn_eval.py FILE [DATA_DIR]  (needs numpy and safetensors from PyPI)
+# Usage: python scripts/bn_eval.py FILE [DATA_DIR]  (needs numpy and safetensors from PyPI)
 import gzip, sys
 import numpy as np
 from safetensors.numpy import load_file
