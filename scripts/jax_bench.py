@@ -12,7 +12,7 @@ Two ways of driving it, each for the given number of epochs:
 and two matmul precisions: XLA's default (TF32 on tensor cores on Ampere and later) and
 "highest" (true float32, like our kernels).
 
-Usage: python3 scripts/jax_bench.py [--epochs 10] [--data public/data/mnist]
+Usage: python3 scripts/jax_bench.py [--epochs 10] [--data public/data/mnist] [--seeds 0,1,2]
 Prints one JSON line per configuration.
 """
 
@@ -102,15 +102,15 @@ def evaluate(params, images, labels):
     return correct / len(labels)
 
 
-def run(mode, precision, epochs, train, test):
+def run(mode, precision, epochs, train, test, seed=0):
     images = jnp.asarray(train[0])
     labels = jnp.asarray(train[1].astype(np.int32))
     steps_per_epoch = len(train[1]) // BATCH
-    params = init_params(jax.random.PRNGKey(0))
+    params = init_params(jax.random.PRNGKey(seed))
     zeros = jax.tree.map(jnp.zeros_like, params)
     state = (params, zeros, zeros, jnp.float32(0))
     step = make_step(images, labels)
-    perms = [jnp.asarray(np.random.default_rng(e).permutation(len(train[1])).astype(np.int32)) for e in range(epochs)]
+    perms = [jnp.asarray(np.random.default_rng(seed * 1000 + e).permutation(len(train[1])).astype(np.int32)) for e in range(epochs)]
     with jax.default_matmul_precision(precision):
         if mode == "step":
             jstep = jax.jit(step)
@@ -140,6 +140,7 @@ def run(mode, precision, epochs, train, test):
     return {
         "system": f"jax {jax.__version__}",
         "mode": mode,
+        "seed": seed,
         "precision": precision,
         "device": str(jax.devices()[0].device_kind),
         "epochs": epochs,
@@ -157,13 +158,15 @@ def main():
     ap.add_argument("--data", default="public/data/mnist")
     ap.add_argument("--modes", default="step,scan")
     ap.add_argument("--precisions", default="default,highest")
+    ap.add_argument("--seeds", default="0", help="comma-separated; each seed sets the initial weights and the shuffles")
     args = ap.parse_args()
     d = args.data
     train = (read_idx(os.path.join(d, "train-images-idx3-ubyte.gz")), read_idx(os.path.join(d, "train-labels-idx1-ubyte.gz")))
     test = (read_idx(os.path.join(d, "t10k-images-idx3-ubyte.gz")), read_idx(os.path.join(d, "t10k-labels-idx1-ubyte.gz")))
-    for precision in args.precisions.split(","):
-        for mode in args.modes.split(","):
-            print(json.dumps(run(mode, precision, args.epochs, train, test)), flush=True)
+    for seed in map(int, args.seeds.split(",")):
+        for precision in args.precisions.split(","):
+            for mode in args.modes.split(","):
+                print(json.dumps(run(mode, precision, args.epochs, train, test, seed)), flush=True)
 
 
 if __name__ == "__main__":
